@@ -1,0 +1,159 @@
+"""Decide every CONNECT and every HTTP request against the allowlist, before anything leaves.
+
+CONNECT targets are decided before any TLS; a name is resolved only once it is allowed (resolving
+a forbidden name would already leak it), and its addresses are checked and kept for dialling.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from mitmproxy import http
+
+from addons.failclosed import fail_closed
+from addons.respond import META_STAGE, record_decision, refuse, refuse_internal_error, request_id_of
+from addons.state import Gate, Tunnel
+from proxy.audit.record import LOGGED_HEADERS, MAX_HEADER_VALUE, AuditRecord
+from proxy.policy.decide import decide
+from proxy.policy.decision import Decision, Facts, Stage
+from proxy.policy.model import IPAddress
+from proxy.policy.reasons import Action
+
+
+class Allowlist:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    @fail_closed(refuse_internal_error)
+    async def http_connect(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error:
+            return
+        flow.metadata[META_STAGE] = "connect"
+        facts = Facts(
+            stage=Stage.CONNECT,
+            host=flow.request.host,
+            port=flow.request.port,
+            listen_addresses=self.gate.listen_addresses,
+        )
+        decision, addresses = await self._decide_and_resolve(facts)
+        record = connection_record(flow, decision)
+        if not decision.allowed or decision.host is None:
+            refuse(flow, decision, "connect")
+            record.status = flow.response.status_code if flow.response else None
+            self.gate.audit.write(record)
+            return
+        record_decision(flow, decision, "connect")
+        self.gate.tunnels[flow.client_conn.id] = Tunnel(
+            host=decision.host,
+            port=flow.request.port,
+            decision=decision,
+            addresses=addresses,
+            record=record,
+        )
+
+    @fail_closed(refuse_internal_error)
+    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error:
+            return
+        flow.metadata[META_STAGE] = "request"
+        tunnel = self.gate.tunnels.get(flow.client_conn.id)
+        if tunnel is not None:
+            decision = self._decide_in_tunnel(flow, tunnel)
+        else:
+            decision = await self._decide_plain(flow)
+        if decision.allowed:
+            record_decision(flow, decision, "request")
+        else:
+            refuse(flow, decision, "request")
+
+    def _decide_in_tunnel(self, flow: http.HTTPFlow, tunnel: Tunnel) -> Decision:
+        if tunnel.poisoned is not None:
+            return tunnel.poisoned
+        self.gate.raise_if_fault_injected(tunnel.host)
+        facts = Facts(
+            stage=Stage.REQUEST,
+            host=tunnel.host,
+            port=tunnel.port,
+            scheme=flow.request.scheme,
+            method=flow.request.method,
+            path=urlsplit(flow.request.path).path,
+            in_tunnel=True,
+            tunnel_tls=flow.client_conn.tls_established,
+            sni=tunnel.sni,
+            host_headers=stated_authorities(flow),
+            addresses=tunnel.addresses,
+            listen_addresses=self.gate.listen_addresses,
+        )
+        return decide(facts, self.gate.policy)
+
+    async def _decide_plain(self, flow: http.HTTPFlow) -> Decision:
+        facts = Facts(
+            stage=Stage.REQUEST,
+            host=flow.request.host,
+            port=flow.request.port,
+            scheme=flow.request.scheme,
+            method=flow.request.method,
+            path=urlsplit(flow.request.path).path,
+            host_headers=stated_authorities(flow),
+            listen_addresses=self.gate.listen_addresses,
+        )
+        decision, addresses = await self._decide_and_resolve(facts)
+        if decision.allowed and decision.host is not None:
+            self.gate.pins[(flow.client_conn.id, decision.host, flow.request.port)] = addresses
+        return decision
+
+    async def _decide_and_resolve(self, facts: Facts) -> tuple[Decision, tuple[IPAddress, ...]]:
+        """Decide on the names; resolve only an allowed name; decide again on its addresses."""
+        decision = decide(facts, self.gate.policy)
+        if not decision.allowed or decision.host is None:
+            return decision, ()
+        self.gate.raise_if_fault_injected(decision.host)
+        addresses = await self.gate.resolver.resolve(decision.host, facts.port)
+        return decide(replace(facts, addresses=addresses), self.gate.policy), addresses
+
+
+def stated_authorities(flow: http.HTTPFlow) -> tuple[str, ...]:
+    """Every place the request names its host: all Host headers, and the authority.
+
+    An absolute-form URL inside a tunnel, or an HTTP/2 :authority, names a host the upstream may
+    honour over the Host header; all of them must agree with the destination.
+    """
+    stated = list(flow.request.headers.get_all("host"))
+    if flow.request.authority:
+        stated.append(flow.request.authority)
+    return tuple(stated)
+
+
+def client_label(flow: http.HTTPFlow) -> str:
+    peer = flow.client_conn.peername
+    return f"{peer[0]}:{peer[1]}" if peer else "?"
+
+
+def decision_label(decision: Decision) -> str:
+    if decision.would_block:
+        return "would_block"
+    return "allow" if decision.action is Action.ALLOW else "block"
+
+
+def logged_headers(flow: http.HTTPFlow) -> dict[str, str]:
+    headers = flow.request.headers
+    return {name: headers[name][:MAX_HEADER_VALUE] for name in LOGGED_HEADERS if name in headers}
+
+
+def connection_record(flow: http.HTTPFlow, decision: Decision) -> AuditRecord:
+    return AuditRecord(
+        request_id=request_id_of(flow),
+        kind="connect",
+        stage="connect",
+        client=client_label(flow),
+        host=decision.host or flow.request.host,
+        port=flow.request.port,
+        method="CONNECT",
+        decision=decision_label(decision),
+        reason=decision.reason.value,
+        rule=decision.rule_id,
+        started=flow.request.timestamp_start or time.time(),
+        headers=logged_headers(flow),
+    )

@@ -1,0 +1,63 @@
+"""What the addons share about live client connections: tunnels, checked addresses, the policy.
+
+One `Gate` per process. Entries are dropped when the client disconnects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from proxy.audit.log import AuditLog
+from proxy.audit.record import AuditRecord
+from proxy.netsafety.resolver import Resolver
+from proxy.policy.decision import Decision
+from proxy.policy.model import IPAddress, Policy
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(kw_only=True)
+class Tunnel:
+    """An allowed CONNECT: everything later on this client connection must agree with it."""
+
+    host: str  # normalised CONNECT target
+    port: int
+    decision: Decision
+    addresses: tuple[IPAddress, ...]  # checked at CONNECT; the only addresses ever dialled
+    record: AuditRecord  # the connection's audit line, written when the tunnel ends
+    sni: str | None = None
+    passthrough: bool = False  # TLS relayed unopened (inspect: false, SNI checked)
+    # Set when a hook failed or a check at the TLS layer refused: every later request is blocked.
+    poisoned: Decision | None = None
+
+
+@dataclass(kw_only=True)
+class Gate:
+    policy: Policy
+    resolver: Resolver
+    audit: AuditLog
+    listen_addresses: frozenset[tuple[IPAddress, int]] = frozenset()
+    tunnels: dict[str, Tunnel] = field(default_factory=dict)
+    # (client id, host, port) -> addresses checked for a plain-HTTP request to that host.
+    pins: dict[tuple[str, str, int], tuple[IPAddress, ...]] = field(default_factory=dict)
+    # Hosts whose decisions raise on purpose, to prove that a crashing hook blocks (tests only;
+    # set from GLASSBREAK_INJECT_FAULT_HOSTS; it can only ever turn an answer into a block).
+    fault_hosts: frozenset[str] = frozenset()
+
+    def raise_if_fault_injected(self, host: str) -> None:
+        if host in self.fault_hosts:
+            raise RuntimeError("injected fault")
+
+    def checked_addresses(self, client_id: str, host: str, port: int) -> tuple[IPAddress, ...]:
+        tunnel = self.tunnels.get(client_id)
+        if tunnel is not None and (tunnel.host, tunnel.port) == (host, port):
+            return tunnel.addresses
+        return self.pins.get((client_id, host, port), ())
+
+    def forget_client(self, client_id: str) -> Tunnel | None:
+        for key in [key for key in self.pins if key[0] == client_id]:
+            del self.pins[key]
+        return self.tunnels.pop(client_id, None)

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks: direct vs bare mitmdump vs Glassbreak. Run with `make bench`."""

@@ -1,0 +1,572 @@
+"""Side-by-side benchmark: direct vs bare mitmdump vs Glassbreak, in one run.
+
+Run from the repository root: ``make bench`` (``.venv/bin/python -m bench.run``), or
+``.venv/bin/python -m bench.run --quick`` for a short run. See docs/BENCHMARKS.md.
+
+Processes: an aiohttp HTTPS upstream on 127.0.0.2 (trustme test CA, certificate for
+``bench.test``), one proxy at a time (bare mitmdump, then Glassbreak), and the load client
+(``bench.client``), each its own process. This process only orchestrates: it samples the proxy's
+CPU counters in /proc around each measured window and prints the table and a JSON summary (also
+written to bench/results/latest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from bench.procs import (
+    BenchFailure,
+    Started,
+    clean_env,
+    cpu_ticks,
+    free_port,
+    port_open,
+    read_json_line,
+    start,
+    stop,
+    ticks_to_ms,
+    wait_until,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+UPSTREAM_HOST = "127.0.0.2"
+BENCH_NAME = "bench.test"
+DENIED_AUTHORITY = "denied.test:443"
+STEP_LIMIT_S = 60.0
+ARMS = ("direct", "bare", "glassbreak")
+TARGET_GB_OVER_BARE = 0.9
+TARGET_DENIED_OVER_ALLOWED = 1 / 3
+
+RULES_TEMPLATE = """\
+version: 1
+network:
+  allow_private: [{upstream}/32]
+  hosts:
+    {name}: [{upstream}]
+destinations:
+  - id: bench
+    host: {name}
+    ports: [{port}]
+"""
+
+
+@dataclass
+class Settings:
+    duration_s: float
+    warmup_s: float
+    max_requests: int | None
+    concurrency: list[int]
+    denied_count: int
+    denied_warmup: int
+    arms: list[str]
+    glassbreak_cmd: str | None
+    output: Path
+    keep_tmp: bool
+
+
+@dataclass
+class Upstream:
+    proc: Started
+    port: int
+    ca_file: Path
+
+
+@dataclass
+class ProxyArm:
+    name: str
+    listen: str | None  # host:port of the proxy; None for the direct arm
+    ca_file: Path  # what the client trusts
+    proc: Started | None
+
+
+def parse_args(argv: list[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description="Direct vs bare mitmdump vs Glassbreak: requests/s, latency, proxy CPU.",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="short run: 2 s windows, 0.5 s warm-up, 300 denied CONNECTs")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds per measured window (default 10, --quick 2)")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="seconds of warm-up before each window (default 2, --quick 0.5)")
+    parser.add_argument("--requests", type=int, default=None,
+                        help="stop each window after this many requests instead "
+                        f"(still bounded by --duration + {STEP_LIMIT_S:.0f} s)")
+    parser.add_argument("--concurrency", default="1,8",
+                        help="comma-separated connection counts (default 1,8)")
+    parser.add_argument("--denied", type=int, default=None,
+                        help="denied CONNECTs to measure (default 2000, --quick 300)")
+    parser.add_argument("--arms", default=",".join(ARMS),
+                        help=f"comma-separated subset of {','.join(ARMS)}")
+    parser.add_argument("--glassbreak", default=None,
+                        help="command that runs glassbreak (default .venv/bin/glassbreak)")
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json",
+                        help="where to write the JSON summary")
+    parser.add_argument("--keep-tmp", action="store_true",
+                        help="keep the temporary directory (logs, CA, state) for inspection")
+    args = parser.parse_args(argv)
+    duration = args.duration if args.duration is not None else (2.0 if args.quick else 10.0)
+    warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2.0)
+    denied = args.denied if args.denied is not None else (300 if args.quick else 2000)
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        parser.error(f"unknown arm(s) {unknown}; choose from {ARMS}")
+    concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    if not concurrency or any(c < 1 or c > 256 for c in concurrency):
+        parser.error("--concurrency takes numbers between 1 and 256")
+    if duration <= 0 or duration > 600 or warmup < 0 or warmup > 120:
+        parser.error("--duration must be in (0, 600] and --warmup in [0, 120]")
+    if args.requests is not None and args.requests < 1:
+        parser.error("--requests must be positive")
+    if denied < 1 or denied > 100_000:
+        parser.error("--denied must be in [1, 100000]")
+    return Settings(
+        duration_s=duration, warmup_s=warmup, max_requests=args.requests,
+        concurrency=concurrency, denied_count=denied,
+        denied_warmup=min(100, max(10, denied // 20)), arms=arms,
+        glassbreak_cmd=args.glassbreak, output=args.output, keep_tmp=args.keep_tmp,
+    )
+
+
+# ---------------------------------------------------------------- processes under test
+
+
+@contextlib.contextmanager
+def upstream(workdir: Path) -> Iterator[Upstream]:
+    ca = trustme.CA()
+    cert = ca.issue_cert(BENCH_NAME)
+    ca_file = workdir / "upstream-ca.pem"
+    chain = workdir / "upstream-chain.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(chain))
+    proc = start("upstream", [sys.executable, "-m", "bench.upstream", "--host", UPSTREAM_HOST,
+                              "--cert-chain", str(chain)], workdir, REPO)
+    try:
+        port: list[int] = []
+
+        def ready() -> bool:
+            text = proc.stdout_path.read_text()
+            for line in text.splitlines():
+                if line.startswith("READY "):
+                    port.append(int(line.split()[1]))
+                    return True
+            return False
+
+        wait_until(ready, 30, "the upstream server", proc)
+        wait_until(lambda: port_open(UPSTREAM_HOST, port[0]), 10, "the upstream port", proc)
+        yield Upstream(proc, port[0], ca_file)
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
+def bare_mitmdump(workdir: Path, up: Upstream) -> Iterator[ProxyArm]:
+    mitmdump = BIN / "mitmdump"
+    if not mitmdump.exists():
+        raise BenchFailure(f"{mitmdump} not found: run `make dev` first")
+    confdir = workdir / "mitm"
+    port = free_port()
+    argv = [
+        str(mitmdump), "--listen-host", "127.0.0.1", "--listen-port", str(port),
+        "--set", f"confdir={confdir}",
+        "--set", f"ssl_verify_upstream_trusted_ca={up.ca_file}",
+        "--set", "connection_strategy=lazy",
+        "-s", str(REPO / "bench" / "mitm_resolve_addon.py"),
+        "-q",
+    ]
+    env = clean_env({"GLASSBREAK_BENCH_HOSTS": f"{BENCH_NAME}={UPSTREAM_HOST}"})
+    proc = start("mitmdump", argv, workdir, REPO, env)
+    try:
+        ca_file = confdir / "mitmproxy-ca-cert.pem"
+        wait_until(lambda: port_open("127.0.0.1", port), 60, "mitmdump to listen", proc)
+        wait_until(ca_file.exists, 30, "mitmdump's CA certificate", proc)
+        yield ProxyArm("bare", f"127.0.0.1:{port}", ca_file, proc)
+    finally:
+        stop(proc)
+
+
+def glassbreak_command(settings: Settings) -> tuple[list[str], str]:
+    """The command that runs glassbreak, and a note on where it came from."""
+    if settings.glassbreak_cmd:
+        return shlex.split(settings.glassbreak_cmd), "from --glassbreak"
+    script = BIN / "glassbreak"
+    if script.exists():
+        return [str(script)], str(script.relative_to(REPO) if script.is_relative_to(REPO)
+                                  else script)
+    return (
+        [sys.executable, "-c", "import sys; from proxy.cli import main; sys.exit(main())"],
+        f"{script} is missing (run `make install`); fell back to importing proxy.cli "
+        "from the work tree",
+    )
+
+
+@contextlib.contextmanager
+def glassbreak(workdir: Path, up: Upstream, settings: Settings) -> Iterator[ProxyArm]:
+    cmd, origin = glassbreak_command(settings)
+    print(f"  glassbreak command: {' '.join(cmd)} ({origin})", flush=True)
+    try:
+        check = subprocess.run([*cmd, "run", "--help"], cwd=REPO, env=clean_env(),
+                               capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise BenchFailure(f"`glassbreak run --help` could not run: {error}") from error
+    if check.returncode != 0:
+        raise BenchFailure(
+            f"`glassbreak run --help` exited with {check.returncode}: "
+            f"{(check.stderr or check.stdout).strip()[-1500:]}"
+        )
+    state_dir = workdir / "glassbreak-state"
+    rules = workdir / "bench-rules.yaml"
+    rules.write_text(RULES_TEMPLATE.format(upstream=UPSTREAM_HOST, name=BENCH_NAME, port=up.port))
+    port = free_port()
+    argv = [*cmd, "run", "--rules", str(rules), "--listen", f"127.0.0.1:{port}",
+            "--state-dir", str(state_dir), "--upstream-ca", str(up.ca_file)]
+    proc = start("glassbreak", argv, workdir, REPO)
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port), 60, "glassbreak to listen", proc)
+        ca = subprocess.run([*cmd, "ca", "--state-dir", str(state_dir)], cwd=REPO,
+                            env=clean_env(), capture_output=True, text=True, timeout=60,
+                            check=False)
+        lines = ca.stdout.strip().splitlines()
+        if ca.returncode != 0 or not lines:
+            raise BenchFailure(f"`glassbreak ca` exited with {ca.returncode}: "
+                               f"{(ca.stderr or ca.stdout).strip()[-1500:]}")
+        ca_file = Path(lines[-1].strip())
+        wait_until(ca_file.exists, 30, f"glassbreak's CA certificate at {ca_file}", proc)
+        yield ProxyArm("glassbreak", f"127.0.0.1:{port}", ca_file, proc)
+    finally:
+        stop(proc)
+
+
+# ---------------------------------------------------------------- the client
+
+
+async def run_client(cfg: dict[str, Any], watched: dict[str, int], workdir: Path,
+                     label: str) -> dict[str, Any]:
+    """Run one client process through warm-up and one measured window.
+
+    ``watched`` maps a role ("proxy", "upstream") to a PID whose CPU is sampled around the window.
+    """
+    stderr_path = workdir / f"client-{label}.stderr.log"
+    with stderr_path.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.client", "--config", json.dumps(cfg),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr,
+            cwd=REPO, env=clean_env(),
+        )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def died(what: str) -> BenchFailure:
+        tail = stderr_path.read_text(errors="replace").strip()[-1500:]
+        return BenchFailure(f"client exited during {what}: {tail or '(no stderr)'}")
+
+    try:
+        line = await read_json_line(proc.stdout, STEP_LIMIT_S + cfg.get("warmup_s", 0),
+                                    "the client's warm-up")
+        if not line:
+            raise died("warm-up")
+        warm = json.loads(line)
+        if warm.get("stalled"):
+            raise BenchFailure(f"client warm-up stalled: {warm['stalled']}; "
+                               f"errors: {warm['error_samples']}")
+        if warm["errors"] and not warm["requests"]:
+            raise BenchFailure(f"client warm-up failed: {warm['error_samples']}")
+        before = {role: cpu_ticks(pid) for role, pid in watched.items()}
+        t0 = time.perf_counter()
+        proc.stdin.write(b"GO\n")
+        await proc.stdin.drain()
+        line = await read_json_line(proc.stdout, cfg.get("duration_s", 0) + 2 * STEP_LIMIT_S,
+                                    "the measured window")
+        wall = time.perf_counter() - t0
+        after = {role: cpu_ticks(pid) for role, pid in watched.items()}
+        if not line:
+            raise died("the measured window")
+        done: dict[str, Any] = json.loads(line)
+        proc.stdin.write(b"CLOSE\n")
+        with contextlib.suppress(ConnectionError):
+            await proc.stdin.drain()
+        await asyncio.wait_for(proc.wait(), 15)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    n = done["requests"]
+    if done.get("stalled"):
+        raise BenchFailure(f"measured window stalled: {done['stalled']}; "
+                           f"errors: {done['error_samples']}")
+    if n == 0:
+        raise BenchFailure(f"no request completed in the measured window: {done['error_samples']}")
+    done["warmup_requests"] = warm["requests"]
+    done["window_wall_s"] = wall
+    done["client_cpu_pct"] = 100.0 * done["client_cpu_s"] / max(done["elapsed_s"], 1e-9)
+    for role in watched:
+        ms = ticks_to_ms(after[role] - before[role])
+        done[f"{role}_cpu_ms"] = ms
+        done[f"{role}_cpu_ms_per_req"] = ms / n
+        done[f"{role}_cpu_pct"] = 100.0 * ms / 1000.0 / max(wall, 1e-9)
+    return done
+
+
+def load_config(arm: ProxyArm, up: Upstream, concurrency: int, s: Settings) -> dict[str, Any]:
+    return {
+        "mode": "load",
+        "target": f"{UPSTREAM_HOST}:{up.port}",
+        "proxy": arm.listen,
+        "authority": f"{BENCH_NAME}:{up.port}",
+        "sni": BENCH_NAME,
+        "ca_file": str(arm.ca_file),
+        "concurrency": concurrency,
+        "warmup_s": s.warmup_s,
+        "duration_s": s.duration_s,
+        "max_requests": s.max_requests,
+        "time_limit_s": STEP_LIMIT_S,
+    }
+
+
+def connect_config(arm: ProxyArm, s: Settings) -> dict[str, Any]:
+    return {
+        "mode": "connect",
+        "proxy": arm.listen,
+        "authority": DENIED_AUTHORITY,
+        "count": s.denied_count,
+        "warmup_count": s.denied_warmup,
+        "concurrency": 1,
+        "time_limit_s": STEP_LIMIT_S,
+    }
+
+
+async def measure_arm(arm: ProxyArm, up: Upstream, s: Settings, workdir: Path,
+                      results: dict[str, Any]) -> None:
+    watched = {"upstream": up.proc.pid}
+    if arm.proc is not None:
+        watched["proxy"] = arm.proc.pid
+    for c in s.concurrency:
+        print(f"  {arm.name}: concurrency {c} ...", flush=True)
+        r = await run_client(load_config(arm, up, c, s), watched, workdir, f"{arm.name}-c{c}")
+        results["load"][str(c)] = r
+        print(f"    {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+              f"{r['errors']} errors", flush=True)
+    if arm.listen is not None and arm.proc is not None:
+        print(f"  {arm.name}: {s.denied_count} CONNECT {DENIED_AUTHORITY} on fresh "
+              "connections ...", flush=True)
+        r = await run_client(connect_config(arm, s), {"proxy": arm.proc.pid}, workdir,
+                             f"{arm.name}-connect")
+        results["connect"] = r
+        print(f"    statuses {r['statuses']}, {r['proxy_cpu_ms_per_req']:.3f} proxy CPU ms each",
+              flush=True)
+
+
+# ---------------------------------------------------------------- report
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return format(value, spec)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def summarise(summary: dict[str, Any], s: Settings) -> None:
+    arms: dict[str, Any] = summary["arms"]
+    ratios: dict[str, Any] = {}
+    targets: dict[str, Any] = {}
+
+    def rps(arm: str, c: int) -> float | None:
+        r = arms.get(arm, {}).get("load", {}).get(str(c))
+        return None if r is None else float(r["rps"])
+
+    for c in s.concurrency:
+        ratios[f"c{c}"] = {
+            "glassbreak_over_bare": _ratio(rps("glassbreak", c), rps("bare", c)),
+            "glassbreak_over_direct": _ratio(rps("glassbreak", c), rps("direct", c)),
+            "bare_over_direct": _ratio(rps("bare", c), rps("direct", c)),
+        }
+        gb_bare = ratios[f"c{c}"]["glassbreak_over_bare"]
+        targets[f"glassbreak_over_bare_rps_c{c}"] = {
+            "value": gb_bare, "target": f">= {TARGET_GB_OVER_BARE}",
+            "met": None if gb_bare is None else gb_bare >= TARGET_GB_OVER_BARE,
+        }
+    gb = arms.get("glassbreak", {})
+    denied = gb.get("connect", {}).get("proxy_cpu_ms_per_req")
+    c1 = gb.get("load", {}).get("1") or (
+        gb.get("load", {}).get(str(s.concurrency[0])) if s.concurrency else None)
+    allowed = None if c1 is None else c1.get("proxy_cpu_ms_per_req")
+    denied_ratio = _ratio(denied, allowed)
+    denied_ok = gb.get("connect", {}).get("statuses", {}).keys() <= {"403"}
+    targets["denied_connect_over_allowed_cpu"] = {
+        "value": denied_ratio, "denied_cpu_ms": denied, "allowed_cpu_ms": allowed,
+        "target": "< 1/3",
+        "met": None if denied_ratio is None else (denied_ratio < TARGET_DENIED_OVER_ALLOWED
+                                                  and denied_ok),
+    }
+    summary["ratios"] = ratios
+    summary["targets"] = targets
+
+
+def print_report(summary: dict[str, Any], s: Settings) -> None:
+    arms: dict[str, Any] = summary["arms"]
+    print()
+    print(f"Results ({summary['settings']['duration_s']:g} s windows, "
+          f"{summary['settings']['warmup_s']:g} s warm-up, 4 KB JSON POST, HTTP/1.1 keep-alive, "
+          f"{summary['machine']['cpus']} CPUs shared by client, proxy and upstream)")
+    header = (f"{'arm':<11} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'proxy CPU ms/req':>16} {'proxy CPU%':>10} {'upstr CPU%':>10} "
+              f"{'client CPU%':>11} {'errors':>6}")
+    print(header)
+    print("-" * len(header))
+    for name in ARMS:
+        arm = arms.get(name)
+        if arm is None:
+            continue
+        if arm.get("status") != "ok" and not arm.get("load"):
+            print(f"{name:<11} FAILED: {arm.get('error', '?').splitlines()[0]}")
+            continue
+        for c in s.concurrency:
+            r = arm["load"].get(str(c))
+            if r is None:
+                print(f"{name:<11} {c:>4} FAILED")
+                continue
+            print(f"{name:<11} {c:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+                  f"{_fmt(r.get('proxy_cpu_ms_per_req'), '.3f'):>16} "
+                  f"{_fmt(r.get('proxy_cpu_pct'), '.0f'):>10} "
+                  f"{_fmt(r.get('upstream_cpu_pct'), '.0f'):>10} "
+                  f"{r['client_cpu_pct']:>11.0f} {r['errors']:>6}")
+        if arm.get("status") != "ok":
+            print(f"{'':<11} FAILED later: {arm.get('error', '?').splitlines()[0]}")
+    print()
+    print("Requests/s ratios")
+    for key, r in summary["ratios"].items():
+        print(f"  {key}: glassbreak/bare {_fmt(r['glassbreak_over_bare'], '.3f')}   "
+              f"glassbreak/direct {_fmt(r['glassbreak_over_direct'], '.3f')}   "
+              f"bare/direct {_fmt(r['bare_over_direct'], '.3f')}")
+    print()
+    print("CONNECT on a fresh connection, proxy CPU each")
+    for name in ("bare", "glassbreak"):
+        conn = arms.get(name, {}).get("connect")
+        if conn:
+            kind = ("denied (403 expected)" if name == "glassbreak"
+                    else "accepted then closed, no TLS (reference)")
+            print(f"  {name:<11} {conn['proxy_cpu_ms_per_req']:.3f} ms  {kind}; "
+                  f"statuses {conn['statuses']}, {conn['requests']} done, "
+                  f"{conn['rps']:.0f}/s, p50 {conn['p50_ms']:.2f} ms")
+    print()
+    print("Targets")
+    for key, t in summary["targets"].items():
+        met = {True: "MET", False: "MISSED", None: "n/a (arm missing)"}[t["met"]]
+        print(f"  {key}: {_fmt(t['value'], '.3f')} (target {t['target']}) {met}")
+    for note in summary["notes"]:
+        print(f"  note: {note}")
+
+
+def notes_for(summary: dict[str, Any], s: Settings) -> list[str]:
+    notes = [
+        "client, proxy and upstream share the machine's CPUs; proxied arms run three busy "
+        "processes on them, the direct arm two, so */direct ratios understate what a proxy "
+        "on its own cores would reach. glassbreak/bare is the like-for-like figure.",
+    ]
+    for name, arm in summary["arms"].items():
+        for c, r in arm.get("load", {}).items():
+            if r["client_cpu_pct"] >= 90:
+                notes.append(f"{name} c={c}: the client used {r['client_cpu_pct']:.0f}% of a "
+                             "core, so it may be the bottleneck for this row")
+            if r["errors"]:
+                notes.append(f"{name} c={c}: {r['errors']} errors, e.g. {r['error_samples'][:1]}")
+        if arm.get("status") != "ok":
+            notes.append(f"{name} arm failed: {arm.get('error')}")
+    return notes
+
+
+async def main_async(s: Settings) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="glassbreak-bench-"))
+    summary: dict[str, Any] = {
+        "settings": {
+            "duration_s": s.duration_s, "warmup_s": s.warmup_s, "max_requests": s.max_requests,
+            "concurrency": s.concurrency, "denied_count": s.denied_count,
+            "body_bytes": 4096, "arms": s.arms,
+        },
+        "machine": {"cpus": len(os.sched_getaffinity(0)),
+                    "python": platform.python_version(), "platform": platform.platform()},
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "arms": {},
+    }
+    try:
+        with upstream(workdir) as up:
+            print(f"upstream: https://{BENCH_NAME}:{up.port} on {UPSTREAM_HOST} "
+                  f"(pid {up.proc.pid})", flush=True)
+            for name in s.arms:
+                results: dict[str, Any] = {"status": "ok", "load": {}}
+                summary["arms"][name] = results
+                print(f"arm {name}", flush=True)
+                try:
+                    if name == "direct":
+                        arm = ProxyArm("direct", None, up.ca_file, None)
+                        await measure_arm(arm, up, s, workdir, results)
+                    elif name == "bare":
+                        with bare_mitmdump(workdir, up) as arm:
+                            await measure_arm(arm, up, s, workdir, results)
+                    else:
+                        with glassbreak(workdir, up, s) as arm:
+                            await measure_arm(arm, up, s, workdir, results)
+                except (BenchFailure, OSError, ValueError, KeyError) as error:
+                    results["status"] = "failed"
+                    results["error"] = f"{type(error).__name__}: {error}" if not isinstance(
+                        error, BenchFailure) else str(error)
+                    print(f"  FAILED: {results['error']}", flush=True)
+    except BenchFailure as error:
+        summary["error"] = str(error)
+        print(f"bench setup failed: {error}", flush=True)
+    finally:
+        if s.keep_tmp:
+            print(f"temporary files kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    summarise(summary, s)
+    summary["notes"] = notes_for(summary, s)
+    if "error" not in summary:
+        print_report(summary, s)
+    print()
+    print("JSON summary:")
+    text = json.dumps(summary, indent=2, sort_keys=True, default=str)
+    print(text)
+    try:
+        s.output.parent.mkdir(parents=True, exist_ok=True)
+        s.output.write_text(text + "\n")
+        print(f"(written to {s.output})")
+    except OSError as error:
+        print(f"could not write {s.output}: {error}")
+    failed = "error" in summary or any(a.get("status") != "ok" for a in summary["arms"].values())
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    return asyncio.run(main_async(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The audit trail: one canonical JSON line per decision."""

@@ -1,0 +1,130 @@
+"""The `glassbreak` command: run, ca, env, rules check."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from proxy.policy.check import check_rules
+from proxy.policy.loader import DEFAULT_RULES_PATH, RuleFileError, load_rules
+from proxy.runtime.ca import ensure_ca
+from proxy.runtime.listen import parse_listen
+from proxy.runtime.paths import StatePaths, default_state_dir
+from proxy.runtime.proxy_process import RunConfig, run
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    result: int = handler(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glassbreak", description="Egress firewall for sandboxed AI agents."
+    )
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    run = commands.add_parser("run", help="start the proxy on a rule file")
+    run.add_argument("--rules", type=Path, default=DEFAULT_RULES_PATH,
+                     help="rule file (default: the embedded rules/default.yaml)")
+    run.add_argument("--listen", default=DEFAULT_LISTEN, help="proxy address, HOST:PORT")
+    _state_dir_argument(run)
+    run.add_argument("--upstream-ca", type=Path, default=None,
+                     help="extra CA certificate (PEM) to trust for upstream TLS")
+    run.add_argument("--audit-stdout", action="store_true",
+                     help="also write audit lines to stdout")
+    run.set_defaults(handler=_run)
+
+    ca = commands.add_parser("ca", help="print the path of the proxy's CA certificate")
+    _state_dir_argument(ca)
+    ca.set_defaults(handler=_ca)
+
+    env = commands.add_parser("env", help="print the shell exports a sandbox needs")
+    _state_dir_argument(env)
+    env.add_argument("--proxy", default=f"http://{DEFAULT_LISTEN}", help="proxy URL")
+    env.set_defaults(handler=_env)
+
+    rules = commands.add_parser("rules", help="rule file tools")
+    rules_commands = rules.add_subparsers(metavar="COMMAND")
+    check = rules_commands.add_parser("check", help="validate a rule file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=_rules_check)
+    return parser
+
+
+def _state_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="CA, audit log and state (default: $GLASSBREAK_STATE_DIR or "
+                        "$XDG_STATE_HOME/glassbreak)")
+
+
+def _paths(args: argparse.Namespace) -> StatePaths:
+    return StatePaths(args.state_dir or default_state_dir())
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        policy = load_rules(args.rules)
+    except RuleFileError as error:
+        print(f"glassbreak: refusing to start, the rule file has problems:\n{error}",
+              file=sys.stderr)
+        return 2
+    try:
+        listen = parse_listen(args.listen)
+    except ValueError as error:
+        print(f"glassbreak: --listen: {error}", file=sys.stderr)
+        return 2
+    run(RunConfig(policy=policy, listen=listen, paths=_paths(args),
+                  upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout))
+    return 0
+
+
+def _ca(args: argparse.Namespace) -> int:
+    print(ensure_ca(_paths(args)))
+    return 0
+
+
+# Each client reads its CA from a different variable; all point at the proxy's CA.
+CA_VARIABLES = (
+    "SSL_CERT_FILE",  # OpenSSL, Python ssl, many Go/Rust clients
+    "CURL_CA_BUNDLE",  # curl
+    "REQUESTS_CA_BUNDLE",  # Python requests
+    "PIP_CERT",  # pip
+    "NODE_EXTRA_CA_CERTS",  # Node.js
+    "GIT_SSL_CAINFO",  # git
+)
+
+
+def _env(args: argparse.Namespace) -> int:
+    ca = str(ensure_ca(_paths(args)))
+    proxy = args.proxy
+    exports = [
+        ("HTTPS_PROXY", proxy), ("https_proxy", proxy),
+        ("HTTP_PROXY", proxy), ("http_proxy", proxy),
+        # Empty: nothing bypasses the proxy, not even "localhost" (the proxy decides that too).
+        ("NO_PROXY", ""), ("no_proxy", ""),
+    ] + [(name, ca) for name in CA_VARIABLES]
+    for name, value in exports:
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    code, text = check_rules(args.file)
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Rule files and the pure decision function: what may leave, and why not."""

@@ -1,0 +1,88 @@
+"""The compiled, validated form of a rule file: what `decide` reads.
+
+Built only by the loader (proxy/policy/loader.py); every value here has already been checked, so
+the decision path never meets a bad value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from proxy.netsafety.addresses import effective_address
+from proxy.policy.hosts import HostPattern
+
+IPAddress = IPv4Address | IPv6Address
+IPNetwork = IPv4Network | IPv6Network
+
+DEFAULT_PORTS: frozenset[int] = frozenset({443, 80})
+DEFAULT_SCHEMES: frozenset[str] = frozenset({"https", "http"})
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"
+    MONITOR = "monitor"
+
+
+class Effect(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Destination:
+    """One entry of `destinations:`. Matches by host pattern or by CIDR (IP-literal requests)."""
+
+    id: str
+    effect: Effect = Effect.ALLOW
+    hosts: tuple[HostPattern, ...] = ()
+    cidrs: tuple[IPNetwork, ...] = ()
+    # None: every port. An allow entry without `ports` gets DEFAULT_PORTS; a deny entry without
+    # `ports` denies the host on every port (a deny that a port number could dodge is no deny).
+    ports: frozenset[int] | None = DEFAULT_PORTS
+    schemes: frozenset[str] = DEFAULT_SCHEMES
+    methods: frozenset[str] | None = None  # upper case; None: any method
+    paths: tuple[str, ...] | None = None  # path prefixes; None: any path
+    inspect: bool = True
+    raw_tcp: bool = False
+    mode: Mode = Mode.ENFORCE
+    final: bool = False
+    line: int = 0  # where the entry starts in its rule file, for messages
+
+    def matches_host(self, host: str) -> bool:
+        """`host` is normalised and is not an IP literal."""
+        return any(pattern.matches(host) for pattern in self.hosts)
+
+    def matches_ip(self, address: IPAddress) -> bool:
+        # An IPv4 address hidden in IPv6 (::ffff:a.b.c.d, NAT64...) is that IPv4 address.
+        candidates = {address, effective_address(address)}
+        return any(
+            candidate in network
+            for network in self.cidrs
+            for candidate in candidates
+            if candidate.version == network.version
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkPolicy:
+    allow_private: tuple[IPNetwork, ...] = ()
+    # Normalised name -> addresses, consulted before the system resolver.
+    hosts: Mapping[str, tuple[IPAddress, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    version: int
+    mode: Mode = Mode.ENFORCE
+    destinations: tuple[Destination, ...] = ()
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    source: str = "<memory>"
+
+    def destination(self, rule_id: str) -> Destination | None:
+        for destination in self.destinations:
+            if destination.id == rule_id:
+                return destination
+        return None

@@ -1,0 +1,53 @@
+"""The fixed set of reason codes a decision can carry (documented in docs/reasons.md).
+
+Reason codes are metric labels and part of the block response contract: add, never rename.
+"""
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
+class Reason(StrEnum):
+    ALLOWED = "allowed"
+    # The allowlist.
+    HOST_NOT_ALLOWED = "host_not_allowed"
+    DENIED_BY_RULE = "denied_by_rule"
+    PORT_NOT_ALLOWED = "port_not_allowed"
+    SCHEME_NOT_ALLOWED = "scheme_not_allowed"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    PATH_NOT_ALLOWED = "path_not_allowed"
+    IP_LITERAL_NOT_ALLOWED = "ip_literal_not_allowed"
+    INVALID_HOST = "invalid_host"
+    # Where the name leads.
+    RESOLUTION_FAILED = "resolution_failed"
+    PRIVATE_ADDRESS = "private_address"
+    METADATA_ADDRESS = "metadata_address"
+    PROXY_LOOP = "proxy_loop"
+    # Who the client claims to talk to.
+    SNI_MISMATCH = "sni_mismatch"
+    HOST_MISMATCH = "host_mismatch"
+    # What the tunnel carries.
+    TUNNEL_NOT_TLS = "tunnel_not_tls"
+    PROTOCOL_NOT_HTTP = "protocol_not_http"
+    # The proxy itself.
+    INTERNAL_ERROR = "internal_error"
+
+
+# Blocks that protect the network itself. Monitor mode never turns these into would-blocks and no
+# escalation can approve them: they are what stands between an agent and the metadata service.
+NEVER_MONITORED: frozenset[Reason] = frozenset(
+    {
+        Reason.INVALID_HOST,
+        Reason.RESOLUTION_FAILED,
+        Reason.PRIVATE_ADDRESS,
+        Reason.METADATA_ADDRESS,
+        Reason.PROXY_LOOP,
+        Reason.SNI_MISMATCH,
+        Reason.HOST_MISMATCH,
+        Reason.INTERNAL_ERROR,
+    }
+)

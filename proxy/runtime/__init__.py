@@ -1,0 +1,1 @@
+"""Assembling one Glassbreak process: state directory, mitmproxy master, addons."""

@@ -1,0 +1,134 @@
+"""Start and stop the real processes the end-to-end tests talk to (by PID, with bounds)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GLASSBREAK = Path(sys.executable).parent / "glassbreak"
+READY_TIMEOUT = 20.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, process: subprocess.Popen[bytes] | None,
+                  timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
+@dataclass
+class Upstream:
+    host: str
+    ports: dict[str, int]
+    journal: Path
+    process: subprocess.Popen[bytes]
+
+    def seen(self) -> list[dict[str, object]]:
+        if not self.journal.exists():
+            return []
+        lines = self.journal.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line]
+
+    def seen_with_marker(self, marker: str) -> list[dict[str, object]]:
+        return [entry for entry in self.seen() if marker in str(entry.get("path"))]
+
+
+def start_upstream(host: str, cert: Path, key: Path, journal: Path) -> Upstream:
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "e2e" / "upstream_server.py"), "--host", host,
+         "--cert", str(cert), "--key", str(key), "--journal", str(journal)],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # the server prints its ports once it listens
+    if not line:
+        stop(process)
+        raise RuntimeError("upstream server did not start")
+    return Upstream(host=host, ports=json.loads(line), journal=journal, process=process)
+
+
+@dataclass
+class Proxy:
+    port: int
+    state_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    host: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ca(self) -> Path:
+        return self.state_dir / "ca" / "mitmproxy-ca-cert.pem"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.state_dir / "audit.log"
+
+    def audit(self) -> list[dict[str, object]]:
+        if not self.audit_log.exists():
+            return []
+        lines = self.audit_log.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line]
+
+    def audit_for(self, request_id: str) -> list[dict[str, object]]:
+        return [line for line in self.audit() if line.get("request_id") == request_id]
+
+
+def start_proxy(rules: Path, state_dir: Path, *, upstream_ca: Path | None,
+                extra_env: dict[str, str] | None = None, port: int | None = None,
+                wrapper: list[str] | None = None) -> Proxy:
+    port = port or free_port()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = state_dir / "proxy.log"
+    command = [str(GLASSBREAK), "run", "--rules", str(rules), "--listen", f"127.0.0.1:{port}",
+               "--state-dir", str(state_dir)]
+    if upstream_ca is not None:
+        command += ["--upstream-ca", str(upstream_ca)]
+    env = {**os.environ, **(extra_env or {})}
+    with log.open("wb") as handle:
+        process = subprocess.Popen((wrapper or []) + command, stdout=handle, stderr=handle,
+                                   env=env)
+    proxy = Proxy(port=port, state_dir=state_dir, process=process, log=log)
+    if wrapper is None:
+        try:
+            wait_for_port("127.0.0.1", port, process)
+        except Exception:
+            stop(process)
+            raise RuntimeError(f"proxy did not start: {log.read_text(errors='replace')}") from None
+    return proxy

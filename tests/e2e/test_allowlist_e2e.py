@@ -1,0 +1,454 @@
+"""The real proxy process, real upstreams on 127.0.0.2, real clients: what passes, what does not.
+
+Every bypass the allowlist defends against is tried here, and its reason code asserted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import ssl
+import uuid
+
+import pytest
+import requests
+
+from tests.e2e.clients import (
+    closed_without_reply,
+    curl,
+    curl_body,
+    curl_codes,
+    http_request,
+    open_tunnel,
+    read_reply,
+    tls_client,
+)
+from tests.e2e.processes import Proxy, Upstream
+
+pytestmark = pytest.mark.e2e
+
+
+def marker() -> str:
+    return uuid.uuid4().hex
+
+
+def session(proxy: Proxy) -> requests.Session:
+    client = requests.Session()
+    client.trust_env = False
+    client.proxies = {"http": proxy.url, "https": proxy.url}
+    client.verify = str(proxy.ca)
+    return client
+
+
+# --- allowed traffic arrives unchanged ------------------------------------------------------
+
+
+def test_allowed_https_get_with_curl_arrives(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    url = f"https://allowed.test:{upstream.ports['https']}/hello?tag={tag}"
+    result = curl(proxy.url, url, cafile=proxy.ca, extra=["-H", "X-Test: kept"])
+    assert curl_codes(result)[0] == 200, result.stderr
+    [seen] = upstream.seen_with_marker(tag)
+    assert seen["server"] == "https"
+    assert seen["path"] == f"/hello?tag={tag}"
+    headers = {name.lower(): value for name, value in seen["headers"].items()}  # type: ignore[attr-defined]
+    assert headers["x-test"] == "kept"
+
+
+def test_allowed_https_post_body_arrives_byte_for_byte(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    body = json.dumps({"tag": tag, "data": "x" * 4000, "n": list(range(50))}).encode()
+    response = session(proxy).post(
+        f"https://allowed.test:{upstream.ports['https']}/post?tag={tag}", data=body,
+        headers={"Content-Type": "application/json"}, timeout=10,
+    )
+    assert response.status_code == 200
+    [seen] = upstream.seen_with_marker(tag)
+    assert seen["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert seen["method"] == "POST"
+
+
+def test_allowed_plain_http_arrives(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    result = curl(proxy.url, f"http://allowed.test:{upstream.ports['http']}/plain?tag={tag}",
+                  cafile=proxy.ca)
+    assert curl_codes(result)[0] == 200, result.stderr
+    [seen] = upstream.seen_with_marker(tag)
+    assert seen["server"] == "http"
+
+
+def test_http2_to_the_proxy_is_allowed_and_checked(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    url = f"https://allowed.test:{upstream.ports['https']}/h2?tag={tag}"
+    result = curl(proxy.url, url, cafile=proxy.ca, extra=["--http2", "-v"])
+    assert curl_codes(result)[0] == 200, result.stderr
+    assert "using HTTP/2" in result.stderr or "HTTP/2 200" in result.stderr
+    assert len(upstream.seen_with_marker(tag)) == 1
+
+    tag = marker()
+    fronted = curl(proxy.url, f"https://allowed.test:{upstream.ports['https']}/h2?tag={tag}",
+                   cafile=proxy.ca, extra=["--http2", "-H", "Host: other.test", "-i"])
+    assert curl_codes(fronted)[0] == 403
+    assert "x-glassbreak-reason: host_mismatch" in fronted.stdout.lower()
+    assert upstream.seen_with_marker(tag) == []
+
+
+def test_upper_case_name_with_trailing_dot_is_the_same_host(proxy: Proxy,
+                                                           upstream: Upstream) -> None:
+    sock, reply = open_tunnel(proxy.port, f"ALLOWED.Test.:{upstream.ports['https']}")
+    sock.close()
+    assert reply.status == 200
+
+
+def test_wildcard_subdomain_is_allowed(proxy: Proxy, upstream: Upstream) -> None:
+    result = curl(proxy.url, f"https://a.wild.test:{upstream.ports['https']}/", cafile=proxy.ca)
+    assert curl_codes(result)[0] == 200, result.stderr
+
+
+def test_proxy_dials_the_address_it_checked(proxy: Proxy, upstream: Upstream) -> None:
+    # pinned.test exists only in the rule file's static hosts: the system resolver has never
+    # heard of it, so a second lookup at connect time would fail this request.
+    result = curl(proxy.url, f"https://pinned.test:{upstream.ports['https']}/", cafile=proxy.ca)
+    assert curl_codes(result)[0] == 200, result.stderr
+
+
+def test_websocket_upgrade_passes_the_same_checks(proxy: Proxy, upstream: Upstream) -> None:
+    port = upstream.ports["https"]
+    upgrade = [("Upgrade", "websocket"), ("Connection", "Upgrade"),
+               ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")]
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{port}")
+    assert reply.status == 200
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:
+        answer = http_request(tls, "GET", "/ws", [("Host", f"allowed.test:{port}"), *upgrade])
+    assert answer.status == 101
+
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{port}")
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:
+        answer = http_request(tls, "GET", "/ws", [("Host", "other.test"), *upgrade])
+    assert (answer.status, answer.reason) == (403, "host_mismatch")
+
+
+# --- the block response --------------------------------------------------------------------
+
+
+def test_denied_connect_gets_403_json_and_headers_and_an_audit_line(proxy: Proxy,
+                                                                   upstream: Upstream) -> None:
+    sock, reply = open_tunnel(proxy.port, f"other.test:{upstream.ports['https']}")
+    sock.close()
+    assert reply.status == 403
+    assert reply.headers["x-glassbreak-decision"] == "block"
+    assert reply.reason == "host_not_allowed"
+    body = reply.json()
+    assert body["decision"] == "block"
+    assert body["reason"] == "host_not_allowed"
+    assert body["rule"] is None
+    assert body["request_id"] == reply.headers["x-glassbreak-request-id"]
+    assert "other.test" in body["message"] and "exception" in body["message"]
+    [line] = proxy.audit_for(body["request_id"])
+    assert line["decision"] == "block" and line["reason"] == "host_not_allowed"
+    assert line["host"] == "other.test" and line["stage"] == "connect"
+
+
+def test_audit_line_has_no_query_values(proxy: Proxy, upstream: Upstream) -> None:
+    secret_like = marker()
+    response = session(proxy).get(
+        f"https://allowed.test:{upstream.ports['https']}/search?q={secret_like}&page=2",
+        timeout=10)
+    assert response.status_code == 200
+    lines = [line for line in proxy.audit() if line.get("path", "") == "/search?q=&page="]
+    assert lines, "the request's audit line is missing"
+    assert secret_like not in proxy.audit_log.read_text()
+    line = lines[-1]
+    assert line["decision"] == "allow" and line["rule"] == "allowed"
+    assert line["bytes_down"] > 0 and line["status"] == 200
+
+
+# --- allowlist misses ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("other.test", "host_not_allowed"),
+        ("evilallowed.test", "host_not_allowed"),
+        ("allowed.test.evil.test", "host_not_allowed"),
+        ("wild.test", "host_not_allowed"),  # "*.wild.test" does not match its apex
+        ("allowed.test:8443", "port_not_allowed"),
+        ("allowed.test:22", "port_not_allowed"),
+        ("allowed.test@other.test", "invalid_host"),
+        ("private.test", "private_address"),
+        ("mixed.test", "private_address"),  # one bad answer blocks the lot
+    ],
+)
+def test_connect_is_decided_before_tls(proxy: Proxy, upstream: Upstream, target: str,
+                                       reason: str) -> None:
+    if ":" not in target:
+        target = f"{target}:{upstream.ports['https']}"
+    sock, reply = open_tunnel(proxy.port, target)
+    sock.close()
+    assert reply.status in (400, 403)
+    if reply.status == 403:
+        assert reply.reason == reason
+
+
+def test_proxy_refuses_to_dial_itself(proxy: Proxy) -> None:
+    sock, reply = open_tunnel(proxy.port, f"self.test:{proxy.port}")
+    sock.close()
+    assert (reply.status, reply.reason) == (403, "proxy_loop")
+
+
+IP_LITERAL_FORMS = [
+    "127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0x7f.0.0.1", "127.0.0.3",
+    "[::1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:3]", "[0:0:0:0:0:ffff:127.0.0.3]",
+]
+
+
+@pytest.mark.parametrize("literal", IP_LITERAL_FORMS)
+def test_ip_literal_connect_is_blocked_in_every_spelling(proxy: Proxy, upstream: Upstream,
+                                                         literal: str) -> None:
+    sock, reply = open_tunnel(proxy.port, f"{literal}:{upstream.ports['https']}")
+    sock.close()
+    assert (reply.status, reply.reason) == (403, "ip_literal_not_allowed")
+
+
+@pytest.mark.parametrize("literal", ["127.0.0.2", "2130706434", "0x7f.0.0.2", "[::ffff:7f00:2]"])
+def test_ip_literal_allowed_by_a_cidr_rule_in_any_spelling(proxy: Proxy, upstream: Upstream,
+                                                           literal: str) -> None:
+    sock, reply = open_tunnel(proxy.port, f"{literal}:{upstream.ports['https']}")
+    sock.close()
+    assert reply.status == 200
+
+
+@pytest.mark.parametrize("literal", ["2130706433", "127.1", "0x7f000001", "[::1]"])
+def test_ip_literal_plain_http_is_blocked(proxy: Proxy, upstream: Upstream,
+                                          literal: str) -> None:
+    port = upstream.ports["http"]
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        reply = http_request(sock, "GET", f"http://{literal}:{port}/",
+                             [("Host", f"{literal}:{port}")])
+    assert (reply.status, reply.reason) == (403, "ip_literal_not_allowed")
+
+
+def test_userinfo_url_goes_to_the_real_host_and_is_blocked(proxy: Proxy,
+                                                           upstream: Upstream) -> None:
+    tag = marker()
+    port = upstream.ports["http"]
+    result = curl(proxy.url, f"http://allowed.test@other.test:{port}/?tag={tag}", cafile=proxy.ca,
+                  extra=["-i"])
+    assert curl_codes(result)[0] == 403
+    assert "x-glassbreak-reason: host_not_allowed" in result.stdout.lower()
+    assert upstream.seen_with_marker(tag) == []
+
+
+def test_userinfo_in_absolute_form_is_not_a_way_in(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    port = upstream.ports["http"]
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        sock.sendall(f"GET http://allowed.test@other.test:{port}/?tag={tag} HTTP/1.1\r\n"
+                     f"Host: other.test:{port}\r\n\r\n".encode())
+        reply = read_reply(sock)
+    assert reply.status in (400, 403)
+    assert upstream.seen_with_marker(tag) == []
+
+
+# --- fronting ----------------------------------------------------------------------------------
+
+
+def test_fronting_by_sni_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    port = upstream.ports["https"]
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{port}")
+    assert reply.status == 200
+    with tls_client(sock, "other.test", proxy.ca) as tls:
+        answer = http_request(tls, "GET", f"/?tag={tag}", [("Host", f"other.test:{port}")])
+    assert (answer.status, answer.reason) == (403, "sni_mismatch")
+    assert upstream.seen_with_marker(tag) == []
+
+
+def test_fronting_by_host_header_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    port = upstream.ports["https"]
+    sock, _ = open_tunnel(proxy.port, f"allowed.test:{port}")
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:
+        answer = http_request(tls, "GET", f"/?tag={tag}", [("Host", "other.test")])
+    assert (answer.status, answer.reason) == (403, "host_mismatch")
+    assert upstream.seen_with_marker(tag) == []
+
+
+def test_fronting_by_absolute_form_inside_the_tunnel_is_blocked(proxy: Proxy,
+                                                                upstream: Upstream) -> None:
+    tag = marker()
+    port = upstream.ports["https"]
+    sock, _ = open_tunnel(proxy.port, f"allowed.test:{port}")
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:
+        answer = http_request(tls, "GET", f"https://other.test:{port}/?tag={tag}",
+                              [("Host", f"allowed.test:{port}")])
+    assert (answer.status, answer.reason) == (403, "host_mismatch")
+    assert upstream.seen_with_marker(tag) == []
+
+
+def test_two_host_headers_are_blocked(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    port = upstream.ports["https"]
+    sock, _ = open_tunnel(proxy.port, f"allowed.test:{port}")
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:
+        try:
+            answer = http_request(tls, "GET", f"/?tag={tag}",
+                                  [("Host", "allowed.test"), ("Host", "other.test")])
+        except ConnectionError:
+            answer = None  # refusing the malformed request outright is fine too
+    assert answer is None or answer.status in (400, 403)
+    assert upstream.seen_with_marker(tag) == []
+
+
+def test_plain_http_fronting_by_host_header_is_blocked(proxy: Proxy,
+                                                       upstream: Upstream) -> None:
+    tag = marker()
+    port = upstream.ports["http"]
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        reply = http_request(sock, "GET", f"http://allowed.test:{port}/?tag={tag}",
+                             [("Host", f"other.test:{port}")])
+    assert (reply.status, reply.reason) == (403, "host_mismatch")
+    assert upstream.seen_with_marker(tag) == []
+
+
+# --- what a tunnel may carry ------------------------------------------------------------------
+
+
+def test_plain_http_inside_a_connect_tunnel_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
+    tag = marker()
+    port = upstream.ports["http"]
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{port}")
+    assert reply.status == 200
+    with sock:
+        answer = http_request(sock, "GET", f"/?tag={tag}", [("Host", f"allowed.test:{port}")])
+    assert (answer.status, answer.reason) == (403, "tunnel_not_tls")
+    assert upstream.seen_with_marker(tag) == []
+
+
+def test_raw_bytes_in_a_tunnel_are_refused(proxy: Proxy, upstream: Upstream) -> None:
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{upstream.ports['https']}")
+    assert reply.status == 200
+    with sock:
+        sock.sendall(b"\x00\x01\x02 binary exfiltration channel \xff\n")
+        assert closed_without_reply(sock)
+
+
+def test_non_http_after_tls_is_refused(proxy: Proxy, upstream: Upstream) -> None:
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{upstream.ports['tls_not_http']}")
+    assert reply.status == 200
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:
+        tls.sendall(b"\x00\x01 a private protocol \xff\n")
+        assert closed_without_reply(tls)
+
+
+def test_raw_tcp_allowed_by_rule_is_relayed(proxy: Proxy, upstream: Upstream) -> None:
+    sock, reply = open_tunnel(proxy.port, f"raw.test:{upstream.ports['tcp_echo']}")
+    assert reply.status == 200
+    with sock:
+        sock.sendall(b"\x00\x01 ping \xff")
+        assert sock.recv(1024) == b"\x00\x01 ping \xff"
+
+
+def test_passthrough_relays_tls_unopened(proxy: Proxy, upstream: Upstream,
+                                         upstream_ca_file: object) -> None:
+    port = upstream.ports["https"]
+    sock, reply = open_tunnel(proxy.port, f"passthrough.test:{port}")
+    assert reply.status == 200
+    # The upstream's own certificate, signed by the test CA: the proxy did not intercept.
+    with tls_client(sock, "passthrough.test", upstream_ca_file) as tls:  # type: ignore[arg-type]
+        answer = http_request(tls, "GET", "/pass", [("Host", f"passthrough.test:{port}")])
+    assert answer.status == 200
+
+
+def test_passthrough_with_another_sni_is_intercepted_and_blocked(proxy: Proxy,
+                                                                 upstream: Upstream) -> None:
+    port = upstream.ports["https"]
+    sock, _ = open_tunnel(proxy.port, f"passthrough.test:{port}")
+    with tls_client(sock, "other.test", proxy.ca) as tls:
+        answer = http_request(tls, "GET", "/", [("Host", "other.test")])
+    assert (answer.status, answer.reason) == (403, "sni_mismatch")
+
+
+def test_passthrough_is_not_reachable_with_the_proxy_ca_when_sni_matches(
+        proxy: Proxy, upstream: Upstream) -> None:
+    sock, _ = open_tunnel(proxy.port, f"passthrough.test:{upstream.ports['https']}")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tls_client(sock, "passthrough.test", proxy.ca)
+    sock.close()
+
+
+# --- methods, paths, deny entries, monitor, faults -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "reason"),
+    [
+        ("GET", "/repos", 200, None),
+        ("POST", "/v1/messages", 200, None),
+        ("POST", "/v1/messages/batch", 200, None),
+        ("POST", "/v1/messagesX", 403, "path_not_allowed"),
+        ("POST", "/v1/other", 403, "path_not_allowed"),
+        ("DELETE", "/repos", 403, "method_not_allowed"),
+        ("PUT", "/v1/messages", 403, "method_not_allowed"),
+    ],
+)
+def test_methods_and_paths(proxy: Proxy, upstream: Upstream, method: str, path: str,
+                           status: int, reason: str | None) -> None:
+    response = session(proxy).request(
+        method, f"https://api.allowed.test:{upstream.ports['https']}{path}", timeout=10)
+    assert response.status_code == status
+    assert response.headers.get("X-Glassbreak-Reason") == reason
+
+
+def test_explicit_deny_entry_wins_over_allow(proxy: Proxy, upstream: Upstream) -> None:
+    client = session(proxy)
+    base = f"https://allowed.test:{upstream.ports['https']}"
+    denied = client.get(base + "/admin/users", timeout=10)
+    assert (denied.status_code, denied.headers["X-Glassbreak-Reason"]) == (403, "denied_by_rule")
+    assert denied.json()["rule"] == "admin-denied"
+    assert client.get(base + "/administrator", timeout=10).status_code == 200
+
+
+def test_monitor_rule_lets_through_and_logs_a_would_block(proxy: Proxy,
+                                                          upstream: Upstream) -> None:
+    tag = marker()
+    response = session(proxy).post(
+        f"https://monitor.test:{upstream.ports['https']}/m?tag={tag}", data=b"{}", timeout=10)
+    assert response.status_code == 200
+    assert len(upstream.seen_with_marker(tag)) == 1
+    lines = [line for line in proxy.audit() if line.get("path") == "/m?tag="]
+    assert lines and lines[-1]["decision"] == "would_block"
+    assert lines[-1]["reason"] == "method_not_allowed" and lines[-1]["rule"] == "monitored"
+
+
+def test_a_crashing_hook_blocks(proxy: Proxy, upstream: Upstream) -> None:
+    for port_name in ("https", "http"):
+        scheme = "https" if port_name == "https" else "http"
+        result = curl(proxy.url, f"{scheme}://fault.test:{upstream.ports[port_name]}/",
+                      cafile=proxy.ca, extra=["-i"])
+        code, connect = curl_codes(result)
+        assert 403 in (code, connect), result.stdout + result.stderr
+    sock, reply = open_tunnel(proxy.port, f"fault.test:{upstream.ports['https']}")
+    sock.close()
+    assert (reply.status, reply.reason) == (403, "internal_error")
+    assert reply.json()["approvable"] is False
+
+
+def test_garbage_request_gets_an_error_and_the_proxy_lives(proxy: Proxy,
+                                                           upstream: Upstream) -> None:
+    for garbage in (b"\x16\x03\x01\x00\x05hello", b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n",
+                    b"CONNECT :0 HTTP/1.1\r\n\r\n", b"\xff" * 1000 + b"\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+            sock.sendall(garbage)
+            sock.shutdown(socket.SHUT_WR)
+            try:
+                data = sock.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            assert not data.startswith(b"HTTP/1.1 200")
+    assert proxy.process.poll() is None
+    result = curl(proxy.url, f"https://allowed.test:{upstream.ports['https']}/", cafile=proxy.ca)
+    assert curl_codes(result)[0] == 200
+    assert curl_body(result)

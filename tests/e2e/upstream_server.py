@@ -1,0 +1,98 @@
+"""Loopback upstreams for the end-to-end tests, run as their own process.
+
+Serves, on one address: HTTPS and HTTP echo servers (aiohttp, WebSocket echo at /ws), a raw TCP
+echo server, and a TLS server that speaks a non-HTTP protocol. Every HTTP request that arrives is
+appended to a JSON-lines journal, so tests can prove what reached the upstream and what did not.
+Prints one JSON line with the ports when ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import ssl
+import sys
+from pathlib import Path
+
+from aiohttp import WSMsgType, web
+
+
+def make_app(journal: Path, label: str) -> web.Application:
+    async def record(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        entry = {
+            "server": label,
+            "method": request.method,
+            "path": request.path_qs,
+            "host": request.headers.get("Host"),
+            "headers": dict(request.headers),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "body_len": len(body),
+        }
+        with journal.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        if request.path == "/ws":
+            ws = web.WebSocketResponse()
+            await ws.prepare(request)
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    await ws.send_str(message.data)
+                elif message.type == WSMsgType.BINARY:
+                    await ws.send_bytes(message.data)
+            return ws
+        return web.json_response(entry)
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", record)
+    return app
+
+
+async def tcp_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+async def tls_not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"* OK not-http service ready\r\n")
+    await tcp_echo(reader, writer)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--cert", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--journal", required=True, type=Path)
+    args = parser.parse_args()
+
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(args.cert, args.key)
+
+    ports: dict[str, int] = {}
+    for label, context in (("https", tls), ("http", None)):
+        runner = web.AppRunner(make_app(args.journal, label), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, 0, ssl_context=context)
+        await site.start()
+        server = site._server
+        assert server is not None
+        ports[label] = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    echo = await asyncio.start_server(tcp_echo, args.host, 0)
+    ports["tcp_echo"] = echo.sockets[0].getsockname()[1]
+    not_http = await asyncio.start_server(tls_not_http, args.host, 0, ssl=tls)
+    ports["tls_not_http"] = not_http.sockets[0].getsockname()[1]
+    print(json.dumps(ports), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
