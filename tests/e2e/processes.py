@@ -61,6 +61,11 @@ class Upstream:
         lines = self.journal.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line]
 
+    def accepted(self) -> int:
+        """Connections the counting server has accepted so far."""
+        accepts = self.journal.with_suffix(".accepts")
+        return len(accepts.read_text().splitlines()) if accepts.exists() else 0
+
     def seen_with_marker(self, marker: str) -> list[dict[str, object]]:
         return [entry for entry in self.seen() if marker in str(entry.get("path"))]
 

@@ -1,7 +1,8 @@
 """Loopback upstreams for the end-to-end tests, run as their own process.
 
 Serves, on one address: HTTPS and HTTP echo servers (aiohttp, WebSocket echo at /ws), a raw TCP
-echo server, and a TLS server that speaks a non-HTTP protocol. Every HTTP request that arrives is
+echo server, a TLS server that speaks a non-HTTP protocol, and a TCP echo server that counts the
+connections it accepts. Every HTTP request that arrives is
 appended to a JSON-lines journal, so tests can prove what reached the upstream and what did not.
 Prints one JSON line with the ports when ready.
 """
@@ -63,6 +64,18 @@ async def tls_not_http(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     await tcp_echo(reader, writer)
 
 
+def accept_counter(journal: Path):  # type: ignore[no-untyped-def]
+    """A TCP server that records every accepted connection: proof of what reached the upstream."""
+    accepts = journal.with_suffix(".accepts")
+
+    async def on_accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with accepts.open("a", encoding="utf-8") as handle:
+            handle.write("accept\n")
+        await tcp_echo(reader, writer)
+
+    return on_accept
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", required=True)
@@ -87,6 +100,8 @@ async def main() -> None:
     ports["tcp_echo"] = echo.sockets[0].getsockname()[1]
     not_http = await asyncio.start_server(tls_not_http, args.host, 0, ssl=tls)
     ports["tls_not_http"] = not_http.sockets[0].getsockname()[1]
+    counter = await asyncio.start_server(accept_counter(args.journal), args.host, 0)
+    ports["counter"] = counter.sockets[0].getsockname()[1]
     print(json.dumps(ports), flush=True)
     await asyncio.Event().wait()
 
