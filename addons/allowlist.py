@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 from mitmproxy import http
 
@@ -78,7 +77,7 @@ class Allowlist:
             port=tunnel.port,
             scheme=flow.request.scheme,
             method=flow.request.method,
-            path=urlsplit(flow.request.path).path,
+            path=flow.request.path,  # as sent: decide reads it the ways a server might
             in_tunnel=True,
             tunnel_tls=flow.client_conn.tls_established,
             sni=tunnel.sni,
@@ -95,7 +94,7 @@ class Allowlist:
             port=flow.request.port,
             scheme=flow.request.scheme,
             method=flow.request.method,
-            path=urlsplit(flow.request.path).path,
+            path=flow.request.path,  # as sent: decide reads it the ways a server might
             host_headers=stated_authorities(flow),
             listen_addresses=self.gate.listen_addresses,
         )

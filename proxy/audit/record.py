@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 # Field names are a contract with whoever reads the log (docs/audit.md): add, never rename.
 F_TIME = "time"
@@ -36,11 +36,12 @@ MAX_PATH = 1024
 
 def path_without_query_values(target: str) -> str:
     """Keep the path and the query's keys; drop every value (values are where secrets go)."""
-    parts = urlsplit(target)
-    path = parts.path[:MAX_PATH]
-    if not parts.query:
+    # Not urlsplit: it reads "//host/x" as a network location.
+    path_part, _, query = target.partition("?")
+    path = path_part.split("#", 1)[0][:MAX_PATH]
+    if not query:
         return path
-    keys = [key for key, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    keys = [key for key, _ in parse_qsl(query.split("#", 1)[0], keep_blank_values=True)]
     return path + "?" + "&".join(f"{key[:64]}=" for key in keys[:50])
 
 

@@ -21,6 +21,7 @@ from proxy.netsafety.addresses import (
 from proxy.policy.decision import Decision, Facts, Stage
 from proxy.policy.hosts import HostError, normalise_host, parse_ip_literal
 from proxy.policy.model import Destination, Effect, IPAddress, IPNetwork, Mode, Policy
+from proxy.policy.paths import aggressive_path, canonical_path, has_path_prefix
 from proxy.policy.reasons import NEVER_MONITORED, Action, Reason
 
 
@@ -177,17 +178,19 @@ def _condition_holds(d: Destination, facts: Facts, condition: str) -> bool | Non
         return True
     if facts.path is None:
         return None
-    return any(_path_has_prefix(facts.path, prefix) for prefix in d.paths)
-
-
-def _path_has_prefix(path: str, prefix: str) -> bool:
-    """Prefix match on whole path segments.
-
-    "/v1/messages" allows "/v1/messages" and "/v1/messages/x", but not "/v1/messagesX".
-    """
-    if prefix.endswith("/"):
-        return path.startswith(prefix)
-    return path == prefix or path.startswith(prefix + "/")
+    canonical, widest = canonical_path(facts.path), aggressive_path(facts.path)
+    if d.effect is Effect.DENY:
+        # A deny holds if any reading of the path a server might take falls under it.
+        return any(
+            has_path_prefix(form, prefix.casefold())
+            for form in (canonical.casefold(), widest)
+            for prefix in d.paths
+        )
+    # An allow holds only if every reading stays under one prefix (`/ok/..;/admin` does not).
+    return any(
+        has_path_prefix(canonical, prefix) and has_path_prefix(widest, prefix.casefold())
+        for prefix in d.paths
+    )
 
 
 def _tunnel_problem(facts: Facts, matching: Sequence[Destination]) -> Reason | None:

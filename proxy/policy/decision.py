@@ -26,7 +26,7 @@ class Facts:
     port: int
     scheme: str | None = None  # "https" / "http"; None at CONNECT
     method: str | None = None
-    path: str | None = None  # path without query
+    path: str | None = None  # the request target's path as sent (a query is ignored)
     in_tunnel: bool = False  # the request arrived inside a CONNECT tunnel to `host`
     tunnel_tls: bool = False  # the tunnel carries TLS that we terminated
     sni: str | None = None  # TLS server name the client sent, None if none

@@ -512,3 +512,25 @@ def test_ipv6_zone_id_literal_is_not_a_way_in(proxy: Proxy, upstream: Upstream) 
     assert reply.status in (400, 403)
     if reply.status == 403:
         assert reply.reason in ("ip_literal_not_allowed", "invalid_host")
+
+
+@pytest.mark.parametrize(
+    ("host", "method", "path", "reason"),
+    [
+        ("allowed.test", "GET", "//admin/x", "denied_by_rule"),
+        ("allowed.test", "GET", "/%61dmin", "denied_by_rule"),
+        ("allowed.test", "GET", "/ADMIN", "denied_by_rule"),
+        ("allowed.test", "GET", "/x/../admin", "denied_by_rule"),
+        ("allowed.test", "GET", "/admin;jsessionid=1", "denied_by_rule"),
+        ("api.allowed.test", "POST", "/v1/messages/../../admin", "path_not_allowed"),
+        ("api.allowed.test", "POST", "/v1/messages/%2e%2e/%2e%2e/admin", "path_not_allowed"),
+        ("api.allowed.test", "POST", "/v1/messages/..;/..;/admin", "path_not_allowed"),
+    ],
+)
+def test_path_tricks_do_not_dodge_path_rules(proxy: Proxy, upstream: Upstream, host: str,
+                                             method: str, path: str, reason: str) -> None:
+    port = upstream.ports["https"]
+    sock, _ = open_tunnel(proxy.port, f"{host}:{port}")
+    with tls_client(sock, host, proxy.ca) as tls:
+        answer = http_request(tls, method, path, [("Host", f"{host}:{port}")], body=b"{}")
+    assert (answer.status, answer.reason) == (403, reason)

@@ -238,3 +238,52 @@ def test_inspect_is_true_unless_every_matching_entry_passes_through(policy: Poli
 def test_final_rule_marks_the_decision(policy: Policy) -> None:
     assert decide(connect("gist.github.com"), policy).final is True
     assert decide(connect("example.org"), policy).final is False
+
+
+PATH_RULES = """\
+version: 1
+destinations:
+  - id: deny-admin
+    host: app.example
+    action: deny
+    paths: [/admin]
+  - id: app
+    host: app.example
+  - id: llm
+    host: llm.example
+    methods: [POST]
+    paths: [/v1/messages]
+"""
+
+PATH_BYPASSES = {
+    "deny plain": ("app.example", "GET", "/admin", Reason.DENIED_BY_RULE),
+    "deny subpath": ("app.example", "GET", "/admin/users", Reason.DENIED_BY_RULE),
+    "deny upper case": ("app.example", "GET", "/ADMIN", Reason.DENIED_BY_RULE),
+    "deny encoded letter": ("app.example", "GET", "/%61dmin", Reason.DENIED_BY_RULE),
+    "deny double slash": ("app.example", "GET", "//admin", Reason.DENIED_BY_RULE),
+    "deny dot segments": ("app.example", "GET", "/x/../admin", Reason.DENIED_BY_RULE),
+    "deny encoded dots": ("app.example", "GET", "/x/%2e%2e/admin", Reason.DENIED_BY_RULE),
+    "deny encoded slash": ("app.example", "GET", "/%2Fadmin", Reason.DENIED_BY_RULE),
+    "deny tomcat params": ("app.example", "GET", "/admin;x=1", Reason.DENIED_BY_RULE),
+    "deny near miss allowed": ("app.example", "GET", "/administrator", Reason.ALLOWED),
+    "allow plain": ("llm.example", "POST", "/v1/messages", Reason.ALLOWED),
+    "allow dot escape": ("llm.example", "POST", "/v1/messages/../../admin",
+                         Reason.PATH_NOT_ALLOWED),
+    "allow encoded dot escape": ("llm.example", "POST", "/v1/messages/%2e%2e/%2e%2e/admin",
+                                 Reason.PATH_NOT_ALLOWED),
+    "allow encoded slash escape": ("llm.example", "POST", "/v1/messages%2f..%2f..%2fadmin",
+                                   Reason.PATH_NOT_ALLOWED),
+    "allow backslash escape": ("llm.example", "POST", "/v1/messages\\..\\..\\admin",
+                               Reason.PATH_NOT_ALLOWED),
+    "allow tomcat escape": ("llm.example", "POST", "/v1/messages/..;/..;/admin",
+                            Reason.PATH_NOT_ALLOWED),
+    "allow dot inside prefix": ("llm.example", "POST", "/v1/./messages", Reason.ALLOWED),
+}
+
+
+@pytest.mark.parametrize(("host", "method", "path", "reason"), PATH_BYPASSES.values(),
+                         ids=PATH_BYPASSES.keys())
+def test_path_rules_hold_against_path_tricks(host: str, method: str, path: str,
+                                             reason: Reason) -> None:
+    path_policy = load_rules_text(PATH_RULES, "paths.yaml")
+    assert decide(request(host, method, path), path_policy).reason is reason
