@@ -51,4 +51,9 @@ class Pinning:
     def _restore(self, data: server_hooks.ServerConnectionHookData) -> None:
         name = self._names.pop(data.server.id, None)
         if name is not None:
-            data.server.address = name
+            # mitmproxy refuses `server.address = ...` on an open connection, to stop addons from
+            # redirecting it. Putting the name back redirects nothing (the socket is connected to
+            # the checked address); it only lets mitmproxy find this connection again for reuse.
+            # Without it, every kept-alive request opens a new upstream connection, and the sixth
+            # waits forever on mitmproxy's per-address connection limit.
+            object.__setattr__(data.server, "address", name)

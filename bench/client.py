@@ -296,7 +296,7 @@ def _emit(obj: dict[str, Any]) -> None:
 
 async def _read_command(timeout: float) -> str:
     loop = asyncio.get_running_loop()
-    line = await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), timeout)
+    line: str = await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.readline), timeout)
     return line.strip()
 
 

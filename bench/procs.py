@@ -47,6 +47,18 @@ def cpu_ticks(pid: int) -> int:
     return total
 
 
+def system_busy_ticks() -> int:
+    """user + nice + system time of the whole machine (all CPUs), in clock ticks.
+
+    Interrupt and softirq time (loopback networking lands there) and steal are left out, so that
+    subtracting the bench's own processes leaves what other processes used.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        return int(fields[0]) + int(fields[1]) + int(fields[2])
+    return 0
+
+
 def ticks_to_ms(ticks: int) -> float:
     return ticks * 1000.0 / CLOCK_TICKS
 

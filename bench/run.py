@@ -42,6 +42,7 @@ from bench.procs import (
     read_json_line,
     start,
     stop,
+    system_busy_ticks,
     ticks_to_ms,
     wait_until,
 )
@@ -110,8 +111,8 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument("--warmup", type=float, default=None,
                         help="seconds of warm-up before each window (default 2, --quick 0.5)")
     parser.add_argument("--requests", type=int, default=None,
-                        help="stop each window after this many requests instead "
-                        f"(still bounded by --duration + {STEP_LIMIT_S:.0f} s)")
+                        help="end each window after this many requests, or after --duration "
+                        f"if that comes first (which then defaults to {STEP_LIMIT_S:.0f} s)")
     parser.add_argument("--concurrency", default="1,8",
                         help="comma-separated connection counts (default 1,8)")
     parser.add_argument("--denied", type=int, default=None,
@@ -125,7 +126,12 @@ def parse_args(argv: list[str] | None) -> Settings:
     parser.add_argument("--keep-tmp", action="store_true",
                         help="keep the temporary directory (logs, CA, state) for inspection")
     args = parser.parse_args(argv)
-    duration = args.duration if args.duration is not None else (2.0 if args.quick else 10.0)
+    if args.duration is not None:
+        duration = args.duration
+    elif args.requests is not None:
+        duration = STEP_LIMIT_S  # the request count ends the window; this only bounds it
+    else:
+        duration = 2.0 if args.quick else 10.0
     warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 2.0)
     denied = args.denied if args.denied is not None else (300 if args.quick else 2000)
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
@@ -291,7 +297,9 @@ async def run_client(cfg: dict[str, Any], watched: dict[str, int], workdir: Path
                                f"errors: {warm['error_samples']}")
         if warm["errors"] and not warm["requests"]:
             raise BenchFailure(f"client warm-up failed: {warm['error_samples']}")
+        watched = {**watched, "client": proc.pid}
         before = {role: cpu_ticks(pid) for role, pid in watched.items()}
+        busy0 = system_busy_ticks()
         t0 = time.perf_counter()
         proc.stdin.write(b"GO\n")
         await proc.stdin.drain()
@@ -299,6 +307,7 @@ async def run_client(cfg: dict[str, Any], watched: dict[str, int], workdir: Path
                                     "the measured window")
         wall = time.perf_counter() - t0
         after = {role: cpu_ticks(pid) for role, pid in watched.items()}
+        busy1 = system_busy_ticks()
         if not line:
             raise died("the measured window")
         done: dict[str, Any] = json.loads(line)
@@ -319,11 +328,19 @@ async def run_client(cfg: dict[str, Any], watched: dict[str, int], workdir: Path
     done["warmup_requests"] = warm["requests"]
     done["window_wall_s"] = wall
     done["client_cpu_pct"] = 100.0 * done["client_cpu_s"] / max(done["elapsed_s"], 1e-9)
+    ours = 0.0
     for role in watched:
+        if role == "client":
+            continue  # the client measures its own window (client_cpu_s)
         ms = ticks_to_ms(after[role] - before[role])
+        ours += ms
         done[f"{role}_cpu_ms"] = ms
         done[f"{role}_cpu_ms_per_req"] = ms / n
         done[f"{role}_cpu_pct"] = 100.0 * ms / 1000.0 / max(wall, 1e-9)
+    ours += ticks_to_ms(after["client"] - before["client"])
+    # CPU the machine spent on anything but the bench's processes: other work on a shared box.
+    other_ms = max(0.0, ticks_to_ms(busy1 - busy0) - ours)
+    done["other_cpu_pct"] = 100.0 * other_ms / 1000.0 / max(wall, 1e-9)
     return done
 
 
@@ -357,23 +374,42 @@ def connect_config(arm: ProxyArm, s: Settings) -> dict[str, Any]:
 
 async def measure_arm(arm: ProxyArm, up: Upstream, s: Settings, workdir: Path,
                       results: dict[str, Any]) -> None:
+    """Run every window of one arm; a failed window is recorded and the next one still runs."""
     watched = {"upstream": up.proc.pid}
     if arm.proc is not None:
         watched["proxy"] = arm.proc.pid
+    failures: list[str] = results.setdefault("failures", [])
     for c in s.concurrency:
         print(f"  {arm.name}: concurrency {c} ...", flush=True)
-        r = await run_client(load_config(arm, up, c, s), watched, workdir, f"{arm.name}-c{c}")
+        try:
+            r = await run_client(load_config(arm, up, c, s), watched, workdir,
+                                 f"{arm.name}-c{c}")
+        except BenchFailure as error:
+            failures.append(f"concurrency {c}: {error}")
+            print(f"    FAILED: {error}", flush=True)
+            continue
         results["load"][str(c)] = r
         print(f"    {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
               f"{r['errors']} errors", flush=True)
     if arm.listen is not None and arm.proc is not None:
         print(f"  {arm.name}: {s.denied_count} CONNECT {DENIED_AUTHORITY} on fresh "
               "connections ...", flush=True)
-        r = await run_client(connect_config(arm, s), {"proxy": arm.proc.pid}, workdir,
-                             f"{arm.name}-connect")
-        results["connect"] = r
-        print(f"    statuses {r['statuses']}, {r['proxy_cpu_ms_per_req']:.3f} proxy CPU ms each",
-              flush=True)
+        try:
+            r = await run_client(connect_config(arm, s), {"proxy": arm.proc.pid}, workdir,
+                                 f"{arm.name}-connect")
+        except BenchFailure as error:
+            failures.append(f"CONNECT {DENIED_AUTHORITY}: {error}")
+            print(f"    FAILED: {error}", flush=True)
+        else:
+            results["connect"] = r
+            print(f"    statuses {r['statuses']}, {r['proxy_cpu_ms_per_req']:.3f} proxy CPU ms "
+                  "each", flush=True)
+    if arm.proc is not None and not arm.proc.alive():
+        failures.append(f"{arm.name} exited with code {arm.proc.proc.returncode} during the "
+                        f"run:\n{arm.proc.output_tail()}")
+    if failures:
+        results["status"] = "failed"
+        results["error"] = "; ".join(f.splitlines()[0] for f in failures)
 
 
 # ---------------------------------------------------------------- report
@@ -436,7 +472,7 @@ def print_report(summary: dict[str, Any], s: Settings) -> None:
           f"{summary['machine']['cpus']} CPUs shared by client, proxy and upstream)")
     header = (f"{'arm':<11} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'proxy CPU ms/req':>16} {'proxy CPU%':>10} {'upstr CPU%':>10} "
-              f"{'client CPU%':>11} {'errors':>6}")
+              f"{'client CPU%':>11} {'other CPU%':>10} {'errors':>6}")
     print(header)
     print("-" * len(header))
     for name in ARMS:
@@ -455,9 +491,10 @@ def print_report(summary: dict[str, Any], s: Settings) -> None:
                   f"{_fmt(r.get('proxy_cpu_ms_per_req'), '.3f'):>16} "
                   f"{_fmt(r.get('proxy_cpu_pct'), '.0f'):>10} "
                   f"{_fmt(r.get('upstream_cpu_pct'), '.0f'):>10} "
-                  f"{r['client_cpu_pct']:>11.0f} {r['errors']:>6}")
+                  f"{r['client_cpu_pct']:>11.0f} {_fmt(r.get('other_cpu_pct'), '.0f'):>10} "
+                  f"{r['errors']:>6}")
         if arm.get("status") != "ok":
-            print(f"{'':<11} FAILED later: {arm.get('error', '?').splitlines()[0]}")
+            print(f"{'':<11} partly FAILED: {arm.get('error', '?').splitlines()[0]}")
     print()
     print("Requests/s ratios")
     for key, r in summary["ratios"].items():
@@ -493,6 +530,12 @@ def notes_for(summary: dict[str, Any], s: Settings) -> list[str]:
         for c, r in arm.get("load", {}).items():
             if r["client_cpu_pct"] >= 90:
                 notes.append(f"{name} c={c}: the client used {r['client_cpu_pct']:.0f}% of a "
+                             "core, so it may be the bottleneck for this row")
+            if r.get("other_cpu_pct", 0) >= 15:
+                notes.append(f"{name} c={c}: other processes used {r['other_cpu_pct']:.0f}% of a "
+                             "core during the window: the machine was not quiet, rerun")
+            if r.get("upstream_cpu_pct", 0) >= 90:
+                notes.append(f"{name} c={c}: the upstream used {r['upstream_cpu_pct']:.0f}% of a "
                              "core, so it may be the bottleneck for this row")
             if r["errors"]:
                 notes.append(f"{name} c={c}: {r['errors']} errors, e.g. {r['error_samples'][:1]}")

@@ -33,9 +33,7 @@ async def _serve(host: str, chain: str) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host, 0, ssl_context=context, backlog=512)
     await site.start()
-    server = site._server
-    assert server is not None
-    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = int(runner.addresses[0][1])
     print(f"READY {port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

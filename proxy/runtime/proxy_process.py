@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +75,11 @@ async def serve(config: RunConfig) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, master.shutdown)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    logging.getLogger("glassbreak").info(
-        "glassbreak: listening on %s:%d with %s", config.listen.host, config.listen.port,
-        config.policy.source,
+    print(
+        f"glassbreak: proxy on {config.listen.host}:{config.listen.port}, "
+        f"rules {config.policy.source} ({len(config.policy.destinations)} destinations), "
+        f"CA {config.paths.ca_cert}, audit {config.paths.audit_log}",
+        file=sys.stderr, flush=True,
     )
     try:
         await master.run()

@@ -129,3 +129,6 @@ def proxy(upstream: Upstream, upstream_ca_file: Path,
                           extra_env={"GLASSBREAK_INJECT_FAULT_HOSTS": FAULT_HOST})
     yield running
     stop(running.process)
+    # mitmproxy logs an exception in an addon and carries on: none may happen unnoticed.
+    log = running.log.read_text(encoding="utf-8", errors="replace")
+    assert "Addon error" not in log, log[-4000:]

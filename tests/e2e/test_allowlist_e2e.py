@@ -534,3 +534,17 @@ def test_path_tricks_do_not_dodge_path_rules(proxy: Proxy, upstream: Upstream, h
     with tls_client(sock, host, proxy.ca) as tls:
         answer = http_request(tls, method, path, [("Host", f"{host}:{port}")], body=b"{}")
     assert (answer.status, answer.reason) == (403, reason)
+
+
+def test_kept_alive_connections_reuse_one_upstream_connection(proxy: Proxy,
+                                                              upstream: Upstream) -> None:
+    # mitmproxy allows five upstream connections per address and client: more requests than that
+    # on one kept-alive connection hang unless the pinned connection is found again and reused.
+    client = session(proxy)
+    tag = marker()
+    for scheme, port in (("https", upstream.ports["https"]), ("http", upstream.ports["http"])):
+        for index in range(12):
+            response = client.get(f"{scheme}://allowed.test:{port}/keep?tag={tag}&i={index}",
+                                  timeout=5)
+            assert response.status_code == 200
+    assert len(upstream.seen_with_marker(tag)) == 24
