@@ -85,8 +85,12 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"glassbreak: --listen: {error}", file=sys.stderr)
         return 2
-    run(RunConfig(policy=policy, listen=listen, paths=_paths(args),
-                  upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout))
+    try:
+        run(RunConfig(policy=policy, listen=listen, paths=_paths(args),
+                      upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout))
+    except OSError as error:  # the port is taken, the state directory is not writable...
+        print(f"glassbreak: cannot start: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -8,9 +8,12 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from mitmproxy import master as mitmproxy_master
 from mitmproxy import options
-from mitmproxy.tools.dump import DumpMaster
+from mitmproxy.addons import block, core, errorcheck, next_layer, proxyserver, tlsconfig
+from mitmproxy.proxy import mode_servers
 
 from addons.allowlist import Allowlist
 from addons.audit import Audit
@@ -21,6 +24,7 @@ from proxy.audit.log import AuditLog
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.model import Policy
 from proxy.runtime.ca import ensure_ca, upstream_trust_bundle
+from proxy.runtime.front_door import FrontDoor
 from proxy.runtime.listen import ListenAddress
 from proxy.runtime.paths import StatePaths
 
@@ -38,18 +42,45 @@ class RunConfig:
 
 def mitmproxy_options(config: RunConfig, bundle: Path) -> dict[str, object]:
     return {
-        "mode": ["regular"],
-        "listen_host": config.listen.host,
-        "listen_port": config.listen.port,
+        # mitmproxy listens on nothing: the front door owns the socket and hands connections over.
+        "mode": [],
         "confdir": str(config.paths.ca_dir),
         # Connect upstream only once a request was decided: a blocked request never opens one.
         "connection_strategy": "lazy",
         "ssl_verify_upstream_trusted_ca": str(bundle),
         "ssl_insecure": False,
-        # mitmproxy's own web pages (mitm.it) would be a destination nobody allowed.
-        "onboarding": False,
         "termlog_verbosity": "warn",
     }
+
+
+class OpenDoor:
+    """Start accepting once mitmproxy is running; stop when it is done."""
+
+    def __init__(self, door: FrontDoor) -> None:
+        self.door = door
+
+    def running(self) -> None:
+        self.door.start_accepting()
+
+    def done(self) -> None:
+        self.door.close()
+
+
+def mitmproxy_addons(server: proxyserver.Proxyserver) -> list[object]:
+    """The mitmproxy addons a forward proxy needs, and no more.
+
+    mitmproxy offers every hook to every addon: its ~35 default addons (replay, onboarding pages
+    at mitm.it, map-local, scripts...) cost more CPU per connection than all of Glassbreak's
+    checks, and some of them would answer requests nobody allowed.
+    """
+    return [
+        core.Core(),
+        server,
+        next_layer.NextLayer(),
+        tlsconfig.TlsConfig(),
+        block.Block(),  # refuses clients from public addresses (block_global)
+        errorcheck.ErrorCheck(),  # exits on start-up errors such as a port in use
+    ]
 
 
 def build_gate(config: RunConfig) -> Gate:
@@ -66,9 +97,14 @@ def build_gate(config: RunConfig) -> Gate:
 async def serve(config: RunConfig) -> None:
     ensure_ca(config.paths)
     bundle = upstream_trust_bundle(config.paths, config.upstream_ca)
-    master = DumpMaster(options.Options(), with_termlog=True, with_dumper=False)
+    master = mitmproxy_master.Master(options.Options(), with_termlog=True)
     gate = build_gate(config)
-    master.addons.add(Allowlist(gate), TunnelGuard(gate), Pinning(gate), Audit(gate))
+    server = proxyserver.Proxyserver()
+    regular: mode_servers.ServerInstance[Any] = mode_servers.ServerInstance.make("regular", server)
+    door = FrontDoor(gate, config.listen, regular.handle_stream)
+    door.bind()
+    master.addons.add(*mitmproxy_addons(server), Allowlist(gate), TunnelGuard(gate),
+                      Pinning(gate), Audit(gate), OpenDoor(door))
     master.options.update(**mitmproxy_options(config, bundle))
 
     loop = asyncio.get_running_loop()

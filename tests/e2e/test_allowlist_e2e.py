@@ -548,3 +548,30 @@ def test_kept_alive_connections_reuse_one_upstream_connection(proxy: Proxy,
                                   timeout=5)
             assert response.status_code == 200
     assert len(upstream.seen_with_marker(tag)) == 24
+
+
+def test_a_connect_head_in_pieces_is_judged_the_same(proxy: Proxy, upstream: Upstream) -> None:
+    # Whole heads are refused by the front door; a head split across segments is handed to
+    # mitmproxy and refused by the addons: the answer must not depend on the path taken.
+    target = f"other.test:{upstream.ports['https']}"
+    whole_sock, whole = open_tunnel(proxy.port, target)
+    whole_sock.close()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        sock.sendall(f"CONNECT {target} HTTP/1.1\r\n".encode())
+        time.sleep(0.2)  # let the front door see the incomplete head first
+        sock.sendall(f"Host: {target}\r\n\r\n".encode())
+        pieces = read_reply(sock)
+    for reply in (whole, pieces):
+        assert (reply.status, reply.reason) == (403, "host_not_allowed")
+        assert set(reply.json()) == {"decision", "reason", "rule", "request_id", "approvable",
+                                     "message"}
+    assert whole.headers.get("connection") == "close"  # the front door answered this one
+
+
+def test_front_door_refusals_are_audited(proxy: Proxy, upstream: Upstream) -> None:
+    sock, reply = open_tunnel(proxy.port, f"evil.test:{upstream.ports['https']}")
+    sock.close()
+    [line] = proxy.audit_for(reply.headers["x-glassbreak-request-id"])
+    assert (line["kind"], line["decision"], line["reason"]) == ("connect", "block",
+                                                                "host_not_allowed")
+    assert line["status"] == 403 and line["host"] == "evil.test"

@@ -78,3 +78,16 @@ def test_env_prints_what_a_sandbox_needs(tmp_path: Path) -> None:
     check = subprocess.run(["bash", "-c", result.stdout + '\necho "$HTTPS_PROXY|$NO_PROXY|"'],
                            capture_output=True, text=True, check=True)
     assert check.stdout.strip() == "http://10.9.9.9:3128||"
+
+
+def test_run_refuses_a_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = glassbreak("run", "--listen", f"127.0.0.1:{port}", "--state-dir",
+                            str(tmp_path), timeout=30)
+    assert result.returncode == 2
+    assert "cannot start" in result.stderr and "in use" in result.stderr
