@@ -106,15 +106,15 @@ class FrontDoor:
         if decision.allowed:
             return False
         request_id = new_request_id()
-        started = time.time()
-        _answer(client, decision, host, port, request_id)
+        # The line is written before the answer leaves: whoever got an answer has a line.
         self._gate.audit.write(AuditRecord(
             request_id=request_id, kind="connect", stage="connect",
             client=f"{peer[0]}:{peer[1]}", host=decision.host or host, port=port,
             method="CONNECT", decision="block", reason=decision.reason.value,
-            rule=decision.rule_id, status=403, started=started,
+            rule=decision.rule_id, status=403, started=time.time(),
             headers={"user-agent": user_agent} if user_agent is not None else {},
         ))
+        _answer(client, decision, host, port, request_id)
         return True
 
 
