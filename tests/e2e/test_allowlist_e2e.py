@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import subprocess
+import sys
 import ssl
 import time
 import uuid
@@ -575,3 +577,24 @@ def test_front_door_refusals_are_audited(proxy: Proxy, upstream: Upstream) -> No
     assert (line["kind"], line["decision"], line["reason"]) == ("connect", "block",
                                                                 "host_not_allowed")
     assert line["status"] == 403 and line["host"] == "evil.test"
+
+
+def test_clients_configured_by_glassbreak_env_reach_exactly_the_allowlist(
+        proxy: Proxy, upstream: Upstream) -> None:
+    # What a sandbox does: eval the exports, then use curl and Python with no proxy flags at all.
+    from tests.e2e.processes import GLASSBREAK
+
+    tag = marker()
+    port = upstream.ports["https"]
+    script = (
+        f'eval "$({GLASSBREAK} env --state-dir {proxy.state_dir} --proxy {proxy.url})"\n'
+        f'curl -sS -o /dev/null -w "%{{http_code}}\\n" https://allowed.test:{port}/env?tag={tag}\n'
+        f'curl -sS -o /dev/null -w "%{{http_connect}}\\n" https://other.test:{port}/ || true\n'
+        f'{sys.executable} -c "import requests; '
+        f"print(requests.get('https://allowed.test:{port}/env?tag={tag}', timeout=10).status_code)"
+        '"\n'
+    )
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.stdout.split() == ["200", "403", "200"], result.stdout + result.stderr
+    assert len(upstream.seen_with_marker(tag)) == 2
