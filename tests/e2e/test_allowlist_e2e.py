@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import ssl
 import subprocess
 import sys
-import ssl
 import time
 import uuid
 
