@@ -27,7 +27,7 @@ from tests.e2e.clients import (
     read_reply,
     tls_client,
 )
-from tests.e2e.processes import Proxy, Upstream
+from tests.e2e.processes import GLASSBREAK, Proxy, Upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -582,8 +582,6 @@ def test_front_door_refusals_are_audited(proxy: Proxy, upstream: Upstream) -> No
 def test_clients_configured_by_glassbreak_env_reach_exactly_the_allowlist(
         proxy: Proxy, upstream: Upstream) -> None:
     # What a sandbox does: eval the exports, then use curl and Python with no proxy flags at all.
-    from tests.e2e.processes import GLASSBREAK
-
     tag = marker()
     port = upstream.ports["https"]
     script = (
