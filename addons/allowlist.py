@@ -41,7 +41,7 @@ class Allowlist:
         if not decision.allowed or decision.host is None:
             refuse(flow, decision, "connect")
             record.status = flow.response.status_code if flow.response else None
-            self.gate.audit.write(record)
+            self.gate.write_audit(record)
             return
         record_decision(flow, decision, "connect")
         self.gate.tunnels[flow.client_conn.id] = Tunnel(

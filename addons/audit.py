@@ -7,6 +7,7 @@ import time
 from mitmproxy import connection, http
 
 from addons.allowlist import client_label, decision_label, logged_headers
+from addons.inspection import META_FINDINGS
 from addons.respond import INTERNAL_ERROR, META_DECISION, META_STAGE, request_id_of
 from addons.state import Gate
 from proxy.audit.record import AuditRecord, path_without_query_values
@@ -23,12 +24,18 @@ class Audit:
     def error(self, flow: http.HTTPFlow) -> None:
         self._write(flow)
 
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        # Messages are inspected after the handshake's line was written: their findings get one
+        # more line when the socket closes.
+        if flow.metadata.get(META_FINDINGS):
+            self._write(flow, kind="websocket")
+
     def client_disconnected(self, client: connection.Client) -> None:
         tunnel = self.gate.forget_client(client.id)
         if tunnel is not None:
-            self.gate.audit.write(tunnel.record)
+            self.gate.write_audit(tunnel.record)
 
-    def _write(self, flow: http.HTTPFlow) -> None:
+    def _write(self, flow: http.HTTPFlow, kind: str = "http") -> None:
         decision = flow.metadata.get(META_DECISION)
         if not isinstance(decision, Decision):
             decision = INTERNAL_ERROR  # a flow no security hook saw: say so loudly
@@ -39,10 +46,10 @@ class Audit:
         if tunnel is not None:
             tunnel.record.bytes_up += up
             tunnel.record.bytes_down += down
-        self.gate.audit.write(
+        self.gate.write_audit(
             AuditRecord(
                 request_id=request_id_of(flow),
-                kind="http",
+                kind=kind,
                 stage=str(stage),
                 client=client_label(flow),
                 host=decision.host or flow.request.pretty_host,
@@ -58,5 +65,6 @@ class Audit:
                 bytes_down=down,
                 started=flow.request.timestamp_start or time.time(),
                 headers=logged_headers(flow),
+                findings=list(flow.metadata.get(META_FINDINGS, [])),
             )
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mitmproxy import http
 
 from addons.state import new_request_id
 from proxy.blocking import BLOCK_STATUS, Target, block_body, block_headers
+from proxy.inspection.findings import Finding
 from proxy.policy.decision import Decision
 from proxy.policy.reasons import Action, Reason
 
@@ -29,7 +32,8 @@ def record_decision(flow: http.HTTPFlow, decision: Decision, stage: str) -> None
     flow.metadata[META_STAGE] = stage
 
 
-def refuse(flow: http.HTTPFlow, decision: Decision, stage: str) -> None:
+def refuse(flow: http.HTTPFlow, decision: Decision, stage: str,
+           findings: Sequence[Finding] = ()) -> None:
     """Answer the client with the block response; nothing goes upstream."""
     record_decision(flow, decision, stage)
     request_id = request_id_of(flow)
@@ -40,7 +44,9 @@ def refuse(flow: http.HTTPFlow, decision: Decision, stage: str) -> None:
         method=flow.request.method,
     )
     flow.response = http.Response.make(
-        BLOCK_STATUS, block_body(decision, target, request_id), block_headers(decision, request_id)
+        BLOCK_STATUS,
+        block_body(decision, target, request_id, findings),
+        block_headers(decision, request_id),
     )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from proxy.audit.log import AuditLog
 from proxy.audit.record import AuditRecord
+from proxy.inspection.engine import scrub
+from proxy.inspection.scanner import Scanner
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.decision import Decision
 from proxy.policy.model import IPAddress, Policy
@@ -39,6 +41,8 @@ class Gate:
     policy: Policy
     resolver: Resolver
     audit: AuditLog
+    scanner: Scanner
+    finding_key: bytes  # keys the hashes that identify found values without revealing them
     listen_addresses: frozenset[tuple[IPAddress, int]] = frozenset()
     tunnels: dict[str, Tunnel] = field(default_factory=dict)
     # (client id, host, port) -> addresses checked for a plain-HTTP request to that host.
@@ -50,6 +54,18 @@ class Gate:
     def raise_if_fault_injected(self, host: str) -> None:
         if host in self.fault_hosts:
             raise RuntimeError("injected fault")
+
+    def write_audit(self, record: AuditRecord) -> None:
+        """Write a line with every value a detector finds in its host or path replaced.
+
+        A path (/keys/AKIA...) or a host name (<secret>.attacker.example) can carry a secret,
+        and the audit log must never hold one.
+        """
+        if record.host is not None:
+            record.host = scrub(record.host, self.scanner)
+        if record.path is not None:
+            record.path = scrub(record.path, self.scanner)
+        self.audit.write(record)
 
     def checked_addresses(self, client_id: str, host: str, port: int) -> tuple[IPAddress, ...]:
         tunnel = self.tunnels.get(client_id)

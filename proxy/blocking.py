@@ -6,8 +6,10 @@ Explicit messages: an agent that knows the boundary asks for an exception instea
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from proxy.inspection.findings import Finding
 from proxy.policy.decision import Decision
 from proxy.policy.reasons import Reason
 
@@ -33,6 +35,11 @@ _EXPLANATIONS: dict[Reason, str] = {
     Reason.HOST_MISMATCH: "the Host header or URL authority does not match the target {host}",
     Reason.TUNNEL_NOT_TLS: "the tunnel to {host} carried bytes that are not TLS",
     Reason.PROTOCOL_NOT_HTTP: "the tunnel to {host} carried something other than HTTP",
+    Reason.SECRET_DETECTED: "the request to {host} carries a secret (see findings)",
+    Reason.PII_DETECTED: "the request to {host} carries personal data (see findings)",
+    Reason.BODY_TOO_LARGE: "the request body to {host} is larger than inspection allows",
+    Reason.BODY_UNDECODABLE: "the request body to {host} could not be decoded for inspection",
+    Reason.INSPECTION_LIMIT: "the request to {host} holds too much to inspect",
     Reason.INTERNAL_ERROR: "Glassbreak hit an internal error and blocks by default",
 }
 
@@ -94,8 +101,9 @@ def block_headers(decision: Decision, request_id: str) -> dict[str, str]:
     }
 
 
-def block_body(decision: Decision, target: Target, request_id: str) -> bytes:
-    body = {
+def block_body(decision: Decision, target: Target, request_id: str,
+               findings: Sequence[Finding] = ()) -> bytes:
+    body: dict[str, object] = {
         "decision": "block",
         "reason": decision.reason.value,
         "rule": decision.rule_id,
@@ -103,4 +111,11 @@ def block_body(decision: Decision, target: Target, request_id: str) -> bytes:
         "approvable": approvable(decision),
         "message": explain(decision, target, request_id),
     }
+    if findings:
+        # What to remove, and where: detector, location and a masked preview, never the value.
+        body["findings"] = [
+            {"detector": f.detector, "location": f.location, "layers": list(f.layers),
+             "preview": f.preview}
+            for f in findings
+        ]
     return json.dumps(body, separators=(",", ":")).encode() + b"\n"

@@ -25,6 +25,7 @@ F_BYTES_DOWN = "bytes_down"
 F_DURATION_MS = "duration_ms"
 F_STATUS = "status"
 F_HEADERS = "headers"
+F_FINDINGS = "findings"
 
 # Only these request headers are logged, and only their first MAX_HEADER_VALUE characters:
 # anything else (cookies, auth, custom tokens) may carry a secret.
@@ -64,6 +65,7 @@ class AuditRecord:
     bytes_down: int = 0
     started: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    findings: list[dict[str, object]] = field(default_factory=list)
 
     def to_line(self, now: float) -> str:
         line = {
@@ -85,5 +87,6 @@ class AuditRecord:
             F_BYTES_DOWN: self.bytes_down,
             F_DURATION_MS: round(max(0.0, now - self.started) * 1000, 3),
             F_HEADERS: self.headers,
+            F_FINDINGS: self.findings,
         }
         return json.dumps(line, separators=(",", ":"), ensure_ascii=True)

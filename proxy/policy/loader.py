@@ -20,13 +20,19 @@ from proxy.policy.model import (
     DEFAULT_SCHEMES,
     Destination,
     Effect,
+    FindingAction,
+    InspectionOverrides,
+    InspectionPolicy,
     IPAddress,
     Mode,
     NetworkPolicy,
+    Oversize,
     Policy,
 )
 from proxy.policy.schema import (
+    DestinationInspectionSpec,
     DestinationSpec,
+    InspectionSpec,
     Issue,
     Loc,
     NetworkSpec,
@@ -303,6 +309,7 @@ def _compile(spec: RuleFileSpec, lines: dict[Loc, int], source: str) -> Policy:
         mode=mode,
         destinations=destinations,
         network=_compile_network(spec.network),
+        inspection=_compile_inspection(spec.inspection),
         source=source,
     )
 
@@ -326,7 +333,30 @@ def _compile_destination(spec: DestinationSpec, index: int, mode: Mode, line: in
         raw_tcp=spec.raw_tcp,
         mode=Mode(spec.mode) if spec.mode is not None else mode,
         final=spec.final,
+        inspection=_compile_overrides(spec.inspection),
         line=line,
+    )
+
+
+def _compile_inspection(spec: InspectionSpec) -> InspectionPolicy:
+    return InspectionPolicy(
+        enabled=spec.enabled,
+        max_depth=spec.max_depth,
+        max_body_bytes=spec.max_body_bytes,
+        oversize=Oversize(spec.oversize),
+        actions=MappingProxyType({k: FindingAction(v) for k, v in spec.actions.items()}),
+        pii_thresholds=MappingProxyType(dict(spec.pii_thresholds)),
+        exempt_hashes=frozenset(spec.exempt_hashes),
+    )
+
+
+def _compile_overrides(spec: DestinationInspectionSpec | None) -> InspectionOverrides:
+    if spec is None:
+        return InspectionOverrides()
+    return InspectionOverrides(
+        actions=MappingProxyType({k: FindingAction(v) for k, v in spec.actions.items()}),
+        max_body_bytes=spec.max_body_bytes,
+        oversize=Oversize(spec.oversize) if spec.oversize is not None else None,
     )
 
 

@@ -31,6 +31,56 @@ class Effect(StrEnum):
     DENY = "deny"
 
 
+class FindingAction(StrEnum):
+    """What to do with a finding, weakest first; the strongest action over all findings wins."""
+
+    ALLOW = "allow"  # not a finding for this destination (e.g. its own provider's API key)
+    ALERT = "alert"  # forward, log, count
+    REDACT = "redact"  # forward with the value replaced by a placeholder
+    BLOCK = "block"
+
+    @property
+    def strength(self) -> int:
+        return _ACTION_STRENGTH[self]
+
+
+_ACTION_STRENGTH = {FindingAction.ALLOW: 0, FindingAction.ALERT: 1, FindingAction.REDACT: 2,
+                    FindingAction.BLOCK: 3}
+
+
+class Oversize(StrEnum):
+    BLOCK = "block"  # a body above the limit is refused: never forwarded unscanned
+    FORWARD = "forward"  # an explicit choice to forward it unscanned (logged)
+
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_DEPTH = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectionOverrides:
+    """A destination's own inspection settings; None/empty: the file's settings apply."""
+
+    # Keyed by detector id or severity label ("critical", "high", "medium", "low").
+    actions: Mapping[str, FindingAction] = field(default_factory=dict)
+    max_body_bytes: int | None = None
+    oversize: Oversize | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectionPolicy:
+    enabled: bool = True
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    oversize: Oversize = Oversize.BLOCK
+    # Keyed by detector id or severity label; what is not listed gets DEFAULT_ACTIONS.
+    actions: Mapping[str, FindingAction] = field(default_factory=dict)
+    # PII detector id -> distinct values in one request from which its action applies (below:
+    # alert only). One email address in a commit is normal; a CSV of customers is not.
+    pii_thresholds: Mapping[str, int] = field(default_factory=dict)
+    exempt_hashes: frozenset[str] = frozenset()  # keyed hashes of known values to let through
+
+
 @dataclass(frozen=True, kw_only=True)
 class Destination:
     """One entry of `destinations:`. Matches by host pattern or by CIDR (IP-literal requests)."""
@@ -49,6 +99,7 @@ class Destination:
     raw_tcp: bool = False
     mode: Mode = Mode.ENFORCE
     final: bool = False
+    inspection: InspectionOverrides = field(default_factory=InspectionOverrides)
     line: int = 0  # where the entry starts in its rule file, for messages
 
     def matches_host(self, host: str) -> bool:
@@ -79,6 +130,7 @@ class Policy:
     mode: Mode = Mode.ENFORCE
     destinations: tuple[Destination, ...] = ()
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
+    inspection: InspectionPolicy = field(default_factory=InspectionPolicy)
     source: str = "<memory>"
 
     def destination(self, rule_id: str) -> Destination | None:

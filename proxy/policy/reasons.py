@@ -33,6 +33,12 @@ class Reason(StrEnum):
     # What the tunnel carries.
     TUNNEL_NOT_TLS = "tunnel_not_tls"
     PROTOCOL_NOT_HTTP = "protocol_not_http"
+    # What the request carries (inspection).
+    SECRET_DETECTED = "secret_detected"  # noqa: S105 (a reason code, not a password)
+    PII_DETECTED = "pii_detected"
+    BODY_TOO_LARGE = "body_too_large"
+    BODY_UNDECODABLE = "body_undecodable"
+    INSPECTION_LIMIT = "inspection_limit"
     # The proxy itself.
     INTERNAL_ERROR = "internal_error"
 

@@ -23,10 +23,16 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from proxy.inspection.detectors import DETECTORS_BY_ID
+from proxy.inspection.findings import Kind, Severity
 from proxy.policy.hosts import HostError, HostPattern, is_ip_literal, normalise_host
-from proxy.policy.model import IPNetwork
+from proxy.policy.model import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DEPTH, IPNetwork
 
 RULES_VERSION = 1
+SEVERITY_NAMES: tuple[str, ...] = tuple(severity.label for severity in reversed(Severity))
+MAX_BODY_LIMIT = 1024 * 1024 * 1024
+MAX_DEPTH_LIMIT = 5
+MAX_THRESHOLD = 1_000_000
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 # RFC 9110 token characters: what an HTTP method may be made of.
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -209,6 +215,45 @@ def _one_or_list(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
 
+def _check_action_key(value: str) -> str:
+    if value in SEVERITY_NAMES or value in DETECTORS_BY_ID:
+        return value
+    close = difflib.get_close_matches(value, [*SEVERITY_NAMES, *DETECTORS_BY_ID], n=1)
+    raise _reject(
+        f"{value!r} is neither a severity ({', '.join(SEVERITY_NAMES)}) nor a detector id",
+        f"did you mean {close[0]!r}?" if close else "see docs/inspection.md for detector ids",
+    )
+
+
+def _check_pii_detector(value: str) -> str:
+    detector = DETECTORS_BY_ID.get(value)
+    if detector is None or detector.kind is not Kind.PII:
+        pii = sorted(d.id for d in DETECTORS_BY_ID.values() if d.kind is Kind.PII)
+        raise _reject(f"{value!r} is not a PII detector", "use one of " + ", ".join(pii))
+    return value
+
+
+def _check_body_limit(value: int) -> int:
+    if not 1 <= value <= MAX_BODY_LIMIT:
+        raise _reject(f"{value} is out of range",
+                      f"use a number of bytes from 1 to {MAX_BODY_LIMIT} (1 GiB)")
+    return value
+
+
+def _check_threshold(value: int) -> int:
+    if not 1 <= value <= MAX_THRESHOLD:
+        raise _reject(f"threshold {value} is out of range",
+                      f"use a count of distinct values from 1 to {MAX_THRESHOLD}")
+    return value
+
+
+def _check_hash(value: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise _reject(f"{value[:12]}... is not a keyed hash",
+                      "copy the 64 hex characters of a finding's keyed_hash from the audit log")
+    return value
+
+
 # --- types ---------------------------------------------------------------------------------
 
 _NotNull = BeforeValidator(_not_null)
@@ -232,6 +277,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+ActionKey = Annotated[str, AfterValidator(_check_action_key)]
+ActionName = Literal["allow", "alert", "redact", "block"]
+OversizeName = Literal["block", "forward"]
+BodyLimit = Annotated[int, AfterValidator(_check_body_limit)]
+PiiDetectorId = Annotated[str, AfterValidator(_check_pii_detector)]
+Threshold = Annotated[int, AfterValidator(_check_threshold)]
+KeyedHash = Annotated[str, AfterValidator(_check_hash)]
+
+
+class DestinationInspectionSpec(_Strict):
+    """`inspection:` inside a destination: what differs for this destination."""
+
+    actions: dict[ActionKey, ActionName] = Field(default_factory=dict)
+    max_body_bytes: Annotated[BodyLimit | None, _NotNull] = None
+    oversize: Annotated[OversizeName | None, _NotNull] = None
+
+
+class InspectionSpec(_Strict):
+    """The top-level `inspection:` section."""
+
+    enabled: bool = True
+    max_depth: Annotated[int, Field(ge=0, le=MAX_DEPTH_LIMIT)] = DEFAULT_MAX_DEPTH
+    max_body_bytes: BodyLimit = DEFAULT_MAX_BODY_BYTES
+    oversize: OversizeName = "block"
+    actions: dict[ActionKey, ActionName] = Field(default_factory=dict)
+    pii_thresholds: dict[PiiDetectorId, Threshold] = Field(default_factory=dict)
+    exempt_hashes: list[KeyedHash] = Field(default_factory=list)
+
+
 class DestinationSpec(_Strict):
     """One entry of `destinations:` as written (defaults are filled in by the loader)."""
 
@@ -250,6 +324,7 @@ class DestinationSpec(_Strict):
     raw_tcp: bool = False
     mode: Annotated[ModeName | None, _NotNull] = None
     final: bool = False
+    inspection: Annotated[DestinationInspectionSpec | None, _NotNull] = None
 
 
 class NetworkSpec(_Strict):
@@ -261,6 +336,7 @@ class RuleFileSpec(_Strict):
     version: Annotated[int, AfterValidator(_check_version)]
     mode: ModeName = "enforce"
     network: NetworkSpec = Field(default_factory=NetworkSpec)
+    inspection: InspectionSpec = Field(default_factory=InspectionSpec)
     destinations: list[DestinationSpec] = Field(default_factory=list)
 
 
@@ -268,6 +344,8 @@ _MODELS_BY_DEPTH: dict[tuple[str, int], type[BaseModel]] = {
     ("", 1): RuleFileSpec,
     ("network", 2): NetworkSpec,
     ("destinations", 3): DestinationSpec,
+    ("destinations", 4): DestinationInspectionSpec,
+    ("inspection", 2): InspectionSpec,
 }
 _FIELD_NAMES = frozenset(name for model in _MODELS_BY_DEPTH.values() for name in model.model_fields)
 

@@ -107,7 +107,7 @@ class FrontDoor:
             return False
         request_id = new_request_id()
         # The line is written before the answer leaves: whoever got an answer has a line.
-        self._gate.audit.write(AuditRecord(
+        self._gate.write_audit(AuditRecord(
             request_id=request_id, kind="connect", stage="connect",
             client=f"{peer[0]}:{peer[1]}", host=decision.host or host, port=port,
             method="CONNECT", decision="block", reason=decision.reason.value,

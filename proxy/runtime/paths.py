@@ -34,6 +34,10 @@ class StatePaths:
         return self.root / "audit.log"
 
     @property
+    def finding_key(self) -> Path:
+        return self.root / "finding.key"
+
+    @property
     def upstream_bundle(self) -> Path:
         return self.root / "upstream-ca-bundle.pem"
 

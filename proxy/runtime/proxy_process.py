@@ -17,13 +17,16 @@ from mitmproxy.proxy import mode_servers
 
 from addons.allowlist import Allowlist
 from addons.audit import Audit
+from addons.inspection import Inspector
 from addons.pinning import Pinning
 from addons.state import Gate
 from addons.tunnel import TunnelGuard
 from proxy.audit.log import AuditLog
+from proxy.inspection.scanner import Scanner
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.model import Policy
 from proxy.runtime.ca import ensure_ca, upstream_trust_bundle
+from proxy.runtime.finding_key import load_or_create_finding_key
 from proxy.runtime.front_door import FrontDoor
 from proxy.runtime.listen import ListenAddress
 from proxy.runtime.paths import StatePaths
@@ -49,6 +52,10 @@ def mitmproxy_options(config: RunConfig, bundle: Path) -> dict[str, object]:
         "connection_strategy": "lazy",
         "ssl_verify_upstream_trusted_ca": str(bundle),
         "ssl_insecure": False,
+        # A hard cap on what mitmproxy buffers: twice the largest body inspection may read.
+        # Up to the cap, an oversize body gets Glassbreak's 403 body_too_large (mitmproxy checks
+        # its limit before any addon sees the request); beyond it, mitmproxy's own 413.
+        "body_size_limit": str(2 * largest_body_limit(config.policy)),
         "termlog_verbosity": "warn",
     }
 
@@ -83,12 +90,21 @@ def mitmproxy_addons(server: proxyserver.Proxyserver) -> list[object]:
     ]
 
 
+def largest_body_limit(policy: Policy) -> int:
+    limits = [policy.inspection.max_body_bytes]
+    limits += [d.inspection.max_body_bytes for d in policy.destinations
+               if d.inspection.max_body_bytes is not None]
+    return max(limits)
+
+
 def build_gate(config: RunConfig) -> Gate:
     fault_hosts = frozenset(h for h in os.environ.get(FAULT_HOSTS_ENV, "").split(",") if h)
     return Gate(
         policy=config.policy,
         resolver=Resolver(config.policy.network.hosts),
         audit=AuditLog(config.paths.audit_log, to_stdout=config.audit_stdout),
+        scanner=Scanner(),
+        finding_key=load_or_create_finding_key(config.paths),
         listen_addresses=frozenset({(config.listen.address, config.listen.port)}),
         fault_hosts=fault_hosts,
     )
@@ -104,7 +120,7 @@ async def serve(config: RunConfig) -> None:
     door = FrontDoor(gate, config.listen, regular.handle_stream)
     door.bind()
     master.addons.add(*mitmproxy_addons(server), Allowlist(gate), TunnelGuard(gate),
-                      Pinning(gate), Audit(gate), OpenDoor(door))
+                      Inspector(gate), Pinning(gate), Audit(gate), OpenDoor(door))
     master.options.update(**mitmproxy_options(config, bundle))
 
     loop = asyncio.get_running_loop()

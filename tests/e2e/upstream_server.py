@@ -89,7 +89,9 @@ async def main() -> None:
 
     ports: dict[str, int] = {}
     for label, context in (("https", tls), ("http", None)):
-        runner = web.AppRunner(make_app(args.journal, label), access_log=None)
+        # auto_decompress off: the journal hashes the bytes exactly as they arrived.
+        runner = web.AppRunner(make_app(args.journal, label), access_log=None,
+                               auto_decompress=False)
         await runner.setup()
         site = web.TCPSite(runner, args.host, 0, ssl_context=context)
         await site.start()

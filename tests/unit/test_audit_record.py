@@ -35,5 +35,5 @@ def test_line_is_one_json_object_with_the_documented_fields() -> None:
     assert set(fields) == {
         "time", "request_id", "kind", "stage", "client", "method", "scheme", "host", "port",
         "path", "decision", "reason", "rule", "status", "bytes_up", "bytes_down", "duration_ms",
-        "headers",
+        "headers", "findings",
     }

@@ -20,12 +20,14 @@ from addons.state import Gate, Tunnel
 from addons.tunnel import TunnelGuard
 from proxy.audit.log import AuditLog
 from proxy.audit.record import AuditRecord
+from proxy.inspection.scanner import Scanner
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.decision import Decision
 from proxy.policy.loader import load_rules_text
 from proxy.policy.reasons import Action, Reason
 
 RULES = "version: 1\ndestinations:\n  - host: example.com\n"
+SCANNER = Scanner()
 
 
 def explode(*_args: Any, **_kwargs: Any) -> Any:
@@ -36,7 +38,7 @@ def explode(*_args: Any, **_kwargs: Any) -> Any:
 def gate(tmp_path: Path) -> Gate:
     policy = load_rules_text(RULES, "t.yaml")
     return Gate(policy=policy, resolver=Resolver(policy.network.hosts),
-                audit=AuditLog(tmp_path / "audit.log"))
+                audit=AuditLog(tmp_path / "audit.log"), scanner=SCANNER, finding_key=b"k" * 32)
 
 
 def test_allowed_request_passes_when_nothing_fails(gate: Gate) -> None:

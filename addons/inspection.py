@@ -1,0 +1,168 @@
+"""Look inside every intercepted request and WebSocket message; block, redact or alert.
+
+Runs after the allowlist allowed the request (or monitor mode let it through). A body that
+cannot be read, is larger than the limit, or makes a scan hit its candidate cap is blocked:
+nothing leaves unscanned unless a rule says `oversize: forward`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from mitmproxy import http
+
+from addons.failclosed import fail_closed
+from addons.redaction import RedactionImpossible, placeholder, redact_request
+from addons.request_texts import body_texts, decoded_body, url_and_header_texts
+from addons.respond import META_DECISION, refuse, refuse_internal_error
+from addons.state import Gate
+from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
+from proxy.inspection.engine import Hit, Inspection, Text, inspect_texts
+from proxy.policy.decision import Decision
+from proxy.policy.findings_decision import FindingsDecision, decide_findings
+from proxy.policy.model import FindingAction, InspectionOverrides, Mode, Oversize
+from proxy.policy.reasons import Action, Reason
+
+logger = logging.getLogger("glassbreak")
+
+META_FINDINGS = "glassbreak.findings"  # list[dict] for the audit line
+
+
+class Inspector:
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+
+    def _settings(self, flow: http.HTTPFlow) -> tuple[Decision | None, InspectionOverrides, Mode]:
+        decision = flow.metadata.get(META_DECISION)
+        decision = decision if isinstance(decision, Decision) else None
+        rule = None
+        if decision is not None and decision.rule_id is not None:
+            rule = self.gate.policy.destination(decision.rule_id)
+        overrides = rule.inspection if rule is not None else InspectionOverrides()
+        mode = rule.mode if rule is not None else self.gate.policy.mode
+        if decision is not None and decision.would_block:
+            mode = Mode.MONITOR  # the request only goes through because of monitor mode
+        return decision, overrides, mode
+
+    def _limits(self, overrides: InspectionOverrides) -> tuple[int, Oversize]:
+        inspection = self.gate.policy.inspection
+        return (overrides.max_body_bytes or inspection.max_body_bytes,
+                overrides.oversize or inspection.oversize)
+
+    @fail_closed(refuse_internal_error)
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Refuse a declared oversize body before reading it; stream one a rule lets through."""
+        if flow.response or flow.error or not self.gate.policy.inspection.enabled:
+            return
+        decision, overrides, _ = self._settings(flow)
+        limit, oversize = self._limits(overrides)
+        declared = flow.request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            if oversize is Oversize.FORWARD:
+                flow.request.stream = True  # the rule's explicit choice: forwarded unscanned
+                return
+            self._block(flow, decision, Reason.BODY_TOO_LARGE, ())
+
+    @fail_closed(refuse_internal_error)
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or flow.request.stream:
+            return
+        if not self.gate.policy.inspection.enabled:
+            return
+        decision, overrides, mode = self._settings(flow)
+        limit, _ = self._limits(overrides)
+        if len(flow.request.raw_content or b"") > limit:
+            self._block(flow, decision, Reason.BODY_TOO_LARGE, ())
+            return
+        try:
+            texts = [*url_and_header_texts(flow.request), *body_texts(flow.request, limit=limit)]
+        except DecodeLimitExceeded:
+            self._block(flow, decision, Reason.BODY_TOO_LARGE, ())
+            return
+        except UndecodableBody:
+            self._block(flow, decision, Reason.BODY_UNDECODABLE, ())
+            return
+        inspection = self._inspect(texts)
+        verdict = decide_findings(inspection.findings, self.gate.policy.inspection, overrides,
+                                  mode)
+        self._apply(flow, decision, inspection, verdict, limit)
+
+    def _inspect(self, texts: Sequence[Text]) -> Inspection:
+        return inspect_texts(texts, self.gate.scanner, self.gate.finding_key,
+                             max_depth=self.gate.policy.inspection.max_depth)
+
+    def _apply(self, flow: http.HTTPFlow, decision: Decision | None, inspection: Inspection,
+               verdict: FindingsDecision, limit: int) -> None:
+        flow.metadata[META_FINDINGS] = findings_for_audit(verdict)
+        if inspection.limit_reached:
+            self._block(flow, decision, Reason.INSPECTION_LIMIT, ())
+        elif verdict.action is FindingAction.BLOCK:
+            self._block(flow, decision, verdict.reason or Reason.SECRET_DETECTED,
+                        blocking_hits(inspection, verdict, FindingAction.BLOCK))
+        elif verdict.action is FindingAction.REDACT:
+            hits = blocking_hits(inspection, verdict, FindingAction.REDACT)
+            try:
+                redact_request(flow.request, hits, decoded_body(flow.request, limit=limit))
+            except RedactionImpossible:
+                self._block(flow, decision, verdict.reason or Reason.SECRET_DETECTED, hits)
+
+    def _block(self, flow: http.HTTPFlow, decision: Decision | None, reason: Reason,
+               hits: Sequence[Hit]) -> None:
+        blocked = Decision(
+            action=Action.BLOCK, reason=reason,
+            rule_id=decision.rule_id if decision else None,
+            host=decision.host if decision else None,
+            final=decision.final if decision else False,
+        )
+        refuse(flow, blocked, "inspection", findings=[hit.finding for hit in hits])
+
+    @fail_closed(lambda _addon, flow: flow.kill() if flow.killable else None)
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None or not self.gate.policy.inspection.enabled:
+            return
+        message = flow.websocket.messages[-1]
+        if not message.from_client:
+            return
+        _, overrides, mode = self._settings(flow)
+        index = len(flow.websocket.messages) - 1
+        text = message.text if message.is_text else message.content.decode("latin-1")
+        inspection = self._inspect([Text(f"websocket:{index}", text)])
+        verdict = decide_findings(inspection.findings, self.gate.policy.inspection, overrides,
+                                  mode)
+        findings = flow.metadata.setdefault(META_FINDINGS, [])
+        findings.extend(findings_for_audit(verdict))
+        if inspection.limit_reached or verdict.action is FindingAction.BLOCK:
+            message.drop()
+            flow.kill()  # the agent sees the socket close; the audit line says why
+        elif verdict.action is FindingAction.REDACT:
+            hits = blocking_hits(inspection, verdict, FindingAction.REDACT)
+            if any(hit.finding.layers for hit in hits):
+                message.drop()
+                flow.kill()
+                return
+            for hit in hits:
+                text = text.replace(hit.value, placeholder(hit.finding.detector))
+            message.content = text.encode("utf-8" if message.is_text else "latin-1")
+
+
+def blocking_hits(inspection: Inspection, verdict: FindingsDecision, action: FindingAction
+                  ) -> list[Hit]:
+    deciding = {id(j.finding) for j in verdict.judged if j.action is action}
+    return [hit for hit in inspection.hits if id(hit.finding) in deciding]
+
+
+def findings_for_audit(verdict: FindingsDecision) -> list[dict[str, object]]:
+    return [
+        {
+            "detector": judged.finding.detector,
+            "severity": judged.finding.severity.label,
+            "location": judged.finding.location,
+            "layers": list(judged.finding.layers),
+            "hash": judged.finding.keyed_hash,
+            "preview": judged.finding.preview,
+            "action": judged.action.value,
+            "would_block": verdict.would_block,
+        }
+        for judged in verdict.reportable
+    ]

@@ -1,0 +1,373 @@
+"""Split a decoded request body into the texts to scan, each with where it came from.
+
+Locations (never carrying a value; a name is shown only when `is_plain_name` says it looks
+like an ordinary identifier, else by its position "#N"):
+- "body": the whole body as text, yielded once for every content type;
+- "body:$.a.b[0]": a JSON string (escapes undone), or an integer of 9 to 19 digits as text
+  (cards, SSNs and phone numbers sent as numbers); "body:$.a.<key#2>": the third key of $.a,
+  itself scanned because keys can carry secrets; "body:$.a.*" / "body:$.a[*]": the short
+  strings of one object or array joined in order (see "Split values" below);
+- "body:line3:$.a": the same inside the third line of NDJSON;
+- "form:name" per urlencoded value (percent-encoding undone), "form:<key#N>", "form:*";
+- "multipart:name" per part (file uploads too, binary ones read as UTF-8 with replacement).
+
+JSON is recognised by its first character whatever the content type says. Work: the whole
+body is scanned as it is, and each field once more in its decoded form (about twice the body
+for structured bodies, once for text). `Field.peel` is False for the whole-body copy of a
+structured body: every string in it is also yielded on its own, and peeling those instead
+decodes base64 that JSON escaped (`\\/`) and avoids peeling the same runs twice.
+
+Split values: a secret cut into pieces in one JSON object or array (or one form) is caught by
+the joined field when each piece is JOIN_PART_MIN to JOIN_PART_MAX characters and the pieces
+are its only short strings or are adjacent in order; pieces spread over different objects,
+over the URL and the body, or over several requests are not. Joined fields can produce false
+positives of their own (digits of unrelated short strings passing a checksum): the scanner
+can weigh findings at a "*" location accordingly.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import json
+import quopri
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import collapse_rfc2231_value
+from typing import Any
+from urllib.parse import parse_qsl
+
+from proxy.inspection.decode_errors import DecodeLimitExceeded
+from proxy.inspection.textual import bytes_as_text, looks_utf16le
+
+MIN_FIELD_CHARS = 6  # a shorter string holds no detectable secret or PII on its own ("a@b.io")
+NUMBER_DIGITS = range(9, 20)  # integers yielded as text: SSN (9) to the longest card (19)
+JOIN_PART_MIN = 3  # pieces shorter than this are left out of joins: "1", "2"... make card-like
+JOIN_PART_MAX = 64  # longer strings are scanned on their own
+JOIN_MAX_CHARS = 1024  # one joined field at most
+PLAIN_NAME_MAX = 32  # longer names are shown by position: secrets are long
+PLAIN_NAME_SHORT = 8  # names this short are always shown: too short to be a secret
+PLAIN_WORD_MAX = 16  # longest camelCase/snake_case word in a shown name (uppercase: 12)
+PLAIN_UPPER_WORD_MAX = 12
+
+_JSON_SNIFF = re.compile(r'\s*[\[{"]')
+_NAME = re.compile(r"[@$]?[A-Za-z_][A-Za-z0-9_.\-]*")
+_NAME_PART = re.compile(r"([A-Za-z]*)[0-9]{0,4}")  # letters, then at most a short number
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_UTF8_NAMES = {"utf-8", "utf_8", "utf8", "us-ascii", "ascii"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A text to scan and where it sits in the body; `peel` says whether to decode layers."""
+
+    location: str
+    text: str
+    peel: bool = True
+
+
+class _Members(list[tuple[str, Any]]):
+    """A JSON object as its (key, value) pairs in order, duplicate keys kept."""
+
+
+def body_fields(data: bytes, content_type: str | None, *, limit: int) -> Iterator[Field]:
+    """Yield the texts to scan in a body that has no Content-Encoding left on it."""
+    if len(data) > limit:
+        raise DecodeLimitExceeded(f"body exceeds {limit} bytes")
+    if not data:
+        return
+    mime, params = parse_content_type(content_type)
+    text, alternative = _readings(data, params.get("charset"))
+    structured = 0
+    for field in _structured(data, text, mime, params):
+        structured += 1
+        yield field
+    yield Field("body", text, peel=not structured)
+    if alternative is not None:
+        yield Field("body", alternative)
+
+
+def parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
+    """The lower-cased media type and its parameters ("" when absent)."""
+    if not value:
+        return "", {}
+    message = Message()
+    message["content-type"] = value.replace("\r", " ").replace("\n", " ")
+    params = {key.lower(): _param(val) for key, val in message.get_params(failobj=[])[1:]}
+    mime = value.split(";", 1)[0].strip().lower()
+    return mime, params
+
+
+def _param(value: str | tuple[str | None, str | None, str]) -> str:
+    """A header parameter, RFC 2231 encoded or not, as one string."""
+    return collapse_rfc2231_value(value) if isinstance(value, tuple) else value
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether a key or field name looks like an identifier, safe to show in a location.
+
+    Long names, digits inside a word, long letter runs and many one-letter words are what
+    random tokens look like: such names could be secrets and are shown by position instead.
+    """
+    if not _NAME.fullmatch(name) or len(name) > PLAIN_NAME_MAX:
+        return False
+    if len(name) <= PLAIN_NAME_SHORT:
+        return True
+    words: list[str] = []
+    for part in re.split(r"[_.\-@$]+", name):
+        letters = _NAME_PART.fullmatch(part)
+        if letters is None:
+            return False
+        words += _WORD.findall(letters.group(1))
+    if any(len(w) > (PLAIN_UPPER_WORD_MAX if w.isupper() else PLAIN_WORD_MAX) for w in words):
+        return False
+    return bool(words) and sum(map(len, words)) >= 3 * len(words)
+
+
+def name_segment(name: str, index: int) -> str:
+    """A name as shown in a location: itself when plain, else "#index"."""
+    return name if is_plain_name(name) else f"#{index}"
+
+
+def _readings(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    """The body as text per its charset (or BOM, or sniffed UTF-16), and its UTF-8 reading
+    too when that differs: a receiver may ignore the declared charset."""
+    codec = _codec(data, charset)
+    if codec is None:
+        return bytes_as_text(data), None
+    text = data.decode(codec, errors="replace")
+    try:
+        utf8 = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return text, None
+    return text, (utf8 if utf8 != text else None)
+
+
+def _codec(data: bytes, charset: str | None) -> str | None:
+    """The codec to read the body with, when it is not plain UTF-8."""
+    for bom, name in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return name
+    if charset and charset.strip().lower() not in _UTF8_NAMES:
+        try:
+            b"a".decode(charset.strip(), errors="replace")  # refuses "base64" and the like
+        except LookupError:
+            return None
+        return charset.strip()
+    return "utf-16-le" if looks_utf16le(data) else None
+
+
+def _structured(data: bytes, text: str, mime: str, params: dict[str, str]) -> Iterator[Field]:
+    """The fields of a multipart, JSON or form body; nothing for plain text. JSON is tried
+    before the declared type: an agent can send JSON as text/plain or as a form."""
+    if mime.startswith("multipart/") and params.get("boundary"):
+        yield from _multipart_fields(data, params["boundary"])
+        return
+    documents = _json_documents(text) if _JSON_SNIFF.match(text) else None
+    if documents is not None:
+        for root, document in documents:
+            yield from _json_fields(document, root, text)
+    elif mime == "application/x-www-form-urlencoded":
+        yield from _form_fields(text)
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def _json_documents(text: str) -> list[tuple[str, Any]] | None:
+    """(location root, document) for a JSON text, or for each line of NDJSON; else None."""
+    document = _parse_json(text)
+    if document is not _INVALID:
+        return [("body:$", document)]
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    documents = [(f"body:line{n}:$", _parse_json(line)) for n, line in lines]
+    if len(documents) < 2 or any(doc is _INVALID for _, doc in documents):
+        return None
+    return documents
+
+
+_INVALID = object()
+
+
+def _parse_json(text: str) -> Any:
+    """The parsed document with objects as _Members, or _INVALID."""
+    try:
+        return json.loads(text, object_pairs_hook=_Members)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
+        return _INVALID
+
+
+def _json_fields(document: Any, root: str, raw: str) -> Iterator[Field]:
+    """Every string, key, long integer and join in a parsed document."""
+    return _JsonWalk(surrogates=bool(_SURROGATE_ESCAPE.search(raw))).fields(document, root)
+
+
+class _JsonWalk:
+    """One walk over a parsed document, without recursion so that deep nesting cannot
+    exhaust the stack. Name verdicts are cached for this walk only (keys can be secrets)."""
+
+    def __init__(self, *, surrogates: bool) -> None:
+        self._plain: dict[str, bool] = {}
+        # Only a "\udXXX" escape makes a lone surrogate: skip the search when there is none.
+        self._clean = _clean if surrogates else str
+
+    def fields(self, document: Any, root: str) -> Iterator[Field]:
+        """The fields under `document`, parents before children."""
+        stack: list[tuple[str, Any]] = [(root, document)]
+        while stack:
+            path, value = stack.pop()
+            if isinstance(value, _Members):
+                children = [(self._member(path, k, i), v) for i, (k, v) in enumerate(value)]
+                yield from self._keys(path, [k for k, _ in value])
+                yield from self._joined(f"{path}.*", [v for _, v in value])
+            elif isinstance(value, list):
+                children = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+                yield from self._joined(f"{path}[*]", value)
+            else:
+                yield from self._scalar(path, value)
+                continue
+            # Scalars are handled here rather than pushed: most nodes of a document are.
+            for child_path, child in children:
+                if not isinstance(child, list):  # _Members is a list too
+                    yield from self._scalar(child_path, child)
+            stack.extend(item for item in reversed(children) if isinstance(item[1], list))
+
+    def _member(self, path: str, key: str, index: int) -> str:
+        """The path of an object member: its key when plain, else its position."""
+        plain = self._plain.get(key)
+        if plain is None:
+            plain = self._plain[key] = is_plain_name(key)
+        return f"{path}.{key}" if plain else f"{path}.#{index}"
+
+    def _keys(self, path: str, keys: list[str]) -> Iterator[Field]:
+        """Keys long enough to hold a secret, at "<key#N>" so the location never shows them."""
+        for index, key in enumerate(keys):
+            if len(key) >= MIN_FIELD_CHARS:
+                yield Field(f"{path}.<key#{index}>", self._clean(key))
+
+    def _scalar(self, path: str, value: Any) -> Iterator[Field]:
+        """A string long enough to matter, or an integer that may be a card, SSN or phone."""
+        if isinstance(value, str):
+            if len(value) >= MIN_FIELD_CHARS:
+                yield Field(path, self._clean(value))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            digits = str(abs(value))
+            if len(digits) in NUMBER_DIGITS:
+                yield Field(path, digits)
+
+    def _joined(self, location: str, values: list[Any]) -> Iterator[Field]:
+        """Short strings among `values` joined in order (see "Split values" above)."""
+        parts = [self._clean(v) for v in values if isinstance(v, str)]
+        yield from _joined(location, parts)
+
+
+def _joined(location: str, values: list[str]) -> Iterator[Field]:
+    """The short strings among `values` joined in order, when there are two or more."""
+    parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]
+    if len(parts) >= 2:
+        yield Field(location, "".join(parts)[:JOIN_MAX_CHARS])
+
+
+def _clean(text: str) -> str:
+    """Drop lone surrogates (from "\\udXXX" escapes): they mean nothing but would split a
+    secret and cannot be encoded for the scanner."""
+    return _SURROGATE.sub("", text) if _SURROGATE.search(text) else text
+
+
+# --- forms -------------------------------------------------------------------------------
+
+
+def _form_fields(text: str) -> Iterator[Field]:
+    """Every urlencoded value (and long name), percent-decoding and "+" undone."""
+    pairs = parse_qsl(text, keep_blank_values=True, errors="replace")
+    for index, (name, value) in enumerate(pairs):
+        if len(name) >= MIN_FIELD_CHARS:
+            yield Field(f"form:<key#{index}>", name)
+        if len(value) >= MIN_FIELD_CHARS:
+            yield Field(f"form:{name_segment(name, index)}", value)
+    yield from _joined("form:*", [value for _, value in pairs])
+
+
+# --- multipart ---------------------------------------------------------------------------
+
+
+def _multipart_fields(data: bytes, boundary: str) -> Iterator[Field]:
+    """Each part of a multipart body as text, named by its field name or file name."""
+    for index, (headers, body) in enumerate(_split_multipart(data, boundary)):
+        disposition = headers.get("content-disposition", "")
+        names = _disposition_names(disposition)
+        label = next((n for n in names if is_plain_name(n)), f"#{index}")
+        content = _undo_transfer_encoding(body, headers.get("content-transfer-encoding", ""))
+        _, params = parse_content_type(headers.get("content-type"))
+        text, _ = _readings(content, params.get("charset"))
+        if text:
+            yield Field(f"multipart:{label}", text)
+
+
+def _split_multipart(data: bytes, boundary: str) -> Iterator[tuple[dict[str, str], bytes]]:
+    """(headers, body) of every part between the delimiters (RFC 2046 section 5.1.1)."""
+    delimiter = b"--" + boundary.encode("latin-1", errors="replace")
+    for chunk in data.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            return  # the close delimiter: what follows is the epilogue
+        head, body = _split_head(_strip_line_ends(chunk))
+        yield _part_headers(head), body
+
+
+def _strip_line_ends(chunk: bytes) -> bytes:
+    """Drop the line end after a delimiter and the one before the next (part of it)."""
+    chunk = chunk.removeprefix(b"\r\n").removeprefix(b"\n")
+    if chunk.endswith(b"\r\n"):
+        return chunk[:-2]
+    return chunk.removesuffix(b"\n")
+
+
+def _split_head(chunk: bytes) -> tuple[bytes, bytes]:
+    """A part's header block and body, at the first blank line."""
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        head, found, body = chunk.partition(separator)
+        if found:
+            return head, body
+    return b"", chunk
+
+
+def _part_headers(head: bytes) -> dict[str, str]:
+    """A part's headers by lower-cased name."""
+    headers: dict[str, str] = {}
+    for line in head.decode("utf-8", errors="replace").splitlines():
+        name, colon, value = line.partition(":")
+        if colon:
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def _disposition_names(disposition: str) -> list[str]:
+    """The field name and file name of a Content-Disposition value, those present."""
+    message = Message()
+    message["content-disposition"] = disposition.replace("\r", " ").replace("\n", " ")
+    name = message.get_param("name", header="content-disposition")
+    names = [_param(name) if isinstance(name, str | tuple) else None, message.get_filename()]
+    return [n for n in names if n]
+
+
+def _undo_transfer_encoding(body: bytes, encoding: str) -> bytes:
+    """Undo a part's Content-Transfer-Encoding (base64, quoted-printable); else as it is."""
+    encoding = encoding.strip().lower()
+    try:
+        if encoding == "base64":
+            return binascii.a2b_base64(body)
+        if encoding == "quoted-printable":
+            return quopri.decodestring(body)
+    except (binascii.Error, ValueError):
+        return body  # undecodable: scanned as it is, peeling may still find the runs
+    return body

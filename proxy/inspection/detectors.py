@@ -1,0 +1,589 @@
+"""Every detector Glassbreak runs: a stable id, a severity, prefilter patterns and a validator.
+
+`scanner.Scanner` compiles all patterns into one hyperscan database: no backreferences, no
+lookarounds, and no repeats bounded above ~100 unless the detector sets `max_length`.
+
+Documented example keys (AWS's `AKIAIOSFODNN7EXAMPLE`, the Azurite account key) are not secrets:
+they are published to be pasted and open nothing. Test card numbers (4111 1111 1111 1111) are
+reported: they pass every rule a real card does, and PII thresholds weigh what a few of them mean.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import phonenumbers
+from detect_secrets.plugins.aws import AWSKeyDetector
+from detect_secrets.plugins.basic_auth import BasicAuthDetector
+from detect_secrets.plugins.discord import DiscordBotTokenDetector
+from detect_secrets.plugins.github_token import GitHubTokenDetector
+from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+from detect_secrets.plugins.high_entropy_strings import (
+    HexHighEntropyString,
+    HighEntropyStringsPlugin,
+)
+from detect_secrets.plugins.mailchimp import MailchimpDetector
+from detect_secrets.plugins.openai import OpenAIDetector
+from detect_secrets.plugins.pypi_token import PypiTokenDetector
+from detect_secrets.plugins.sendgrid import SendGridDetector
+from detect_secrets.plugins.slack import SlackDetector
+from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+from detect_secrets.plugins.stripe import StripeDetector
+from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+from detect_secrets.plugins.twilio import TwilioKeyDetector
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+from stdnum.us import ssn as stdnum_ssn
+
+from proxy.inspection.findings import Kind, Severity
+
+Validator = Callable[[str], bool]
+
+# Phone numbers written without a "+country" prefix are read as numbers of this region.
+PHONE_DEFAULT_REGION = "US"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Detector:
+    """One detector. The value is group `value` of a pattern, else its group 1, else the match."""
+
+    id: str
+    kind: Kind
+    severity: Severity
+    patterns: tuple[str, ...]  # hyperscan-compatible prefilters, compiled into one database
+    validate: Validator | None = None  # runs on candidate values only: checksum, entropy, shape
+    caseless: bool = False
+    # Python regex matched right after the value; the value grows to its end (PEM bodies).
+    extend: str | None = None
+    # Python regex searched in the key before the value (the match text before it, plus the
+    # identifier it starts inside); a hit drops the candidate: `password_hash: <sha256>`.
+    context_deny: str | None = None
+    # Longest match, in bytes. When set, hyperscan reports only where a match ends and Python finds
+    # its start within this window: start-of-match tracking made such patterns (a class repeat
+    # that can start anywhere) about 10x slower to scan. Leave None for prefixed tokens.
+    max_length: int | None = None
+
+
+# --- validators: pure functions of the candidate value ------------------------------------------
+
+
+class _PrintableEntropy(HighEntropyStringsPlugin):
+    """detect-secrets' Shannon entropy over every printable ASCII character: its base64 charset
+    would score a password's symbols as zero."""
+
+    secret_type = "Printable High Entropy String"  # noqa: S105 - a label; never run as a plugin
+
+    def __init__(self) -> None:
+        printable = string.ascii_letters + string.digits + string.punctuation
+        super().__init__(charset=printable, limit=4.2)
+
+
+_entropy = _PrintableEntropy().calculate_shannon_entropy
+_hex_entropy = HexHighEntropyString().calculate_shannon_entropy
+
+_PLACEHOLDER_MARKERS = (
+    "example", "changeme", "change_me", "change-me", "placeholder", "your_", "your-", "yourtoken",
+    "yourkey", "xxxx", "****", "....", "dummy", "sample", "redacted", "replace", "insert_", "fixme",
+)
+_PLACEHOLDER_WORDS = frozenset(
+    {"password", "passwd", "pass", "pwd", "secret", "token", "none", "null", "undefined", "true",
+     "false", "user", "username", "string", "value", "required", "optional", "hidden"}
+)
+# The Azurite emulator's published account key (a documented example, like AWS's "...EXAMPLE").
+_DOCUMENTED_KEYS_SHA256 = frozenset(
+    {"0011cc25eb4320717494d2703e8cba85743e71b500283c21c8b88147992f9059"}
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_SRI = re.compile(r"sha(?:256|384|512)-[A-Za-z0-9+/]+={0,2}")
+_IMAGE_BASE64 = re.compile(r"data:|iVBORw0KGgo|/9j/|R0lGOD|UklGR|PHN2Zy")  # PNG JPEG GIF WEBP SVG
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_NOT_SECRET_SHAPES = re.compile(
+    r"v?[0-9][0-9.:/_+-]*"  # numbers, versions, dates, times
+    r"|[A-Za-z][A-Za-z_-]*[-_@:]?v?[0-9]+(?:\.[0-9]+)+(?:[-+][A-Za-z0-9.]+)?"  # python3.11
+    r"|[A-Za-z0-9.-]+:[0-9]{1,5}"  # host:port
+    r"|@[A-Za-z0-9_./-]+"  # npm scopes, decorators, mentions
+)
+_WORD_RUN = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}")
+_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{5,}")  # "lengths" has one; random text many
+_DIGEST_HEX_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})  # MD5, SHA-1 (git), SHA-2 family
+_PEM_ARMOUR = re.compile(
+    r"-{4,5} ?(?:BEGIN|END) [A-Z0-9 ]*?-{4,5}|PuTTY-User-Key-File-[23]:|Private-MAC:|"
+    r"Proc-Type:[^\n\\]*|DEK-Info:[^\n\\]*|\\[nr]"
+)
+_BASE64_CHAR = re.compile(r"[A-Za-z0-9+/]")
+_FILE_EXTENSIONS = frozenset(
+    {"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "css", "js", "mjs", "cjs", "ts", "tsx",
+     "jsx", "json", "html", "htm", "txt", "yaml", "yml", "lock", "map", "woff", "woff2", "ttf"}
+)
+
+
+def _is_placeholder(value: str) -> bool:
+    lower = value.lower()
+    return (
+        lower in _PLACEHOLDER_WORDS
+        or any(marker in lower for marker in _PLACEHOLDER_MARKERS)
+        or value.startswith(("$", "%", "{", "<"))
+        or len(set(value[-16:])) <= 3  # "ghp_" + "0" * 36, "sk-ant-...aaaa"
+    )
+
+
+def _entropy_is_high(value: str) -> bool:
+    """Entropy of a random string this long: 0.75·log2(n) bits, capped at 4.2 (random base36 of
+    any length clears it 99 times in 100; words and hunter2-style passwords do not); hex strings
+    against detect-secrets' hex limit, 3.0."""
+    if _HEX.fullmatch(value):
+        return _hex_entropy(value) > 3.0
+    return _entropy(value) >= min(0.75 * math.log2(len(value)), 4.2)
+
+
+def _looks_like_path(value: str) -> bool:
+    """./x, ~/x, or /several/word/segments (base64 may start with "/" too, but is not wordy)."""
+    if value.startswith(("./", "../", "~/")):
+        return True
+    worded = sum(len(m.group()) for m in _WORD_RUN.finditer(value)) / len(value)
+    return value.startswith("/") and value.count("/") >= 2 and "+" not in value and worded >= 0.5
+
+
+def _is_identifier(value: str) -> bool:
+    """Mostly pronounceable words (camelCase, snake_case, X-Api-Key): code, not a secret. Random
+    letters are a fifth vowels with long consonant runs, words a third or more; random strings
+    of 16+ nearly always hold a digit, names rarely."""
+    letters = [c for c in value if c.isalpha()]
+    if not letters or _CONSONANT_RUN.search(value):
+        return False
+    vowels = sum(c in "aeiouyAEIOUY" for c in letters) / len(letters)
+    if not any(c.isdigit() for c in value) and vowels >= 0.28:
+        return True
+    worded = sum(len(m.group()) for m in _WORD_RUN.finditer(value)) / len(value)
+    return worded >= 0.9 or (worded >= 0.7 and vowels >= 0.25)  # XMLHttpRequest, gpt2-tokenizer
+
+
+def is_not_example(value: str) -> bool:
+    """AWS documents its example keys with an "EXAMPLE" suffix (AKIAIOSFODNN7EXAMPLE)."""
+    return "EXAMPLE" not in value.upper() and not _is_placeholder(value)
+
+
+def is_not_placeholder_token(value: str) -> bool:
+    """A prefixed token whose body is not an obvious placeholder or documented example."""
+    return not _is_placeholder(value)
+
+
+def is_random_token(value: str) -> bool:
+    """A context-matched token that looks random: no placeholder, entropy of a random string."""
+    return not _is_placeholder(value) and _entropy_is_high(value)
+
+
+def is_random_base64(value: str) -> bool:
+    """A base64 secret, not a hex digest of the same length (a git SHA is 40 hex digits)."""
+    return not _HEX.fullmatch(value) and is_not_example(value) and _entropy_is_high(value)
+
+
+def is_azure_storage_key(value: str) -> bool:
+    """A random 64-byte key that is not the Azurite emulator's published key."""
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    return digest not in _DOCUMENTED_KEYS_SHA256 and is_random_base64(value)
+
+
+def has_key_material(value: str) -> bool:
+    """A PEM block with a body (a bare "-----BEGIN ... KEY-----" in parsing code is not a key)."""
+    body = _PEM_ARMOUR.sub("", value)
+    return len(_BASE64_CHAR.findall(body)) >= 64 and not _is_placeholder(body.strip()[:64])
+
+
+def is_twilio_sid(value: str) -> bool:
+    """Twilio SIDs are two letters and 32 lowercase hex digits."""
+    return bool(re.fullmatch(r"[0-9a-f]{32}", value[2:])) and not _is_placeholder(value)
+
+
+def _b64url_decode(part: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _json_object(raw: bytes | None) -> dict[str, object] | None:
+    if raw is None:
+        return None
+    try:
+        decoded = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def is_jwt(value: str) -> bool:
+    """Header decodes to a JSON object with "alg"; a JWS payload decodes to a JSON object too."""
+    parts = value.split(".")
+    header = _json_object(_b64url_decode(parts[0]))
+    if header is None or not isinstance(header.get("alg"), str):
+        return False
+    if len(parts) == 5:  # JWE (RFC 7516): the payload is ciphertext
+        return "enc" in header
+    return len(parts) == 3 and _json_object(_b64url_decode(parts[1])) is not None
+
+
+def is_discord_token(value: str) -> bool:
+    """The first segment is the base64 of the bot's numeric user id."""
+    user_id = _b64url_decode(value.split(".", 1)[0])
+    return user_id is not None and user_id.isdigit() and not _is_placeholder(value)
+
+
+def is_telegram_token(value: str) -> bool:
+    """`<bot id>:<35 random chars>`."""
+    return is_random_token(value.split(":", 1)[1])
+
+
+def is_url_password(value: str) -> bool:
+    """A password in URL userinfo, not a placeholder nor a port (`http://host:80@evil`)."""
+    if value.isdigit() and len(value) <= 5:
+        return False
+    return not _is_placeholder(value) and not any(c in value for c in "{}<>")
+
+
+def is_basic_credentials(value: str) -> bool:
+    """`Basic` credentials: base64 of `user:password` with a real password."""
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    _user, sep, password = decoded.partition(":")
+    return bool(sep and password) and decoded.isprintable() and not _is_placeholder(password)
+
+
+def is_high_entropy_secret(value: str) -> bool:
+    """A random-looking value: not a placeholder, path, URL, UUID, SRI hash, image, number, word."""
+    if not 8 <= len(value) <= 256 or _is_placeholder(value):
+        return False
+    if "://" in value or _looks_like_path(value) or _NOT_SECRET_SHAPES.fullmatch(value):
+        return False
+    if _UUID.fullmatch(value) or _SRI.match(value) or _IMAGE_BASE64.match(value):
+        return False
+    if _HEX.fullmatch(value):
+        # a hex digest length is taken for a hash even after a secret-sounding key
+        digest_length = len(value) in _DIGEST_HEX_LENGTHS
+        return len(value) >= 16 and not digest_length and _entropy_is_high(value)
+    return not _is_identifier(value) and _entropy_is_high(value)
+
+
+def is_email(value: str) -> bool:
+    """An addr-spec whose top-level domain is not a file extension (`icon@2x.png`)."""
+    local, _, domain = value.rpartition("@")
+    labels = domain.split(".")
+    return (
+        len(local) <= 64
+        and len(value) <= 254
+        and not local.startswith(".")
+        and not local.endswith(".")
+        and ".." not in local
+        and labels[-1].lower() not in _FILE_EXTENSIONS
+        and all(label and label[0] != "-" and label[-1] != "-" for label in labels)
+    )
+
+
+def _card_network_accepts(digits: str) -> bool:
+    """Known issuer ranges (ISO/IEC 7812 IINs) and the lengths each network issues."""
+    n, p2, p3, p4 = len(digits), int(digits[:2]), int(digits[:3]), int(digits[:4])
+    if digits[0] == "4":
+        return n in (13, 16, 19)  # Visa
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
+        return n == 16  # Mastercard
+    if p2 in (34, 37):
+        return n == 15  # American Express
+    if 300 <= p3 <= 305 or p2 in (36, 38, 39) or p4 == 3095:
+        return 14 <= n <= 19  # Diners Club
+    # Mir 2200-2204, JCB 3528-3589, Discover 6011/644-649/65, UnionPay 62, Maestro 50/56-69
+    return (2200 <= p4 <= 2204 or 3528 <= p4 <= 3589 or p2 == 50 or 56 <= p2 <= 69) and n >= 16
+
+
+def is_payment_card(value: str) -> bool:
+    """Luhn-valid, a known issuer prefix and length, one kind of separator in card-like groups."""
+    separators = {c for c in value if c in " -"}
+    if len(separators) > 1:
+        return False
+    if separators:
+        groups = [len(g) for g in value.split(separators.pop())]
+        fours = all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4
+        if not (fours or groups in ([4, 6, 5], [4, 6, 4])):
+            return False
+    digits = "".join(c for c in value if c.isdigit())
+    return len(set(digits)) > 1 and luhn.is_valid(digits) and _card_network_accepts(digits)
+
+
+def is_us_ssn(value: str) -> bool:
+    """Area not 000/666/9xx, group not 00, serial not 0000, not a published sample (stdnum)."""
+    return stdnum_ssn.is_valid(value.replace(" ", "-"))
+
+
+def is_iban(value: str) -> bool:
+    """Country length and the ISO 7064 mod-97 check digits (stdnum)."""
+    return stdnum_iban.is_valid(value)
+
+
+def is_phone_number(value: str) -> bool:
+    """A number libphonenumber calls valid: international, or national in the default region."""
+    if not 7 <= sum(c.isdigit() for c in value) <= 15:
+        return False
+    region = None if value.startswith("+") else PHONE_DEFAULT_REGION
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
+# --- declarations -------------------------------------------------------------------------------
+
+
+def _token(body: str, chars: str = "A-Za-z0-9_") -> str:
+    """`body` as the value, not glued to neighbouring `chars` (hyperscan has no lookarounds)."""
+    return rf"(?:^|[^{chars}])(?P<value>{body})(?:[^{chars}]|$)"
+
+
+_LARGE_REPEAT = re.compile(r"\{(\d+),\d{3,}\}")
+
+
+def _ds(plugin: type[object], index: int = 0) -> str:
+    """detect-secrets' regex for `plugin`, minus what hyperscan cannot compile with start tracking:
+    `(?!\\w)` lookaheads (`_token` adds a boundary instead) and repeats bounded above 100."""
+    denylist: Sequence[re.Pattern[str]] = vars(plugin)["denylist"]
+    return _LARGE_REPEAT.sub(r"{\1,}", denylist[index].pattern.replace(r"(?!\w)", ""))
+
+
+def _assignment(prefix: str, keyword: str, secret: str) -> str:
+    """detect-secrets' `build_assignment_regex`, its lookbehind turned into a consumed boundary."""
+    return (
+        rf"(?:^|[^A-Za-z0-9_])\[?[\"']?{prefix}[_-]?{keyword}[\"']?\]? {{0,8}}"
+        rf"(?:=|:|:=|=>| {{1,8}}|::) {{0,8}}[\"']?(?P<value>{secret})(?:[^A-Za-z0-9_-]|$)"
+    )
+
+
+def _secret(
+    id: str, severity: Severity, *patterns: str, validate: Validator | None = None,
+    caseless: bool = False, extend: str | None = None, context_deny: str | None = None,
+    max_length: int | None = None,
+) -> Detector:
+    return Detector(
+        id=id, kind=Kind.SECRET, severity=severity, patterns=patterns, validate=validate,
+        caseless=caseless, extend=extend, context_deny=context_deny, max_length=max_length,
+    )
+
+
+def _pii(
+    id: str, severity: Severity, *patterns: str, validate: Validator, max_length: int | None = None
+) -> Detector:
+    return Detector(
+        id=id, kind=Kind.PII, severity=severity, patterns=patterns, validate=validate,
+        max_length=max_length,
+    )
+
+
+_CRITICAL, _HIGH, _MEDIUM, _LOW = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+_B62, _URLSAFE = "A-Za-z0-9", "A-Za-z0-9_-"
+
+# PEM (RFC 7468), OpenSSH (PROTOCOL.key), PGP (RFC 4880 §6.2), PuTTY .ppk: the value runs to the
+# END line (lazily, so two keys stay two), or over the whole body when the END line is missing.
+_PEM_BODY = r"(?:[A-Za-z0-9+/=\s:,.]|\\[nr]|-(?!----))"  # stops at the next armour line
+_PEM_END = r"-{4,5} ?END [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC: ?[0-9a-fA-F]+"
+_PEM_EXTEND = rf"{_PEM_BODY}{{0,16384}}?(?:{_PEM_END})|{_PEM_BODY}{{0,16384}}"
+
+# Keys whose value is a secret (detect-secrets keyword.py DENYLIST, plus token/credentials/auth).
+_KEY_WORDS = (
+    r"(?:pass(?:w(?:or)?d|phrase|code)?|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key"
+    r"|auth[_.-]?(?:key|token)|private[_.-]?key|credentials?)[A-Za-z0-9_.-]{0,64}"
+    r"|auth"  # exactly `auth`: `author`, `authority` and `oauth_url` are not secrets
+)
+_ASSIGNMENT_MAX = 256  # detect-secrets-style `prefix_keyword = value` matches, in bytes
+_ASSIGN = r"[\"'\]\\]{0,3}\s{0,3}(?:=|:=|:|=>|===?)\s{0,3}\\?[@\"'`]?"
+_VALUE_STOP = r"\s\"'`,;&<>(){}\[\]\\"  # quotes, separators, brackets: a value ends there
+# A value with a dot must also hold a digit, and a value must not be followed by "(" or "[": so
+# code (`os.environ[...]`, `settings.SECRET_KEY`, `get_token()`) never becomes a candidate.
+_V = rf"[^{_VALUE_STOP}]{{0,84}}"
+_ASSIGNED_VALUE = (
+    rf"(?P<value>[^{_VALUE_STOP}.]{{8,256}}|{_V}(?:[0-9]{_V}\.|\.{_V}[0-9]){_V})"
+    r"(?:[\s\"'`,;&<>)}\]\\]|$)"
+)
+_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
+# Keys naming a hash, a public value or a count, not a secret (a Python regex: lookarounds are
+# fine here). `sha` alone only as a word: `shared_secret` is a secret.
+_HASH_OR_PUBLIC_KEY = (
+    r"(?i)hash|digest|sha\d+|(?<![a-z])sha(?![a-z])|md5|checksum|integrity|fingerprint"
+    r"|(?<![a-z])etag|nonce|csrf|xsrf|public|publishable|page[_.-]?token|next[_.-]?token|tokeniz"
+    r"|tokens|token[_.-]?type|max[_.-]?token"
+)
+
+ALL_DETECTORS: tuple[Detector, ...] = (
+    # --- cloud and infrastructure -----------------------------------------------------------------
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
+    _secret("aws_access_key", _CRITICAL, _token(_ds(AWSKeyDetector), _B62),
+            validate=is_not_example),
+    # detect-secrets' `aws ... key "<40 base64>"`, and the unquoted AWS_SECRET_ACCESS_KEY=... form
+    _secret("aws_secret_access_key", _CRITICAL, _ds(AWSKeyDetector, 1),
+            r"aws[A-Za-z0-9_.-]*secret[A-Za-z0-9_.-]*[\"']?\s*[=:]\s*[\"']?"
+            r"(?P<value>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+            caseless=True, validate=is_random_base64),
+    # https://learn.microsoft.com/azure/storage/common/storage-configure-connection-string
+    # (detect-secrets azure_storage_key.py); covers keys inside connection strings
+    _secret("azure_storage_key", _CRITICAL,
+            r"(?:AccountKey|azure[A-Za-z0-9_.-]*key)[\"']?\s*[=:]\s*[\"']?"
+            r"(?P<value>[A-Za-z0-9+/]{86}==)",
+            caseless=True, validate=is_azure_storage_key),
+    # https://cloud.google.com/iam/docs/keys-create-delete: a key file; the value is its private_key
+    _secret("gcp_service_account", _CRITICAL,
+            r"\\?\"type\\?\"\s*:\s*\\?\"service_account\\?\"\s*,[^{}]*"
+            r"\\?\"private_key\\?\"\s*:\s*\\?\"(?P<value>-----BEGIN)",
+            extend=r"(?:[^\"\\]|\\[^\"]){0,16384}", validate=has_key_material),
+    _secret("private_key", _CRITICAL,
+            r"(?P<value>-{4,5} ?BEGIN (?:(?:RSA|DSA|EC|OPENSSH|ENCRYPTED|SSH2 ENCRYPTED) )?"
+            r"PRIVATE KEY ?-{4,5})",
+            r"(?P<value>-{4,5} ?BEGIN PGP PRIVATE KEY BLOCK ?-{4,5})",
+            r"(?P<value>PuTTY-User-Key-File-[23]: )",
+            extend=_PEM_EXTEND, validate=has_key_material),
+    # --- LLM providers ----------------------------------------------------------------------------
+    # https://docs.anthropic.com/en/api/getting-started (sk-ant-api03-..., sk-ant-admin01-...)
+    _secret("anthropic_api_key", _HIGH, _token(r"sk-ant-[A-Za-z0-9_-]{32,}", _URLSAFE),
+            validate=is_not_placeholder_token),
+    # https://platform.openai.com/docs/api-reference/authentication (legacy keys hold "T3BlbkFJ")
+    _secret("openai_api_key", _HIGH, _token(_ds(OpenAIDetector) + "[A-Za-z0-9_-]*", _URLSAFE),
+            _token(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}", _URLSAFE),
+            validate=is_not_placeholder_token),
+    # https://cloud.google.com/docs/authentication/api-keys
+    _secret("google_api_key", _HIGH, _token(r"AIza[0-9A-Za-z_-]{35}", _URLSAFE),
+            validate=is_not_placeholder_token),
+    # --- code hosting and package registries ------------------------------------------------------
+    # https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
+    _secret("github_token", _HIGH, _token(_ds(GitHubTokenDetector)),
+            validate=is_not_placeholder_token),
+    _secret("github_fine_grained_pat", _HIGH, _token(r"github_pat_[A-Za-z0-9_]{60,255}"),
+            validate=is_not_placeholder_token, max_length=300),
+    # https://docs.gitlab.com/ee/security/tokens/#token-prefixes (glpat-, gldt-, glrt-, ...)
+    _secret("gitlab_token", _HIGH,
+            *(_token(_ds(GitLabTokenDetector, i), _URLSAFE) for i in range(7)),
+            validate=is_not_placeholder_token, max_length=1100),
+    # https://github.blog/changelog/2021-09-23-npm-has-a-new-access-token-format/ ; legacy .npmrc
+    _secret("npm_token", _HIGH, _token(r"npm_[A-Za-z0-9]{36}"),
+            r":_authToken\s*=\s*[\"']?(?P<value>[A-Fa-f0-9-]{36}|npm_[A-Za-z0-9]{36})",
+            validate=is_not_placeholder_token),
+    # https://pypi.org/help/#apitoken (macaroons: "pypi-" and the base64 of their location caveat)
+    _secret("pypi_token", _HIGH, _token(_ds(PypiTokenDetector, 0), _URLSAFE),
+            _token(_ds(PypiTokenDetector, 1), _URLSAFE), validate=is_not_placeholder_token),
+    # detect-secrets artifactory.py: API tokens "AKC..." and passwords "AP[0-9A-F]..."
+    _secret("artifactory_token", _HIGH,
+            r"(?:^|[\s=:\"])(?P<value>AKC[a-zA-Z0-9]{10,255})(?:[\s\"]|$)",
+            r"(?:^|[\s=:\"])(?P<value>AP[\dABCDEF][a-zA-Z0-9]{8,255})(?:[\s\"]|$)",
+            validate=is_random_token, max_length=300),
+    # --- messaging, payments, SaaS ----------------------------------------------------------------
+    # https://api.slack.com/authentication/token-types
+    _secret("slack_token", _HIGH, _token(_ds(SlackDetector, 0), _URLSAFE),
+            _token(r"xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]+", _URLSAFE),
+            caseless=True, validate=is_not_placeholder_token),
+    # https://api.slack.com/messaging/webhooks
+    _secret("slack_webhook", _HIGH, _token(_ds(SlackDetector, 1)),
+            caseless=True, validate=is_not_placeholder_token),
+    # https://docs.stripe.com/keys (live keys only: test-mode keys move no money)
+    _secret("stripe_secret_key", _HIGH, _token(_ds(StripeDetector) + "[0-9a-zA-Z]*"),
+            validate=is_not_placeholder_token),
+    # https://www.twilio.com/docs/glossary/what-is-a-sid (AC account SID, SK API key SID)
+    _secret("twilio_key", _MEDIUM, _token(_ds(TwilioKeyDetector, 0)),
+            _token(_ds(TwilioKeyDetector, 1)), validate=is_twilio_sid),
+    # https://www.twilio.com/docs/sendgrid/ui/account-and-settings/api-keys
+    _secret("sendgrid_api_key", _HIGH, _token(_ds(SendGridDetector), _URLSAFE),
+            validate=is_not_placeholder_token),
+    # https://mailchimp.com/developer/marketing/docs/fundamentals/#api-structure
+    _secret("mailchimp_api_key", _HIGH, _token(_ds(MailchimpDetector), _URLSAFE),
+            validate=is_not_placeholder_token),
+    # https://developer.squareup.com/docs/build-basics/access-tokens
+    _secret("square_oauth_secret", _HIGH, _token(_ds(SquareOAuthDetector), _URLSAFE),
+            validate=is_not_placeholder_token),
+    # https://discord.com/developers/docs/reference#authentication (base64 user id . ts . hmac)
+    _secret("discord_bot_token", _HIGH, _token(_ds(DiscordBotTokenDetector), _URLSAFE),
+            validate=is_discord_token),
+    # https://core.telegram.org/bots/api#authorizing-your-bot (<bot id>:<35 chars>)
+    _secret("telegram_bot_token", _HIGH, _token(_ds(TelegramBotTokenDetector), _URLSAFE),
+            validate=is_telegram_token),
+    # --- IBM, Cloudant, SoftLayer: detect-secrets' assignment-context plugins -------------------
+    _secret("cloudant_credentials", _HIGH,
+            _assignment("(?:cloudant|cl|clou)", "(?:api)?(?:key|pwd|pw|password|pass|token)",
+                        "[0-9a-f]{64}|[a-z]{24}"),
+            r"https?://[\w-]{1,64}:(?P<value>[0-9a-f]{64}|[a-z]{24})@[\w-]{1,64}\.cloudant\.com",
+            caseless=True, validate=is_random_token, max_length=_ASSIGNMENT_MAX),
+    # a prefix is required (detect-secrets allows none): a bare `key = <44 chars>` is left to
+    # high_entropy_assignment, which weighs the value's entropy
+    _secret("ibm_cloud_iam_key", _HIGH,
+            _assignment("(?:ibm[_-]?cloud[_-]?iam|cloud[_-]?iam|ibm[_-]?cloud|ibm[_-]?iam|ibm|iam)"
+                        "[_-]?(?:api)?", "(?:key|pwd|password|pass|token)", "[a-zA-Z0-9_-]{44}"),
+            caseless=True, validate=is_random_token, max_length=_ASSIGNMENT_MAX),
+    _secret("ibm_cos_hmac_secret", _HIGH,
+            _assignment("(?:(?:ibm)?[-_]?cos[-_]?(?:hmac)?|)", "secret[-_]?(?:access)?[-_]?key",
+                        "[a-f0-9]{48}"),
+            caseless=True, validate=is_random_token, max_length=_ASSIGNMENT_MAX),
+    _secret("softlayer_api_key", _HIGH,
+            _assignment("(?:softlayer|sl)(?:_|-|)(?:api|)", "(?:key|pwd|password|pass|token)",
+                        "[a-z0-9]{64}"),
+            r"https?://api\.softlayer\.com/soap/v3(?:\.1)?/(?P<value>[a-z0-9]{64})",
+            caseless=True, validate=is_random_token, max_length=_ASSIGNMENT_MAX),
+    # --- generic credentials ----------------------------------------------------------------------
+    # RFC 7519 / RFC 7515 compact serialisation, and the five-part JWE form (RFC 7516)
+    _secret("jwt", _HIGH,
+            _token(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"
+                   r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?", _URLSAFE),
+            validate=is_jwt),
+    # RFC 3986 §3.2.1 userinfo `scheme://user:password@host` (detect-secrets basic_auth.py)
+    _secret("url_password", _HIGH, _ds(BasicAuthDetector), validate=is_url_password),
+    # RFC 7617 `Authorization: Basic base64(user:password)`
+    _secret("basic_auth_header", _HIGH,
+            r"(?:^|[^A-Za-z0-9_])basic +(?P<value>[A-Za-z0-9+/]{6,}={0,2})(?:[^A-Za-z0-9+/=]|$)",
+            caseless=True, validate=is_basic_credentials),
+    # a random-looking value assigned to a secret-sounding key, or sent as a bearer token
+    _secret("high_entropy_assignment", _MEDIUM,
+            rf"(?:{_KEY_WORDS}){_ASSIGN}{_ASSIGNED_VALUE}",
+            r"(?:^|[^A-Za-z0-9_])bearer {1,4}(?P<value>[A-Za-z0-9._~+/-]{16,256}={0,2})"
+            r"(?:[^A-Za-z0-9._~+/=-]|$)",
+            caseless=True, validate=is_high_entropy_secret, context_deny=_HASH_OR_PUBLIC_KEY,
+            max_length=360),
+    # --- personal data ----------------------------------------------------------------------------
+    # RFC 5322 addr-spec, simplified. After "/" or ":" it is URL userinfo (ssh://git@host,
+    # https://user:pw@host), not a person, unless the ":" ends "mailto:".
+    _pii("email", _LOW,
+         rf"(?:^|[^A-Za-z0-9._%+/=:-]|mailto:)(?P<value>{_EMAIL})(?:[^A-Za-z0-9_@:-]|$)",
+         validate=is_email, max_length=340),
+    # ISO/IEC 7812 numbers, 13-19 digits with spaces or dashes; issuers start with 2-6 (which also
+    # keeps millisecond timestamps, 1xxxxxxxxxxxx, out of the candidates)
+    _pii("payment_card", _HIGH,
+         r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[2-6](?:[ -]?[0-9]){12,18})"
+         r"(?:[^0-9A-Za-z_.-]|$|\.(?:[^0-9]|$))",
+         validate=is_payment_card),
+    # https://www.ssa.gov/employer/randomization.html (AAA-GG-SSSS, with dashes or spaces)
+    _pii("us_ssn", _HIGH,
+         r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4})"
+         r"(?:[^0-9A-Za-z_-]|$|\.(?:[^0-9]|$))",
+         validate=is_us_ssn),
+    # ISO 13616: country, two check digits, up to 30 alphanumerics, optionally in groups of four
+    _pii("iban", _MEDIUM,
+         r"(?:^|[^A-Za-z0-9_])(?P<value>[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})(?:[^A-Za-z0-9_]|$)",
+         validate=is_iban),
+    # ITU-T E.164 with "+", or NANP national forms; dates, versions and bare digit runs never match
+    _pii("phone_number", _LOW,
+         r"(?:^|[^0-9A-Za-z_+/.-])(?P<value>\+[1-9](?:[ .()-]{0,2}[0-9]){6,14})"
+         r"(?:[^0-9A-Za-z_.-]|$|[.-](?:[^0-9A-Za-z]|$))",
+         r"(?:^|[^0-9A-Za-z_.+/:-])(?P<value>(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[-. ])"
+         r"[2-9][0-9]{2}[-. ][0-9]{4})(?:[^0-9A-Za-z_.-]|$|[.-](?:[^0-9A-Za-z]|$))",
+         validate=is_phone_number),
+)
+
+# The scanner reports this id when a text holds more candidates than it will validate: fail closed.
+SCAN_LIMIT_ID = "scan_limit"
+SCAN_LIMIT = _secret(SCAN_LIMIT_ID, _CRITICAL)
+
+DETECTORS_BY_ID: Mapping[str, Detector] = MappingProxyType(
+    {d.id: d for d in (*ALL_DETECTORS, SCAN_LIMIT)}
+)

@@ -1,0 +1,246 @@
+"""Peel hidden layers off a text: every decoded variant inside it, to a bounded depth and size.
+
+`peel(text)` yields the text itself, then each variant found in it, recursively:
+- decodings, each one level of depth: "percent" (the whole text), and runs inside the text of
+  "base64" (standard alphabet), "base64url", "base32" and "hex";
+- rides along with the decoding that exposed it, no extra depth: compressed data ("gzip",
+  "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
+  first bytes decompress to text and the whole stream decodes), and "strings", the long
+  printable runs of binary data;
+- normalisations, no depth, each once per chain: "zero_width" (invisible characters removed)
+  and "nfkc" (compatibility forms such as full-width letters folded).
+
+A decoded run that is neither text nor compressed text (an image, a hash, random bytes) yields
+nothing, unless it holds printable runs of MIN_STRINGS_RUN characters or more. Only the decoded
+run is yielded, not the text around it: a scanner looking for `password=<value>` context sees
+the context in the outer layer and the value alone in the inner one.
+
+Not caught here: runs shorter than the minimums below, base64 glued to letters before it
+(misaligned unless the glue is a multiple of 4 characters), encodings other than those named
+(rot13, %uXXXX, \\xNN and \\uNNNN escapes outside JSON, custom alphabets, XOR), layers deeper
+than `max_depth`, and anything encrypted. Work is bounded: past MAX_VARIANTS variants or
+`max_bytes` characters of decoded text, peel raises DecodeLimitExceeded (after yielding what
+fit) so that the caller blocks rather than forwards what it could not look into.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from proxy.inspection.compression import decompress, probe_head, sniff_format
+from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
+from proxy.inspection.textual import bytes_as_text, is_text, readable
+
+DEFAULT_MAX_DEPTH = 3
+MAX_VARIANTS = 1024  # variants yielded per input, besides the input itself
+MIN_BASE64_RUN = 16  # characters: 12 decoded bytes; shorter runs are mostly ordinary words
+MIN_BASE32_RUN = 16
+MIN_HEX_RUN = 32  # a 16-byte value; shorter hex runs are colours, ids and short hashes
+# Compressed data without a magic number (br, raw deflate) counts only when this much of its
+# start decompresses to text: random bytes rarely get that far.
+BLIND_PROBE_BYTES = 1024
+MIN_BLIND_TEXT = 8
+# Zero-width and invisible formatting characters, dropped by the "zero_width" variant.
+INVISIBLE_CHARS = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_BASE64 = re.compile(rf"[A-Za-z0-9+/]{{{MIN_BASE64_RUN},}}={{0,2}}")
+_BASE64URL = re.compile(rf"[A-Za-z0-9_-]{{{MIN_BASE64_RUN},}}={{0,2}}")
+_BASE32 = re.compile(rf"(?:[A-Z2-7]{{{MIN_BASE32_RUN},}}|[a-z2-7]{{{MIN_BASE32_RUN},}})={{0,6}}")
+_HEX = re.compile(rf"[0-9A-Fa-f]{{{MIN_HEX_RUN},}}")
+_UPPER = re.compile("[A-Z]")
+_INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
+# Cheap test that a text may hold anything to decode at all.
+_MAYBE_ENCODED = re.compile(rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}")
+_BASE32_VALID_TAIL = {0, 2, 4, 5, 7}  # characters in the last 8-character group
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One text to scan and the decodings peeled to reach it, outermost first."""
+
+    text: str
+    layers: tuple[str, ...]
+
+
+@dataclass
+class _Budget:
+    """What is left to spend on one input; overspending raises."""
+
+    chars: int
+    variants: int
+
+    def spend(self, text: str) -> None:
+        """Charge one variant, or raise DecodeLimitExceeded when it does not fit."""
+        self.variants -= 1
+        self.chars -= len(text)
+        if self.variants < 0 or self.chars < 0:
+            raise DecodeLimitExceeded("hidden layers exceed the inspection budget")
+
+
+def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int) -> Iterator[Layer]:
+    """Yield `text` (no layers), then every decoded variant inside it, depth first.
+
+    Raises DecodeLimitExceeded when the variants exceed MAX_VARIANTS or `max_bytes`.
+    """
+    root = Layer(text, ())
+    yield root
+    peeler = _Peeler(max_depth, _Budget(max_bytes, MAX_VARIANTS), {text})
+    yield from peeler.below(root, 0)
+
+
+@dataclass
+class _Peeler:
+    """The state of one peel: depth bound, budget and the texts already yielded."""
+
+    max_depth: int
+    budget: _Budget
+    seen: set[str]
+
+    def below(self, parent: Layer, depth: int) -> Iterator[Layer]:
+        """Every new variant under `parent`, each followed by its own."""
+        for text, names, cost in self._children(parent, depth):
+            if text in self.seen:
+                continue
+            self.budget.spend(text)
+            self.seen.add(text)
+            child = Layer(text, parent.layers + names)
+            yield child
+            yield from self.below(child, depth + cost)
+
+    def _children(self, parent: Layer, depth: int) -> Iterator[tuple[str, tuple[str, ...], int]]:
+        """(text, layer names, depth cost) of the variants one step below `parent`."""
+        text = parent.text
+        if not text.isascii():
+            yield from _normalised(text, parent.layers)
+        if depth >= self.max_depth or not _MAYBE_ENCODED.search(text):
+            return
+        if _PERCENT.search(text):
+            decoded = unquote(text, errors="replace")
+            if decoded != text:
+                yield decoded, ("percent",), 1
+        for name, raw in _decoded_runs(text):
+            opened = self._open(raw)
+            if opened is not None:
+                yield opened[0], (name, *opened[1]), 1
+
+    def _open(self, raw: bytes) -> tuple[str, tuple[str, ...]] | None:
+        """Decoded bytes as text: decompressed, directly, or their printable runs."""
+        limit = max(self.budget.chars, 0)
+        fmt = sniff_format(raw)
+        if fmt is not None:
+            # With a magic number, damage is tolerated: what precedes it is what a receiver
+            # reads. Empty output means the magic number was there by chance.
+            try:
+                output = decompress(fmt, raw, limit=limit, lenient=True)
+            except UndecodableBody:
+                output = b""
+            if output:
+                return _read(output, (fmt,))
+        text = bytes_as_text(raw)
+        if is_text(text):
+            return text, ()
+        for blind in _blind_formats(raw):
+            # Without one, the whole stream must decode: random bytes sometimes start like
+            # deflate or Brotli, but never end like it.
+            try:
+                return _read(decompress(blind, raw, limit=limit), (blind,))
+            except UndecodableBody:
+                continue
+        return _read(raw, ())
+
+
+def _read(raw: bytes, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    """Bytes as text, else their printable runs (layer "strings"), else None."""
+    result = readable(raw)
+    if result is None:
+        return None
+    text, whole = result
+    return text, names if whole else (*names, "strings")
+
+
+def _normalised(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
+    """The zero-width and NFKC variants of a non-ASCII text, once each per chain."""
+    if "zero_width" not in done:
+        stripped = _INVISIBLE.sub("", text)
+        if stripped != text:
+            yield stripped, ("zero_width",), 0
+    if "nfkc" not in done:
+        folded = unicodedata.normalize("NFKC", text)
+        if folded != text:
+            yield folded, ("nfkc",), 0
+
+
+def _blind_formats(raw: bytes) -> Iterator[str]:
+    """Formats without a magic number (br, raw deflate) whose first output bytes are text."""
+    for blind in ("br", "deflate"):
+        head = probe_head(blind, raw, size=BLIND_PROBE_BYTES)
+        if head is not None and len(head) >= MIN_BLIND_TEXT and is_text(bytes_as_text(head)):
+            yield blind
+
+
+def _decoded_runs(text: str) -> Iterator[tuple[str, bytes]]:
+    """(encoding name, bytes) for every run of base64, base64url, base32 or hex in `text`."""
+    spans: set[tuple[int, int]] = set()
+    finders: tuple[tuple[str, re.Pattern[str], Callable[[str], bytes | None]], ...] = (
+        ("base64", _BASE64, _b64),
+        ("base64url", _BASE64URL, _b64url),
+        ("base32", _BASE32, _b32),
+        ("hex", _HEX, _hex),
+    )
+    for name, pattern, decode in finders:
+        for match in pattern.finditer(text):
+            if name.startswith("base64") and _not_base64(match.group(), match.span(), spans):
+                continue
+            spans.add(match.span())
+            raw = decode(match.group())
+            if raw:
+                yield name, raw
+
+
+def _not_base64(run: str, span: tuple[int, int], spans: set[tuple[int, int]]) -> bool:
+    """Skip a run already decoded (no + / - _: it matches both alphabets) or without any
+    upper-case letter: hex ids, UUIDs and lower-case words. Base64 of text or of compressed
+    data has upper-case letters (any byte 0x00-0x7F in the first of three positions gives one).
+    """
+    return span in spans or not _UPPER.search(run)
+
+
+def _b64(run: str) -> bytes | None:
+    """Standard base64, padding optional; a dangling last character is dropped."""
+    body = run.rstrip("=")
+    body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
+    try:
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except binascii.Error:
+        return None
+
+
+def _b64url(run: str) -> bytes | None:
+    """URL-safe base64 (RFC 4648 section 5)."""
+    return _b64(run.translate(_URLSAFE_TO_STANDARD))
+
+
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+def _b32(run: str) -> bytes | None:
+    """Base32, either case, padding optional; trailing characters that cannot end one dropped."""
+    body = run.rstrip("=").upper()
+    while body and len(body) % 8 not in _BASE32_VALID_TAIL:
+        body = body[:-1]
+    try:
+        return base64.b32decode(body + "=" * (-len(body) % 8))
+    except binascii.Error:
+        return None
+
+
+def _hex(run: str) -> bytes:
+    """Hex, an odd last digit dropped."""
+    return bytes.fromhex(run[: len(run) - len(run) % 2])

@@ -1,0 +1,265 @@
+"""One pass over a text for every detector: hyperscan finds candidates, validators confirm them.
+
+`scan(text)` returns offsets into the str, `scan_bytes(data)` offsets into the bytes; either way
+`m.value == text[m.start:m.end]`, so a caller can redact exactly the value. A Scanner owns one
+hyperscan scratch space: use it from one thread at a time (mitmproxy's event loop is one thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
+from proxy.inspection.findings import Match
+
+try:
+    import hyperscan
+except ImportError as _error:  # pragma: no cover - hyperscan is a declared dependency
+    hyperscan = None  # type: ignore[assignment]
+    _HYPERSCAN_MISSING: str | None = str(_error)
+else:
+    _HYPERSCAN_MISSING = None
+
+__all__ = ["MAX_CANDIDATES_PER_SCAN", "SCAN_LIMIT_ID", "Scanner"]
+
+log = logging.getLogger(__name__)
+
+# Raw prefilter hits examined per scan, at most. Past it the scan stops and reports `scan_limit`:
+# a body of a million fake candidates costs at most ~0.2 s of validation, then fails closed.
+MAX_CANDIDATES_PER_SCAN = 4096
+_SHORT_WINDOW = 96  # bytes; most matches located without start-of-match tracking are shorter
+_KEY_LOOKBACK = 64  # bytes left of a match searched for the rest of its key: `db_password_hash`
+_KEY_TAIL = re.compile(rb"[A-Za-z0-9_.-]*$")
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+_Hit = tuple[int, int, int]  # pattern index, start, end: bytes
+# detector order, value start, value end, match start, pattern index: sorted as is, so a tuple
+_Span = tuple[int, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    detector: Detector
+    order: int  # the detector's position: dedup and sorting need no string compares
+    regex: re.Pattern[bytes]
+    # `regex` anchored at the end: finds the start of hits reported without start tracking
+    ends_here: re.Pattern[bytes] | None
+    group: int | str
+    extend: re.Pattern[bytes] | None
+    context_deny: re.Pattern[bytes] | None
+
+
+@dataclass(frozen=True)
+class _Found:
+    detector: str
+    start: int
+    end: int
+    value: str
+
+
+class Scanner:
+    """Compiles the detectors once; `scan` is then one hyperscan pass plus per-candidate checks."""
+
+    def __init__(self, detectors: Sequence[Detector] = ALL_DETECTORS) -> None:
+        self._patterns = [
+            _compile(detector, order, pattern)
+            for order, detector in enumerate(detectors)
+            for pattern in detector.patterns
+        ]
+        self._database = _hyperscan_database(self._patterns) if hyperscan is not None else None
+        if self._database is None:
+            log.warning(
+                "hyperscan unavailable (%s): scanning with Python re, one pattern at a time; "
+                "inspection will be ~100x slower",
+                _HYPERSCAN_MISSING,
+            )
+
+    @property
+    def engine(self) -> str:
+        """"hyperscan", or "re" for the slow fallback."""
+        return "hyperscan" if self._database is not None else "re"
+
+    def scan(self, text: str) -> list[Match]:
+        """Validated matches in `text`, offsets in str characters, sorted by position."""
+        data = text.encode("utf-8", "surrogatepass")
+        found, cut = self._find(data, "surrogatepass")
+        if text.isascii():
+            return _matches(found, cut, int)
+        offsets = [f.start for f in found] + [f.end for f in found]
+        char_offset = _char_offsets(data, offsets if cut is None else [*offsets, cut])
+        return _matches(found, cut, char_offset.__getitem__)
+
+    def scan_bytes(self, data: bytes) -> list[Match]:
+        """Validated matches in `data`, offsets in bytes; values decode bad UTF-8 losslessly."""
+        found, cut = self._find(data, "surrogateescape")
+        return _matches(found, cut, int)
+
+    def _find(self, data: bytes, errors: str) -> tuple[list[_Found], int | None]:
+        hits, cut = self._prefilter(data)
+        spans: list[_Span] = []
+        for index, hit_start, end in hits:
+            pattern = self._patterns[index]
+            match = self._confirm(pattern, data, hit_start, end)
+            if match is None:
+                continue
+            value_start, value_end = match.span(pattern.group)
+            if value_start < 0:  # a `value` group in a branch that did not match
+                value_start, value_end = match.span()
+            if pattern.extend is not None:
+                grown = pattern.extend.match(data, value_end)
+                value_end = grown.end() if grown else value_end
+            value_start, value_end = _char_boundaries(data, value_start, value_end)
+            spans.append((pattern.order, value_start, value_end, match.start(), index))
+        spans.sort(key=lambda s: (s[0], s[1], -s[2]))  # per detector, leftmost, longest first
+        return self._validate(data, spans, errors), cut
+
+    @staticmethod
+    def _confirm(pattern: _Pattern, data: bytes, start: int, end: int) -> re.Match[bytes] | None:
+        """The hit as a Python match, so named groups locate the value."""
+        if pattern.ends_here is not None and pattern.detector.max_length is not None:
+            match = _match_ending_at(pattern.ends_here, data, end, pattern.detector.max_length)
+            if match is None:  # longer than max_length: the detector declares it out of scope
+                log.debug("detector %s: hit longer than max_length", pattern.detector.id)
+            return match
+        match = pattern.regex.fullmatch(data, start, end)
+        if match is None:  # the two engines disagree: a pattern bug, never silent
+            log.warning("detector %s: prefilter hit not confirmed by re", pattern.detector.id)
+        return match
+
+    def _validate(self, data: bytes, spans: list[_Span], errors: str) -> list[_Found]:
+        found: list[_Found] = []
+        accepted_end: dict[int, int] = {}  # per detector: end of the last value it reported
+        for order, value_start, value_end, match_start, index in spans:
+            if value_start < accepted_end.get(order, -1) or value_start == value_end:
+                continue  # overlaps a value this detector already reported
+            pattern = self._patterns[index]
+            if pattern.context_deny is not None:
+                key = _KEY_TAIL.search(data, max(0, match_start - _KEY_LOOKBACK), match_start)
+                key_start = key.start() if key else match_start
+                if pattern.context_deny.search(data, key_start, value_start):
+                    continue
+            value = data[value_start:value_end].decode("utf-8", errors)
+            validate = pattern.detector.validate
+            if validate is not None and not validate(value):
+                continue
+            accepted_end[order] = value_end
+            found.append(_Found(pattern.detector.id, value_start, value_end, value))
+        return found
+
+    def _prefilter(self, data: bytes) -> tuple[list[_Hit], int | None]:
+        """Every pattern hit, and the offset where scanning stopped if it reached the cap."""
+        hits: list[_Hit] = []
+        if not data:
+            return hits, None
+        if self._database is None:
+            return _prefilter_re(self._patterns, data)
+
+        def on_match(index: int, start: int, end: int, flags: int, context: object) -> bool:
+            hits.append((index, start, end))
+            return len(hits) >= MAX_CANDIDATES_PER_SCAN  # True stops the scan
+
+        try:
+            self._database.scan(data, match_event_handler=on_match)
+        except hyperscan.ScanTerminated:
+            return hits, hits[-1][2]
+        return hits, None
+
+
+def _compile(detector: Detector, order: int, pattern: str) -> _Pattern:
+    if not pattern:
+        raise ValueError(f"detector {detector.id}: empty pattern")
+    flags = re.IGNORECASE if detector.caseless else 0
+    regex = re.compile(pattern.encode("ascii"), flags)
+    return _Pattern(
+        detector=detector,
+        order=order,
+        regex=regex,
+        ends_here=(
+            re.compile(b"(?:" + regex.pattern + rb")\Z", flags) if detector.max_length else None
+        ),
+        group="value" if "value" in regex.groupindex else min(regex.groups, 1),
+        extend=re.compile(detector.extend.encode("ascii")) if detector.extend else None,
+        context_deny=(
+            re.compile(detector.context_deny.encode("ascii")) if detector.context_deny else None
+        ),
+    )
+
+
+def _hyperscan_database(patterns: Sequence[_Pattern]) -> hyperscan.Database:
+    """One block-mode database. Start-of-match tracking locates a hit for Python's re, except for
+    detectors with `max_length`: re finds their start in that window before the end."""
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(
+        expressions=[_NAMED_GROUP.sub("(", p.regex.pattern.decode()).encode() for p in patterns],
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=[
+            (0 if p.detector.max_length else hyperscan.HS_FLAG_SOM_LEFTMOST)
+            | (hyperscan.HS_FLAG_CASELESS if p.detector.caseless else 0)
+            for p in patterns
+        ],
+    )
+    return database
+
+
+def _prefilter_re(patterns: Sequence[_Pattern], data: bytes) -> tuple[list[_Hit], int | None]:
+    """The fallback: each pattern in turn. Leftmost-first, so a few overlapping hits are lost."""
+    hits: list[_Hit] = []
+    for index, pattern in enumerate(patterns):
+        position = 0
+        while (match := pattern.regex.search(data, position)) is not None:
+            hits.append((index, match.start(), match.end()))
+            if len(hits) >= MAX_CANDIDATES_PER_SCAN:
+                return hits, match.end()
+            # resume at the value's end: the trailing boundary may be the next match's leading one
+            value_end = match.end(pattern.group) if match.start(pattern.group) >= 0 else 0
+            position = max(value_end, match.start() + 1)
+    return hits, None
+
+
+def _match_ending_at(
+    ends_here: re.Pattern[bytes], data: bytes, end: int, max_length: int
+) -> re.Match[bytes] | None:
+    """A match ending at `end`, searched in a short window first (re is slow per byte). Every such
+    pattern starts with a boundary or a keyword, so a window holds a whole match or none."""
+    for length in (_SHORT_WINDOW, max_length) if max_length > _SHORT_WINDOW else (max_length,):
+        match = ends_here.search(data, max(0, end - length), end)
+        if match is not None:
+            return match
+    return None
+
+
+def _char_boundaries(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """Widen a byte span so it neither starts nor ends inside a UTF-8 sequence."""
+    while 0 < start < len(data) and data[start] & 0xC0 == 0x80:
+        start -= 1
+    while end < len(data) and data[end] & 0xC0 == 0x80:
+        end += 1
+    return start, end
+
+
+def _char_offsets(data: bytes, byte_offsets: Sequence[int]) -> dict[int, int]:
+    """Map UTF-8 byte offsets to str offsets in one left-to-right walk: a character is one byte
+    that is not a continuation byte (surrogatepass encodes lone surrogates the same way)."""
+    mapping: dict[int, int] = {}
+    previous = chars = 0
+    for offset in sorted(set(byte_offsets)):
+        chars += len(data[previous:offset].translate(None, _CONTINUATION_BYTES))
+        mapping[offset] = chars
+        previous = offset
+    return mapping
+
+
+def _matches(found: list[_Found], cut: int | None, offset: Callable[[int], int]) -> list[Match]:
+    matches = [
+        Match(detector=f.detector, start=offset(f.start), end=offset(f.end), value=f.value)
+        for f in found
+    ]
+    if cut is not None:  # an empty span where scanning stopped
+        matches.append(Match(detector=SCAN_LIMIT_ID, start=offset(cut), end=offset(cut), value=""))
+    matches.sort(key=lambda m: (m.start, m.end, m.detector))
+    return matches

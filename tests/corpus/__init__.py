@@ -1,0 +1,1 @@
+"""Labelled accuracy corpus: generated fake secrets, PII and near misses (see generate.py)."""

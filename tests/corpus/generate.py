@@ -1,0 +1,144 @@
+"""Generate the labelled accuracy corpus deterministically: `python -m tests.corpus.generate`.
+
+Positives are fake, format-valid secrets and PII (throwaway keys included) in realistic carrier
+text, each plain and in every single-layer encoding; negatives are near misses. The output,
+tests/corpus/corpus.jsonl, is checked against a fresh run by tests/unit/test_corpus_fresh.py:
+change the generator and rerun it, never edit the file by hand.
+
+Labelling notes: the published example JWTs (RFC 7519, jwt.io) are positives, since nothing in a
+token marks it as an example and the jwt detector reports them; AWS's documented EXAMPLE keys are
+negatives. A single commit-author email is a negative: the evaluation counts an email hit only
+from two distinct addresses (evaluate.MIN_COUNT). Output is byte-stable for one Python, zlib and
+cryptography: gzip+base64 entries would change with a different zlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import random
+import sys
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tests.corpus import negatives, positives
+
+SEED = 20240521
+CORPUS_PATH = Path(__file__).with_name("corpus.jsonl")
+NEGATIVE_ENCODED_EVERY = 8  # one negative in eight also appears in one encoding
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+ENCODINGS: dict[str, Callable[[str], str]] = {
+    "base64": lambda text: _b64(text.encode()),
+    "base64url": lambda text: base64.urlsafe_b64encode(text.encode()).decode(),
+    "percent": lambda text: urllib.parse.quote(text, safe=""),
+    "hex": lambda text: text.encode().hex(),
+    "base32": lambda text: base64.b32encode(text.encode()).decode(),
+    "gzip+base64": lambda text: _b64(gzip.compress(text.encode(), compresslevel=9, mtime=0)),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One labelled text. `detector` is the id a scanner must report (None for negatives)."""
+
+    id: str
+    label: str
+    detector: str | None
+    encoding: str
+    carrier: str
+    text: str
+
+
+def _variants(text: str) -> Iterator[tuple[str, str]]:
+    """The plain text and each single-layer encoding of it."""
+    yield "plain", text
+    for name, encode in ENCODINGS.items():
+        yield name, encode(text)
+
+
+def positive_entries(rng: random.Random) -> Iterator[Entry]:
+    """Every positive plant, plain and in every encoding."""
+    for n, (plant, carrier) in enumerate(positives.plants(rng), start=1):
+        detector = plant.family
+        text = positives.render(rng, plant, carrier)
+        for encoding, variant in _variants(text):
+            entry_id = f"pos-{n:03d}-{plant.family}-{carrier}-{encoding}"
+            yield Entry(entry_id, "positive", detector, encoding, carrier, variant)
+
+
+def negative_entries(rng: random.Random) -> Iterator[Entry]:
+    """Every near miss, plain; one in NEGATIVE_ENCODED_EVERY also in a rotating encoding."""
+    names = list(ENCODINGS)
+    n = 0
+    for family, make, count in negatives.NEGATIVE_MAKERS:
+        for _ in range(count):
+            n += 1
+            carrier, text = make(rng)
+            entry_id = f"neg-{n:03d}-{family}-{carrier}-plain"
+            yield Entry(entry_id, "negative", None, "plain", carrier, text)
+            if n % NEGATIVE_ENCODED_EVERY == 0:
+                encoding = names[(n // NEGATIVE_ENCODED_EVERY) % len(names)]
+                entry_id = f"neg-{n:03d}-{family}-{carrier}-{encoding}"
+                encoded = ENCODINGS[encoding](text)
+                yield Entry(entry_id, "negative", None, encoding, carrier, encoded)
+
+
+def build(seed: int = SEED) -> list[Entry]:
+    """The whole corpus, positives first; the same seed always gives the same entries."""
+    pos = list(positive_entries(random.Random(f"{seed}:positives")))
+    neg = list(negative_entries(random.Random(f"{seed}:negatives")))
+    return pos + neg
+
+
+def dumps(entries: Sequence[Entry]) -> str:
+    """JSON Lines, one entry per line, fields in a fixed order."""
+    return "".join(json.dumps(asdict(e), ensure_ascii=False) + "\n" for e in entries)
+
+
+def load(path: Path = CORPUS_PATH) -> list[Entry]:
+    """Read a corpus file back into entries."""
+    with path.open(encoding="utf-8") as f:
+        return [Entry(**json.loads(line)) for line in f if line.strip()]
+
+
+def summary(entries: Sequence[Entry]) -> str:
+    """Counts by label, detector and encoding."""
+    by_label = Counter(e.label for e in entries)
+    by_detector = Counter(e.detector for e in entries if e.detector)
+    by_encoding = Counter((e.label, e.encoding) for e in entries)
+    lines = [f"{label}: {n}" for label, n in sorted(by_label.items())]
+    lines += [f"  {det}: {n}" for det, n in sorted(by_detector.items())]
+    lines += [f"  {label}/{enc}: {n}" for (label, enc), n in sorted(by_encoding.items())]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the corpus (or with --check, report whether the file is stale)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=CORPUS_PATH)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    args = parser.parse_args(argv)
+    entries = build()
+    text = dumps(entries)
+    if args.check:
+        fresh = args.out.exists() and args.out.read_text(encoding="utf-8") == text
+        print("corpus is fresh" if fresh else f"{args.out} is stale: rerun the generator")
+        return 0 if fresh else 1
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {len(entries)} entries, {len(text.encode()) // 1024} KiB to {args.out}")
+    print(summary(entries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

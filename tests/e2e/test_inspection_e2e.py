@@ -1,0 +1,270 @@
+"""Secrets and personal data in every channel and encoding, through the real proxy process.
+
+Fake but format-valid values come from the corpus generator (tests/corpus/fakes.py); no test id or
+assertion message ever contains one.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import random
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.corpus import fakes
+from tests.e2e.clients import http_request, open_tunnel, tls_client
+from tests.e2e.processes import Proxy, Upstream, free_port, start_proxy, stop
+
+pytestmark = pytest.mark.e2e
+
+RNG = random.Random(20261121)
+AWS_KEY = fakes.aws_access_key_id(RNG)
+GITHUB_TOKEN = fakes.github_token(RNG, "ghp_")
+ANTHROPIC_KEY = fakes.anthropic_key(RNG)
+
+
+def rules(upstream: Upstream) -> str:
+    https, http = upstream.ports["https"], upstream.ports["http"]
+    return f"""\
+version: 1
+network:
+  allow_private: [127.0.0.2/32]
+  hosts:
+    allowed.test: [127.0.0.2]
+    api.allowed.test: [127.0.0.2]
+    monitor.test: [127.0.0.2]
+inspection:
+  max_body_bytes: 262144
+  actions:
+    github_token: alert
+destinations:
+  - id: allowed
+    host: allowed.test
+    ports: [{https}, {http}]
+  - id: llm
+    host: api.allowed.test
+    ports: [{https}]
+    inspection:
+      actions:
+        anthropic_api_key: allow
+        aws_access_key: redact
+  - id: monitored
+    host: monitor.test
+    ports: [{https}]
+    mode: monitor
+"""
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream: Upstream, upstream_ca_file: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    state = tmp_path_factory.mktemp("inspect")
+    path = state / "rules.yaml"
+    path.write_text(rules(upstream), encoding="utf-8")
+    running = start_proxy(path, state, upstream_ca=upstream_ca_file, port=free_port())
+    yield running
+    stop(running.process)
+    everything = running.audit_log.read_text() + running.log.read_text(errors="replace")
+    for value in (AWS_KEY, GITHUB_TOKEN, ANTHROPIC_KEY):
+        assert value not in everything, "a secret value reached a log"
+
+
+def client(proxy: Proxy) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"http": proxy.url, "https": proxy.url}
+    session.verify = str(proxy.ca)
+    return session
+
+
+def tag() -> str:
+    return uuid.uuid4().hex
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+CHANNELS = {
+    "path": lambda t: {"url_suffix": f"/x/{AWS_KEY}?t={t}"},
+    "query value": lambda t: {"url_suffix": f"/q?t={t}&key={AWS_KEY}"},
+    "query value percent-encoded": lambda t: {
+        "url_suffix": f"/q?t={t}&key=" + "".join(f"%{b:02X}" for b in AWS_KEY.encode())},
+    "header": lambda t: {"url_suffix": f"/h?t={t}", "headers": {"X-Debug": AWS_KEY}},
+    "cookie": lambda t: {"url_suffix": f"/c?t={t}", "headers": {"Cookie": f"s={AWS_KEY}"}},
+    "json body": lambda t: {"url_suffix": f"/j?t={t}",
+                            "json": {"messages": [{"content": f"my key is {AWS_KEY}"}]}},
+    "json unicode escapes": lambda t: {
+        "url_suffix": f"/u?t={t}", "headers": {"Content-Type": "application/json"},
+        "data": '{"k": "' + "".join(f"\\u{ord(c):04x}" for c in AWS_KEY) + '"}'},
+    "form body": lambda t: {"url_suffix": f"/f?t={t}", "data": {"note": AWS_KEY}},
+    "multipart upload": lambda t: {"url_suffix": f"/m?t={t}",
+                                   "files": {"file": ("creds.txt", f"aws={AWS_KEY}\n")}},
+    "gzip body": lambda t: {"url_suffix": f"/g?t={t}",
+                            "headers": {"Content-Encoding": "gzip",
+                                        "Content-Type": "application/json"},
+                            "data": gzip.compress(json.dumps({"k": AWS_KEY}).encode())},
+    "base64 in json": lambda t: {"url_suffix": f"/b?t={t}", "json": {"blob": b64(AWS_KEY)}},
+    "base64 of gzip in json": lambda t: {
+        "url_suffix": f"/bg?t={t}",
+        "json": {"blob": base64.b64encode(gzip.compress(f"key {AWS_KEY}".encode())).decode()}},
+    "zero-width interleaved": lambda t: {"url_suffix": f"/z?t={t}",
+                                         "json": {"k": "\u200b".join(AWS_KEY)}},
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_secret_in_every_channel_is_blocked(proxy: Proxy, upstream: Upstream,
+                                              channel: str) -> None:
+    marker = tag()
+    spec = CHANNELS[channel](marker)
+    url = f"https://allowed.test:{upstream.ports['https']}{spec.pop('url_suffix')}"
+    response = client(proxy).post(url, timeout=10, **spec)
+    assert response.status_code == 403, channel
+    assert response.headers["X-Glassbreak-Reason"] == "secret_detected"
+    body = response.json()
+    assert {f["detector"] for f in body["findings"]} == {"aws_access_key"}
+    assert AWS_KEY not in response.text
+    assert upstream.seen_with_marker(marker) == []
+
+
+def test_a_secret_in_plain_http_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
+    marker = tag()
+    response = client(proxy).post(f"http://allowed.test:{upstream.ports['http']}/p?t={marker}",
+                                  data=f"token={AWS_KEY}", timeout=10)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (403,
+                                                                               "secret_detected")
+    assert upstream.seen_with_marker(marker) == []
+
+
+def test_benign_bodies_arrive_byte_for_byte(proxy: Proxy, upstream: Upstream) -> None:
+    marker = tag()
+    lock = {"packages": {f"node_modules/p{i}": {
+        "integrity": "sha512-" + base64.b64encode(hashlib.sha512(str(i).encode()).digest())
+        .decode(), "resolved": f"https://registry.npmjs.org/p{i}/-/p{i}-1.0.{i}.tgz",
+        "id": str(uuid.UUID(int=i))} for i in range(50)}, "commit": hashlib.sha1(b"x").hexdigest()}
+    for body, headers in (
+        (json.dumps(lock).encode(), {"Content-Type": "application/json"}),
+        (gzip.compress(json.dumps(lock).encode()), {"Content-Type": "application/json",
+                                                    "Content-Encoding": "gzip"}),
+    ):
+        response = client(proxy).post(
+            f"https://allowed.test:{upstream.ports['https']}/ok?t={marker}", data=body,
+            headers=headers, timeout=10)
+        assert response.status_code == 200
+        assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_alert_mode_forwards_and_logs_without_the_value(proxy: Proxy,
+                                                        upstream: Upstream) -> None:
+    marker = tag()
+    response = client(proxy).post(
+        f"https://allowed.test:{upstream.ports['https']}/alert?t={marker}",
+        json={"token": GITHUB_TOKEN}, timeout=10)
+    assert response.status_code == 200
+    assert len(upstream.seen_with_marker(marker)) == 1
+    lines = [line for line in proxy.audit() if line.get("path") == "/alert?t="]
+    [finding] = lines[-1]["findings"]  # type: ignore[misc]
+    assert finding["detector"] == "github_token" and finding["action"] == "alert"
+    assert len(finding["hash"]) == 64 and GITHUB_TOKEN not in json.dumps(lines[-1])
+
+
+def test_a_destination_may_receive_its_own_key_and_nothing_else(proxy: Proxy,
+                                                                upstream: Upstream) -> None:
+    base = f"https://api.allowed.test:{upstream.ports['https']}"
+    own = client(proxy).post(f"{base}/v1/messages", json={"x": 1},
+                             headers={"X-Api-Key": ANTHROPIC_KEY}, timeout=10)
+    assert own.status_code == 200
+    elsewhere = client(proxy).post(f"https://allowed.test:{upstream.ports['https']}/leak",
+                                   headers={"X-Api-Key": ANTHROPIC_KEY}, timeout=10)
+    assert (elsewhere.status_code, elsewhere.headers["X-Glassbreak-Reason"]) == (
+        403, "secret_detected")
+
+
+def test_redact_mode_delivers_the_placeholder_with_a_correct_length(proxy: Proxy,
+                                                                    upstream: Upstream) -> None:
+    marker = tag()
+    body = json.dumps({"note": f"key {AWS_KEY} here", "n": 1}).encode()
+    response = client(proxy).post(
+        f"https://api.allowed.test:{upstream.ports['https']}/v1/r?t={marker}", data=body,
+        headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 200
+    [seen] = upstream.seen_with_marker(marker)
+    expected = body.replace(AWS_KEY.encode(), b"[REDACTED:aws_access_key]")
+    assert seen["body_sha256"] == hashlib.sha256(expected).hexdigest()
+    assert seen["body_len"] == len(expected)
+
+
+def test_redact_of_an_encoded_value_blocks_instead(proxy: Proxy, upstream: Upstream) -> None:
+    marker = tag()
+    response = client(proxy).post(
+        f"https://api.allowed.test:{upstream.ports['https']}/v1/r?t={marker}",
+        json={"blob": b64(AWS_KEY)}, timeout=10)
+    assert response.status_code == 403
+    assert upstream.seen_with_marker(marker) == []
+
+
+def test_monitor_mode_forwards_a_secret_and_logs_a_would_block(proxy: Proxy,
+                                                               upstream: Upstream) -> None:
+    marker = tag()
+    response = client(proxy).post(f"https://monitor.test:{upstream.ports['https']}/m?t={marker}",
+                                  json={"k": AWS_KEY}, timeout=10)
+    assert response.status_code == 200
+    lines = [line for line in proxy.audit() if line.get("path") == "/m?t="]
+    [finding] = lines[-1]["findings"]  # type: ignore[misc]
+    assert finding["would_block"] is True and finding["action"] == "block"
+
+
+def test_a_body_over_the_limit_is_never_forwarded(proxy: Proxy, upstream: Upstream) -> None:
+    marker = tag()
+    response = client(proxy).post(
+        f"https://allowed.test:{upstream.ports['https']}/big?t={marker}",
+        data=b"a" * 300_000, timeout=10)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
+        403, "body_too_large")
+    assert upstream.seen_with_marker(marker) == []
+
+
+def test_a_gzip_bomb_is_refused(proxy: Proxy, upstream: Upstream) -> None:
+    marker = tag()
+    bomb = gzip.compress(b"\0" * 50_000_000)  # 50 MB of zeros in ~50 KB
+    response = client(proxy).post(
+        f"https://allowed.test:{upstream.ports['https']}/bomb?t={marker}", data=bomb,
+        headers={"Content-Encoding": "gzip"}, timeout=30)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
+        403, "body_too_large")
+    assert upstream.seen_with_marker(marker) == []
+
+
+def test_a_secret_in_a_websocket_message_closes_the_socket(proxy: Proxy,
+                                                           upstream: Upstream) -> None:
+    port = upstream.ports["https"]
+    upgrade = [("Host", f"allowed.test:{port}"), ("Upgrade", "websocket"),
+               ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+               ("Sec-WebSocket-Version", "13")]
+    sock, _ = open_tunnel(proxy.port, f"allowed.test:{port}")
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:
+        assert http_request(tls, "GET", "/ws", upgrade).status == 101
+        tls.sendall(_masked_text_frame("hello"))
+        assert b"hello" in tls.recv(1024)
+        tls.sendall(_masked_text_frame(f"my key is {AWS_KEY}"))
+        try:
+            echoed = tls.recv(1024)
+        except OSError:
+            echoed = b""
+        assert AWS_KEY.encode() not in echoed
+
+
+def _masked_text_frame(text: str) -> bytes:
+    payload = text.encode()
+    mask = b"\x01\x02\x03\x04"
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + mask + masked

@@ -1,0 +1,813 @@
+"""Tables for the decoders: Content-Encoding, body fields and hidden layers, near misses included.
+
+Secret-shaped values are fakes built here from a seeded generator; test ids never show them.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import random
+import string
+import struct
+import tracemalloc
+import urllib.parse
+import zlib
+from collections.abc import Callable
+
+import brotli  # type: ignore[import-untyped]  # no stubs or py.typed marker
+import pytest
+import zstandard
+
+from proxy.inspection import brotli_stream
+from proxy.inspection.compression import CHUNK, INPUT_STEP, MAX_MEMBERS, ZSTD_MAX_WINDOW
+from proxy.inspection.decoders import (
+    DecodeLimitExceeded,
+    Field,
+    Layer,
+    UndecodableBody,
+    body_fields,
+    decode_content_encoding,
+    is_plain_name,
+    parse_content_encoding,
+    peel,
+)
+from proxy.inspection.layers import MAX_VARIANTS
+
+MiB = 1024 * 1024
+LIMIT = 10 * MiB
+BUDGET = 10 * MiB
+
+
+def fake_token(prefix: str, alphabet: str, length: int, seed: int) -> str:
+    """A random token in a credential's shape, different for every seed."""
+    rng = random.Random(seed)
+    return prefix + "".join(rng.choice(alphabet) for _ in range(length))
+
+
+FAKE_AWS_ID = fake_token("AKIA", string.ascii_uppercase + "234567", 16, seed=1)
+FAKE_GH_TOKEN = fake_token("ghp_", string.ascii_letters + string.digits, 36, seed=2)
+SECRET_LINE = f"aws_access_key_id = {FAKE_AWS_ID}"
+# Compressors store a short input as it is (Brotli) or nearly; this one they really compress.
+PAYLOAD = (SECRET_LINE + "\n" + "filler words repeated " * 8).encode()
+
+
+def b64(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(data).decode()
+
+
+def reaching(text: str, needle: str = SECRET_LINE, **kwargs: int) -> tuple[str, ...] | None:
+    """The layers of the first peeled text that contains `needle`, or None."""
+    for layer in peel(text, max_bytes=kwargs.pop("max_bytes", BUDGET), **kwargs):
+        if needle in layer.text:
+            return layer.layers
+    return None
+
+
+def texts(text: str, **kwargs: int) -> dict[str, tuple[str, ...]]:
+    """Every peeled text with its layers (first chain wins)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for layer in peel(text, max_bytes=kwargs.pop("max_bytes", BUDGET), **kwargs):
+        found.setdefault(layer.text, layer.layers)
+    return found
+
+
+def png(width: int = 48, height: int = 48) -> bytes:
+    """A valid PNG of random pixels, as a photo would be: incompressible image data."""
+    rng = random.Random(3)
+    rows = b"".join(b"\x00" + rng.randbytes(width * 3) for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def gzip_zero_bomb(size: int = 1024 * MiB) -> bytes:
+    """A valid gzip stream of `size` zero bytes, about a thousandth of that, built in ~0.3 s.
+
+    After a full flush deflate forgets its history, so every further MiB compresses to the
+    same bytes: compress two, repeat the second, and write the trailer for the whole.
+    """
+    zeros = bytes(MiB)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    first = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    ending = compressor.flush()[:-8]  # the final empty block, without the 8-byte trailer
+    crc = 0
+    for _ in range(size // MiB):
+        crc = zlib.crc32(zeros, crc)
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return first + block * (size // MiB - 1) + ending + trailer
+
+
+def zstd_zero_bomb(size: int) -> bytes:
+    """zstd of `size` zero bytes, compressed a MiB at a time."""
+    compressor = zstandard.ZstdCompressor().compressobj()
+    zeros = bytes(MiB)
+    return b"".join(compressor.compress(zeros) for _ in range(size // MiB)) + compressor.flush()
+
+
+def brotli_zero_bomb(size: int) -> bytes:
+    """Brotli of `size` zero bytes, compressed a MiB at a time."""
+    compressor = brotli.Compressor(quality=5, lgwin=24)
+    zeros = bytes(MiB)
+    parts: list[bytes] = [compressor.process(zeros) for _ in range(size // MiB)]
+    return b"".join(parts) + bytes(compressor.finish())
+
+
+def raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+def peak_memory(action: Callable[[], object]) -> int:
+    """Bytes of Python memory allocated at the peak while `action` runs (raises propagate)."""
+    tracemalloc.start()
+    try:
+        action()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+# --- Content-Encoding: round trips ---------------------------------------------------------
+
+BODY = (b'{"note": "compressible text, ' + b"repeated " * 200 + b'"}') * 3
+
+ENCODED = [
+    pytest.param(None, BODY, id="no-header"),
+    pytest.param("", BODY, id="empty-header"),
+    pytest.param("identity", BODY, id="identity"),
+    pytest.param("gzip", gzip.compress(BODY), id="gzip"),
+    pytest.param("x-gzip", gzip.compress(BODY), id="x-gzip"),
+    pytest.param("GZip", gzip.compress(BODY), id="coding-names-are-case-insensitive"),
+    pytest.param(
+        "gzip", gzip.compress(BODY[:100]) + gzip.compress(BODY[100:]), id="gzip-2-members"
+    ),
+    pytest.param("gzip", gzip.compress(BODY) + b"\0\0\0", id="gzip-zero-padding"),
+    pytest.param("deflate", zlib.compress(BODY), id="deflate-zlib-wrapped"),
+    pytest.param("deflate", raw_deflate(BODY), id="deflate-raw"),
+    pytest.param("br", brotli.compress(BODY), id="br"),
+    pytest.param("zstd", zstandard.ZstdCompressor().compress(BODY), id="zstd"),
+    pytest.param(
+        "zstd",
+        zstandard.ZstdCompressor().compress(BODY[:50])
+        + zstandard.ZstdCompressor().compress(BODY[50:]),
+        id="zstd-2-frames",
+    ),
+    pytest.param("gzip, br", brotli.compress(gzip.compress(BODY)), id="stacked-gzip-then-br"),
+    pytest.param(
+        " deflate ,identity,  zstd ",
+        zstandard.ZstdCompressor().compress(zlib.compress(BODY)),
+        id="stacked-with-spaces-and-identity",
+    ),
+    pytest.param(
+        "br, gzip, zstd",
+        zstandard.ZstdCompressor().compress(gzip.compress(brotli.compress(BODY))),
+        id="stacked-three",
+    ),
+    pytest.param("gzip", b"", id="empty-body-stays-empty"),
+]
+
+
+@pytest.mark.parametrize(("header", "data"), ENCODED)
+def test_content_encoding_round_trips(header: str | None, data: bytes) -> None:
+    expected = b"" if not data else BODY
+    assert decode_content_encoding(data, header, limit=LIMIT) == expected
+
+
+NOISE = random.Random(8).randbytes(3 * MiB)  # incompressible: input spans many INPUT_STEPs
+LARGE = [
+    pytest.param("gzip", gzip.compress(NOISE), id="gzip"),
+    pytest.param(
+        "gzip", gzip.compress(NOISE[:MiB]) + gzip.compress(NOISE[MiB:]), id="gzip-2-members"
+    ),
+    pytest.param("deflate", zlib.compress(NOISE), id="deflate"),
+    pytest.param("deflate", raw_deflate(NOISE), id="deflate-raw"),
+    pytest.param("br", brotli.compress(NOISE, quality=1), id="br"),
+    pytest.param("zstd", zstandard.ZstdCompressor().compress(NOISE), id="zstd"),
+]
+
+
+@pytest.mark.parametrize(("header", "data"), LARGE)
+def test_large_incompressible_bodies_round_trip(header: str, data: bytes) -> None:
+    assert len(data) > INPUT_STEP
+    assert decode_content_encoding(data, header, limit=LIMIT) == NOISE
+
+
+def test_many_small_members_and_frames_up_to_the_cap_are_read() -> None:
+    pieces = [f"piece {n}\n".encode() for n in range(MAX_MEMBERS)]
+    compressor = zstandard.ZstdCompressor()
+    gz = b"".join(gzip.compress(piece) for piece in pieces)
+    zs = b"".join(compressor.compress(piece) for piece in pieces)
+    assert decode_content_encoding(gz, "gzip", limit=LIMIT) == b"".join(pieces)
+    assert decode_content_encoding(zs, "zstd", limit=LIMIT) == b"".join(pieces)
+
+
+def test_more_members_or_frames_than_the_cap_are_refused() -> None:
+    gz = gzip.compress(b"") * (MAX_MEMBERS + 1)
+    zs = zstandard.ZstdCompressor().compress(b"") * (MAX_MEMBERS + 1)
+    with pytest.raises(UndecodableBody):
+        decode_content_encoding(gz, "gzip", limit=LIMIT)
+    with pytest.raises(UndecodableBody):
+        decode_content_encoding(zs, "zstd", limit=LIMIT)
+
+
+def test_parse_content_encoding_lists_codings_in_applied_order() -> None:
+    assert parse_content_encoding("gzip, identity, BR") == ["gzip", "br"]
+    assert parse_content_encoding(None) == []
+
+
+# --- Content-Encoding: refusals ------------------------------------------------------------
+
+GZ = gzip.compress(BODY)
+BR = brotli.compress(BODY)
+ZS = zstandard.ZstdCompressor().compress(BODY)
+
+UNDECODABLE = [
+    pytest.param("compress", GZ, id="unsupported-coding"),
+    pytest.param("gzip, sdch", GZ, id="unknown-coding-in-stack"),
+    pytest.param("gzip", b"not gzip at all", id="gzip-not-gzip"),
+    pytest.param("gzip", GZ[:10] + bytes(20) + GZ[30:], id="gzip-corrupt"),
+    pytest.param("gzip", GZ[:-12], id="gzip-truncated"),
+    pytest.param("gzip", GZ[:-4] + struct.pack("<I", len(BODY) + 1), id="gzip-bad-length-trailer"),
+    pytest.param("gzip", GZ[:-8] + bytes(4) + GZ[-4:], id="gzip-bad-crc-trailer"),
+    pytest.param("gzip", GZ + b"trailing junk", id="gzip-trailing-bytes"),
+    pytest.param("deflate", zlib.compress(BODY)[:-6], id="deflate-truncated"),
+    pytest.param("deflate", zlib.compress(BODY) + b"xx", id="deflate-trailing-bytes"),
+    pytest.param("br", BR[: len(BR) // 2], id="br-truncated"),
+    pytest.param("br", b"\xff" * 40, id="br-corrupt"),
+    pytest.param("br", BR + b"x", id="br-trailing-bytes"),
+    pytest.param("zstd", ZS[:-4], id="zstd-truncated"),
+    pytest.param("zstd", b"\x28\xb5\x2f\xfd" + b"garbage!", id="zstd-corrupt"),
+    pytest.param("zstd", ZS + b"xy", id="zstd-trailing-bytes"),
+    pytest.param("br, gzip", brotli.compress(GZ), id="stack-undone-in-the-wrong-order"),
+]
+
+
+@pytest.mark.parametrize(("header", "data"), UNDECODABLE)
+def test_unreadable_bodies_are_refused(header: str, data: bytes) -> None:
+    with pytest.raises(UndecodableBody):
+        decode_content_encoding(data, header, limit=LIMIT)
+
+
+def test_zstd_window_beyond_the_http_cap_is_refused() -> None:
+    # Streamed (size unknown), the frame announces the full 16 MiB window it was given.
+    params = zstandard.ZstdCompressionParameters(window_log=24)
+    compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    data = compressor.compress(BODY) + compressor.flush()
+    assert zstandard.get_frame_parameters(data).window_size > ZSTD_MAX_WINDOW
+    with pytest.raises(UndecodableBody):
+        decode_content_encoding(data, "zstd", limit=LIMIT)
+
+
+def test_unknown_coding_is_not_echoed_in_the_error() -> None:
+    with pytest.raises(UndecodableBody) as error:
+        decode_content_encoding(GZ, f"gzip, {FAKE_AWS_ID}", limit=LIMIT)
+    assert FAKE_AWS_ID.lower() not in str(error.value).lower()
+    assert "number 2" in str(error.value)
+
+
+def test_errors_are_value_errors() -> None:
+    assert issubclass(DecodeLimitExceeded, ValueError)
+    assert issubclass(UndecodableBody, ValueError)
+
+
+def test_brotli_decoder_is_bounded_in_this_build() -> None:
+    # Without the streaming API every br body would be refused (fail closed), not decoded.
+    assert brotli_stream.available()
+
+
+def test_br_is_refused_when_no_bounded_decoder_is_available(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(brotli_stream, "_library", lambda: None)
+    with pytest.raises(UndecodableBody):
+        decode_content_encoding(BR, "br", limit=LIMIT)
+
+
+# --- Content-Encoding: bombs ---------------------------------------------------------------
+
+BOMB_LIMIT = MiB
+# Peak Python memory allowed while refusing a bomb: the cap, a chunk, the compressed input.
+BOMB_PEAK = 8 * MiB
+
+
+@pytest.fixture(scope="module")
+def gigabyte_gzip_bomb() -> bytes:
+    bomb = gzip_zero_bomb()
+    assert len(bomb) < 2 * MiB
+    return bomb
+
+
+def test_gzip_bomb_of_a_gigabyte_stops_at_the_limit(gigabyte_gzip_bomb: bytes) -> None:
+    def decode() -> None:
+        with pytest.raises(DecodeLimitExceeded):
+            decode_content_encoding(gigabyte_gzip_bomb, "gzip", limit=BOMB_LIMIT)
+
+    assert peak_memory(decode) < BOMB_PEAK
+
+
+def test_gzip_bomb_is_well_formed(gigabyte_gzip_bomb: bytes) -> None:
+    # The bomb is a real gzip stream (so the test above cannot pass on a corrupt one):
+    # its first MiB inflates to zeros and its trailer claims the full gigabyte.
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert inflater.decompress(gigabyte_gzip_bomb, MiB) == bytes(MiB)
+    assert struct.unpack("<I", gigabyte_gzip_bomb[-4:]) == (1 << 30,)
+
+
+BOMBS = [
+    pytest.param("deflate", lambda: raw_deflate(bytes(64 * MiB)), id="raw-deflate"),
+    pytest.param("zstd", lambda: zstd_zero_bomb(256 * MiB), id="zstd"),
+    pytest.param("br", lambda: brotli_zero_bomb(256 * MiB), id="br"),
+    pytest.param(
+        "gzip, br", lambda: brotli.compress(gzip_zero_bomb(64 * MiB)), id="gzip-inside-br"
+    ),
+]
+
+
+@pytest.mark.parametrize(("header", "build"), BOMBS)
+def test_bombs_stop_at_the_limit(header: str, build: Callable[[], bytes]) -> None:
+    bomb = build()
+
+    def decode() -> None:
+        with pytest.raises(DecodeLimitExceeded):
+            decode_content_encoding(bomb, header, limit=BOMB_LIMIT)
+
+    assert peak_memory(decode) < BOMB_PEAK + len(bomb)
+
+
+def test_output_of_exactly_the_limit_is_accepted() -> None:
+    data = bytes(3 * CHUNK)
+    assert decode_content_encoding(gzip.compress(data), "gzip", limit=len(data)) == data
+    with pytest.raises(DecodeLimitExceeded):
+        decode_content_encoding(gzip.compress(data), "gzip", limit=len(data) - 1)
+
+
+def test_identity_body_over_the_limit_is_refused() -> None:
+    with pytest.raises(DecodeLimitExceeded):
+        decode_content_encoding(b"x" * 11, None, limit=10)
+
+
+# --- hidden layers: what is peeled ---------------------------------------------------------
+
+PEELED = [
+    pytest.param(SECRET_LINE, (), id="plain-text-is-the-root"),
+    pytest.param(urllib.parse.quote(SECRET_LINE, safe=""), ("percent",), id="percent"),
+    pytest.param(
+        "".join(f"%{b:02X}" for b in SECRET_LINE.encode()), ("percent",), id="percent-every-byte"
+    ),
+    pytest.param(f"see {b64(SECRET_LINE)} here", ("base64",), id="base64-run-inside-text"),
+    pytest.param(b64(SECRET_LINE).rstrip("="), ("base64",), id="base64-unpadded"),
+    pytest.param(
+        base64.urlsafe_b64encode(b"\xfb\xff" + SECRET_LINE.encode()).decode(),
+        ("base64url",),
+        id="base64url",
+    ),
+    pytest.param(base64.b32encode(SECRET_LINE.encode()).decode(), ("base32",), id="base32"),
+    pytest.param(
+        base64.b32encode(SECRET_LINE.encode()).decode().lower().rstrip("="),
+        ("base32",),
+        id="base32-lowercase-unpadded",
+    ),
+    pytest.param(SECRET_LINE.encode().hex(), ("hex",), id="hex-lowercase"),
+    pytest.param(f"0x{SECRET_LINE.encode().hex().upper()};", ("hex",), id="hex-uppercase-in-text"),
+    pytest.param(b64(gzip.compress(PAYLOAD)), ("base64", "gzip"), id="base64-gzip"),
+    pytest.param(b64(zlib.compress(PAYLOAD)), ("base64", "zlib"), id="base64-zlib"),
+    pytest.param(b64(raw_deflate(PAYLOAD)), ("base64", "deflate"), id="base64-raw-deflate"),
+    pytest.param(b64(brotli.compress(PAYLOAD)), ("base64", "br"), id="base64-br"),
+    pytest.param(
+        b64(zstandard.ZstdCompressor().compress(PAYLOAD)), ("base64", "zstd"), id="base64-zstd"
+    ),
+    pytest.param(gzip.compress(PAYLOAD).hex(), ("hex", "gzip"), id="hex-gzip"),
+    pytest.param(b64(gzip.compress(PAYLOAD)[:-8]), ("base64", "gzip"), id="base64-gzip-truncated"),
+    pytest.param(b64(SECRET_LINE.encode("utf-16-le")), ("base64",), id="base64-utf16le"),
+    pytest.param(b64(b64(SECRET_LINE)), ("base64", "base64"), id="base64-twice"),
+    pytest.param(
+        urllib.parse.quote(b64(SECRET_LINE)), ("percent", "base64"), id="percent-then-base64"
+    ),
+    pytest.param("\u200b".join(SECRET_LINE), ("zero_width",), id="zero-width-interleaved"),
+    pytest.param("\u00ad".join(SECRET_LINE), ("zero_width",), id="soft-hyphen-interleaved"),
+    pytest.param(
+        "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in SECRET_LINE),
+        ("nfkc",),
+        id="full-width-letters",
+    ),
+    pytest.param(
+        "\u2060".join(b64(SECRET_LINE)), ("zero_width", "base64"), id="zero-width-inside-base64"
+    ),
+    pytest.param(
+        b64(b"\x00\x01\x02\xff" * 8 + SECRET_LINE.encode() + b"\xfe\x00" * 8),
+        ("base64", "strings"),
+        id="secret-inside-binary-bytes",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "layers"), PEELED)
+def test_secret_is_peeled(text: str, layers: tuple[str, ...]) -> None:
+    assert reaching(text) == layers
+
+
+def test_root_comes_first_with_no_layers() -> None:
+    first = next(peel("anything", max_bytes=BUDGET))
+    assert first == Layer("anything", ())
+
+
+def test_nested_base64_of_gzip_is_peeled() -> None:
+    inner = b64(gzip.compress(PAYLOAD))
+    outer = b64(json.dumps({"payload": inner}))
+    assert reaching(outer) == ("base64", "base64", "gzip")
+
+
+def nested_base64(times: int) -> str:
+    text = SECRET_LINE
+    for _ in range(times):
+        text = b64(text)
+    return text
+
+
+def test_three_base64_layers_are_peeled_at_depth_three() -> None:
+    assert texts(nested_base64(3), max_depth=3)[SECRET_LINE] == ("base64",) * 3
+
+
+def test_four_base64_layers_are_not_peeled_at_depth_three() -> None:
+    found = texts(nested_base64(4), max_depth=3)
+    assert SECRET_LINE not in found
+    assert max(len(layers) for layers in found.values()) == 3  # it went as deep as allowed
+
+
+def test_depth_zero_yields_only_the_text() -> None:
+    assert list(peel(b64(SECRET_LINE), max_depth=0, max_bytes=BUDGET)) == [
+        Layer(b64(SECRET_LINE), ())
+    ]
+
+
+def test_normalisation_costs_no_depth() -> None:
+    text = "\u200b".join(nested_base64(3))
+    assert texts(text, max_depth=3)[SECRET_LINE] == ("zero_width", "base64", "base64", "base64")
+
+
+def test_the_same_run_twice_is_yielded_once() -> None:
+    run = b64(SECRET_LINE)
+    layers = list(peel(f"{run} and {run}", max_bytes=BUDGET))
+    assert [layer.text for layer in layers].count(SECRET_LINE) == 1
+
+
+# --- hidden layers: near misses ------------------------------------------------------------
+
+SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+NOT_PEELED = [
+    pytest.param(b64(png()), id="base64-png"),
+    pytest.param(f"data:image/png;base64,{b64(png())}", id="png-data-uri"),
+    pytest.param(f"sha256 {SHA256}", id="sha256-hex"),
+    pytest.param("commit 9fceb02d0ae598e95dc970b74767f19372d61af8", id="git-sha"),
+    pytest.param("id 123e4567-e89b-12d3-a456-426614174000", id="uuid"),
+    pytest.param("550e8400e29b41d4a716446655440000", id="uuid-without-dashes"),
+    pytest.param(
+        'integrity="sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC"',
+        id="sri-hash",
+    ),
+    pytest.param(
+        "The internationalization of telecommunications infrastructure was uncharacteristically "
+        "straightforward, notwithstanding counterproductive misunderstandings.",
+        id="plain-english-with-long-words",
+    ),
+    pytest.param(
+        "getUserAccountSettingsById createOrganizationMembership", id="camel-case-identifiers"
+    ),
+    pytest.param("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", id="base32-alphabet-noise"),
+    pytest.param(b64(SECRET_LINE)[:12], id="base64-run-below-minimum"),
+    pytest.param(SECRET_LINE.encode().hex()[:30], id="hex-run-below-minimum"),
+    pytest.param("100% sure, 50%-off", id="percent-sign-without-escapes"),
+    pytest.param(FAKE_GH_TOKEN, id="random-token"),
+]
+
+
+@pytest.mark.parametrize("text", NOT_PEELED)
+def test_near_misses_yield_no_variants(text: str) -> None:
+    assert list(peel(text, max_bytes=BUDGET)) == [Layer(text, ())]
+
+
+def test_random_base64_rarely_yields_a_variant() -> None:
+    rng = random.Random(5)
+    runs = [b64(rng.randbytes(rng.choice([12, 24, 48, 300]))) for _ in range(2000)]
+    assert sum(len(list(peel(run, max_bytes=BUDGET))) > 1 for run in runs) == 0
+
+
+# --- hidden layers: bounds -----------------------------------------------------------------
+
+
+def test_variant_count_is_capped() -> None:
+    runs = " ".join(b64(f"distinct note number {n:05d}") for n in range(MAX_VARIANTS + 10))
+    yielded: list[Layer] = []
+    with pytest.raises(DecodeLimitExceeded):
+        yielded.extend(peel(runs, max_bytes=BUDGET))
+    assert len(yielded) == 1 + MAX_VARIANTS
+
+
+def test_decoded_text_is_capped_at_max_bytes() -> None:
+    runs = " ".join(b64(f"{n:03d} " + "lorem ipsum " * 20) for n in range(50))
+    yielded: list[Layer] = []
+    with pytest.raises(DecodeLimitExceeded):
+        yielded.extend(peel(runs, max_bytes=2000))
+    assert sum(len(layer.text) for layer in yielded[1:]) <= 2000
+
+
+def test_compression_bomb_inside_base64_exceeds_the_budget() -> None:
+    bomb = b64(gzip.compress(b"A" * (4 * MiB)))
+    with pytest.raises(DecodeLimitExceeded):
+        list(peel(bomb, max_bytes=MiB))
+
+
+def test_corrupt_data_behind_a_magic_number_is_read_as_bytes() -> None:
+    fake_gzip = b64(b"\x1f\x8b\x08" + b"not really gzip, just text after it")
+    assert [layer.layers for layer in peel(fake_gzip, max_bytes=BUDGET)] == [(), ("base64",)]
+
+
+# --- body fields ---------------------------------------------------------------------------
+
+
+def fields(data: bytes, content_type: str | None) -> list[Field]:
+    return list(body_fields(data, content_type, limit=LIMIT))
+
+
+def by_location(found: list[Field]) -> dict[str, str]:
+    return {field.location: field.text for field in found}
+
+
+def test_plain_text_is_one_field_to_peel() -> None:
+    assert fields(SECRET_LINE.encode(), "text/plain") == [Field("body", SECRET_LINE, peel=True)]
+
+
+def test_empty_body_has_no_fields() -> None:
+    assert fields(b"", "application/json") == []
+
+
+def test_body_over_the_limit_is_refused() -> None:
+    with pytest.raises(DecodeLimitExceeded):
+        list(body_fields(b"x" * 11, "text/plain", limit=10))
+
+
+JSON_BODY = json.dumps(
+    {
+        "user": {"name": "Ada Lovelace", "emails": ["ada@example.org", "lovelace@example.org"]},
+        "card": 4111111111111111,
+        "count": 3,
+        "ok": True,
+        "comment": "an ordinary sentence",
+    }
+).encode()
+
+
+def test_json_strings_are_fields_with_their_paths() -> None:
+    found = by_location(fields(JSON_BODY, "application/json"))
+    assert found["body:$.user.name"] == "Ada Lovelace"
+    assert found["body:$.user.emails[1]"] == "lovelace@example.org"
+    assert found["body:$.comment"] == "an ordinary sentence"
+
+
+def test_json_long_integers_are_fields_as_text_short_ones_are_not() -> None:
+    found = by_location(fields(JSON_BODY, "application/json"))
+    assert found["body:$.card"] == "4111111111111111"
+    assert "body:$.count" not in found
+    assert "body:$.ok" not in found
+
+
+def test_json_whole_body_is_yielded_once_not_to_peel() -> None:
+    found = fields(JSON_BODY, "application/json")
+    whole = [field for field in found if field.location == "body"]
+    assert whole == [Field("body", JSON_BODY.decode(), peel=False)]
+
+
+def test_json_unicode_escapes_are_undone() -> None:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in FAKE_AWS_ID[:4]) + FAKE_AWS_ID[4:]
+    found = by_location(fields(f'{{"key": "{escaped}"}}'.encode(), "application/json"))
+    assert found["body:$.key"] == FAKE_AWS_ID
+
+
+def test_json_escaped_slashes_in_base64_are_undone_before_peeling() -> None:
+    run = b64(b"\xfb\xff\xbf" + SECRET_LINE.encode())  # contains "+" and "/"
+    body = json.dumps({"blob": run}).replace("/", "\\/").encode()
+    field = by_location(fields(body, "application/json"))["body:$.blob"]
+    assert SECRET_LINE in texts(field)
+
+
+JSON_AS_OTHER_TYPES = [
+    pytest.param("text/plain", id="text-plain"),
+    pytest.param(None, id="no-content-type"),
+    pytest.param("application/octet-stream", id="octet-stream"),
+    pytest.param("application/x-www-form-urlencoded", id="claims-to-be-a-form"),
+    pytest.param("application/vnd.api+json; charset=utf-8", id="json-suffix-type"),
+]
+
+
+@pytest.mark.parametrize("content_type", JSON_AS_OTHER_TYPES)
+def test_json_is_parsed_whatever_the_content_type(content_type: str | None) -> None:
+    body = json.dumps({"key": "\\u0041" + FAKE_AWS_ID[1:]}).replace("\\\\", "\\").encode()
+    assert by_location(fields(body, content_type))["body:$.key"] == FAKE_AWS_ID
+
+
+def test_json_keys_are_scanned_but_never_shown_in_locations() -> None:
+    body = json.dumps({"outer": {FAKE_AWS_ID: {"email": "ada@example.org"}}}).encode()
+    found = by_location(fields(body, "application/json"))
+    assert found["body:$.outer.<key#0>"] == FAKE_AWS_ID
+    assert found["body:$.outer.#0.email"] == "ada@example.org"
+    assert not any(FAKE_AWS_ID in location for location in found)
+
+
+def test_json_duplicate_keys_are_all_scanned() -> None:
+    body = b'{"token": "' + FAKE_GH_TOKEN.encode() + b'", "token": "harmless value"}'
+    texts_found = [field.text for field in fields(body, "application/json")]
+    assert FAKE_GH_TOKEN in texts_found
+    assert "harmless value" in texts_found
+
+
+def test_json_split_secret_is_joined_within_one_object() -> None:
+    parts = [FAKE_AWS_ID[:7], FAKE_AWS_ID[7:14], FAKE_AWS_ID[14:]]
+    body = json.dumps({"a": parts[0], "b": parts[1], "c": parts[2], "n": 5}).encode()
+    assert by_location(fields(body, "application/json"))["body:$.*"] == FAKE_AWS_ID
+
+
+def test_json_split_secret_is_joined_within_one_array() -> None:
+    body = json.dumps({"parts": ["4111", "1111", "1111", "1111"]}).encode()
+    assert by_location(fields(body, "application/json"))["body:$.parts[*]"] == "4111111111111111"
+
+
+def test_json_single_characters_are_not_joined() -> None:
+    body = json.dumps({"digits": list("4111111111111111")}).encode()
+    assert "body:$.digits[*]" not in by_location(fields(body, "application/json"))
+
+
+def test_json_lone_surrogates_are_dropped_from_values() -> None:
+    interleaved = "\\udc00".join(FAKE_AWS_ID)
+    found = by_location(fields(f'{{"k": "{interleaved}"}}'.encode(), "application/json"))
+    assert found["body:$.k"] == FAKE_AWS_ID
+
+
+def test_ndjson_lines_are_parsed_one_by_one() -> None:
+    body = b'{"a": "first line value"}\n\n{"b": "\\u0041' + FAKE_AWS_ID[1:].encode() + b'"}\n'
+    found = by_location(fields(body, "application/x-ndjson"))
+    assert found["body:line1:$.a"] == "first line value"
+    assert found["body:line3:$.b"] == FAKE_AWS_ID
+
+
+INVALID_JSON = [
+    pytest.param(b'{"a": "unterminated', id="unterminated"),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-deeper-than-the-stack"),
+    pytest.param(b'{"n": ' + b"9" * 5000 + b"}", id="integer-too-long-for-python"),
+    pytest.param(b'{"a": 1}\nnot json\n', id="ndjson-with-a-bad-line"),
+]
+
+
+@pytest.mark.parametrize("body", INVALID_JSON)
+def test_json_that_fails_to_parse_is_the_whole_text_to_peel(body: bytes) -> None:
+    assert fields(body, "application/json") == [Field("body", body.decode(), peel=True)]
+
+
+def test_form_values_are_percent_decoded() -> None:
+    body = f"user=ada&key={urllib.parse.quote(FAKE_AWS_ID)}&note=two+words+here".encode()
+    found = by_location(fields(body, "application/x-www-form-urlencoded"))
+    assert found["form:key"] == FAKE_AWS_ID
+    assert found["form:note"] == "two words here"
+    assert found["body"] == body.decode()
+
+
+def test_form_names_are_scanned_but_not_shown() -> None:
+    body = f"{urllib.parse.quote(FAKE_GH_TOKEN)}=1&x=2".encode()
+    found = by_location(fields(body, "application/x-www-form-urlencoded"))
+    assert found["form:<key#0>"] == FAKE_GH_TOKEN
+    assert not any(FAKE_GH_TOKEN in location for location in found)
+
+
+def test_form_split_secret_is_joined() -> None:
+    body = f"a={FAKE_AWS_ID[:10]}&b={FAKE_AWS_ID[10:]}".encode()
+    assert by_location(fields(body, "application/x-www-form-urlencoded"))["form:*"] == FAKE_AWS_ID
+
+
+BOUNDARY = "----glassbreak-test-boundary"
+
+
+def multipart(*parts: tuple[str, bytes]) -> bytes:
+    """A multipart/form-data body from (Content-Disposition and other headers, content)."""
+    out = b""
+    for headers, content in parts:
+        out += f"--{BOUNDARY}\r\n{headers}\r\n\r\n".encode() + content + b"\r\n"
+    return out + f"--{BOUNDARY}--\r\n".encode()
+
+
+MULTIPART_TYPE = f'multipart/form-data; boundary="{BOUNDARY}"'
+
+
+def test_multipart_fields_and_file_uploads_are_yielded() -> None:
+    upload = png()[:64] + b"\n" + b64(SECRET_LINE).encode() + b"\n" + png()[64:200]
+    body = multipart(
+        ('Content-Disposition: form-data; name="title"', b"quarterly report"),
+        (
+            'Content-Disposition: form-data; name="file"; filename="report.bin"\r\n'
+            "Content-Type: application/octet-stream",
+            upload,
+        ),
+    )
+    found = by_location(fields(body, MULTIPART_TYPE))
+    assert found["multipart:title"] == "quarterly report"
+    assert SECRET_LINE in texts(found["multipart:file"])  # binary file, base64 run inside
+    assert [f.peel for f in fields(body, MULTIPART_TYPE) if f.location == "body"] == [False]
+
+
+def test_multipart_file_without_field_name_uses_the_file_name() -> None:
+    body = multipart(('Content-Disposition: form-data; filename="notes.txt"', SECRET_LINE.encode()))
+    assert by_location(fields(body, MULTIPART_TYPE))["multipart:notes.txt"] == SECRET_LINE
+
+
+def test_multipart_transfer_encodings_are_undone() -> None:
+    body = multipart(
+        (
+            'Content-Disposition: form-data; name="b64"\r\nContent-Transfer-Encoding: base64',
+            b64(SECRET_LINE).encode(),
+        ),
+        (
+            'Content-Disposition: form-data; name="qp"\r\n'
+            "Content-Transfer-Encoding: quoted-printable",
+            SECRET_LINE.replace("=", "=3D").encode(),
+        ),
+    )
+    found = by_location(fields(body, MULTIPART_TYPE))
+    assert found["multipart:b64"] == SECRET_LINE
+    assert found["multipart:qp"] == SECRET_LINE
+
+
+def test_multipart_without_boundary_is_the_whole_text_to_peel() -> None:
+    body = multipart(('Content-Disposition: form-data; name="a"', b"value"))
+    assert fields(body, "multipart/form-data") == [Field("body", body.decode(), peel=True)]
+
+
+def test_multipart_secret_shaped_field_name_is_not_shown() -> None:
+    body = multipart((f'Content-Disposition: form-data; name="{FAKE_AWS_ID}"', b"some value"))
+    assert by_location(fields(body, MULTIPART_TYPE))["multipart:#0"] == "some value"
+
+
+CHARSETS = [
+    pytest.param(SECRET_LINE.encode("utf-16"), "text/plain", id="utf16-with-bom"),
+    pytest.param(SECRET_LINE.encode("utf-16-le"), "text/plain", id="utf16le-sniffed"),
+    pytest.param(
+        SECRET_LINE.encode("utf-16-be"), "text/plain; charset=UTF-16BE", id="declared-utf16be"
+    ),
+    pytest.param(
+        SECRET_LINE.encode(), "text/plain; charset=utf-16", id="lying-charset-utf8-also-read"
+    ),
+    pytest.param(SECRET_LINE.encode(), "text/plain; charset=base64", id="non-text-codec-ignored"),
+    pytest.param(
+        SECRET_LINE.encode(), "text/plain; charset=no-such-codec", id="unknown-codec-ignored"
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "content_type"), CHARSETS)
+def test_body_is_read_in_its_charset(data: bytes, content_type: str) -> None:
+    assert SECRET_LINE in [field.text for field in fields(data, content_type)]
+
+
+# --- names shown in locations --------------------------------------------------------------
+
+PLAIN_NAMES = ["email", "user_id", "accessTokenExpiresAt", "AWS_SECRET_ACCESS_KEY", "@context",
+               "$ref", "created_at", "x", "report.pdf", "item_2024", "getHTTPResponse"]  # fmt: skip
+TOKEN_SHAPES = [
+    pytest.param(FAKE_AWS_ID, id="aws-key-id-shape"),
+    pytest.param(FAKE_GH_TOKEN, id="github-token-shape"),
+    pytest.param(
+        fake_token("sk_live_", string.ascii_letters + string.digits, 24, 9), id="stripe-shape"
+    ),
+    pytest.param(fake_token("", "0123456789abcdef", 32, 4), id="hex-32"),
+    pytest.param(fake_token("", string.ascii_letters + string.digits, 20, 6), id="base62-20"),
+    pytest.param("ada@example.org", id="email-address"),
+    pytest.param("name with spaces", id="spaces"),
+]
+
+
+@pytest.mark.parametrize("name", PLAIN_NAMES)
+def test_identifier_names_are_shown(name: str) -> None:
+    assert is_plain_name(name)
+
+
+@pytest.mark.parametrize("name", TOKEN_SHAPES)
+def test_token_shaped_names_are_hidden(name: str) -> None:
+    assert not is_plain_name(name)
+
+
+def test_random_tokens_are_almost_never_shown_as_names() -> None:
+    rng = random.Random(11)
+    alphabet = string.ascii_letters + string.digits
+    tokens = ["".join(rng.choice(alphabet) for _ in range(24)) for _ in range(5000)]
+    assert sum(map(is_plain_name, tokens)) / len(tokens) < 0.01

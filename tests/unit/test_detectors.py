@@ -1,0 +1,492 @@
+"""Every detector as a table: positives with their exact value, and near misses that must not match.
+
+Fixtures hold no real secrets: tokens are built here from a seeded RNG in each format's shape, and
+test ids name the case, never the value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import string
+
+import pytest
+from stdnum import luhn
+
+from proxy.inspection.detectors import (
+    ALL_DETECTORS,
+    DETECTORS_BY_ID,
+    SCAN_LIMIT_ID,
+    Detector,
+    is_high_entropy_secret,
+)
+from proxy.inspection.findings import Kind, Severity
+from proxy.inspection.redact_values import keyed_hash, mask
+from proxy.inspection.scanner import Scanner
+
+_RNG = random.Random(20240611)
+B62 = string.ascii_letters + string.digits
+URLSAFE = B62 + "-_"
+UPPER_DIGITS = string.ascii_uppercase + string.digits
+LOWER_DIGITS = string.ascii_lowercase + string.digits
+HEX = "0123456789abcdef"
+
+
+def rand(n: int, alphabet: str = B62) -> str:
+    return "".join(_RNG.choices(alphabet, k=n))
+
+
+def b64(n_bytes: int) -> str:
+    return base64.b64encode(_RNG.randbytes(n_bytes)).decode()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+ARMOUR = "-" * 5  # key headers are assembled, so none sits in this file for scanners to flag
+
+
+def pem(kind: str, label: str = "PRIVATE KEY", newline: str = "\n") -> str:
+    """A PEM block with a random body: shaped like a key, not a key."""
+    body = newline.join(b64(48) for _ in range(12))
+    begin, end = f"{ARMOUR}BEGIN {kind}{label}{ARMOUR}", f"{ARMOUR}END {kind}{label}{ARMOUR}"
+    return f"{begin}{newline}{body}{newline}{end}"
+
+
+def jwt(header: dict[str, object], payload: dict[str, object]) -> str:
+    parts = (json.dumps(header).encode(), json.dumps(payload).encode())
+    return ".".join(b64url(p) for p in parts) + "." + rand(43, URLSAFE)
+
+
+def card(prefix: str, length: int) -> str:
+    body = prefix + rand(length - len(prefix) - 1, string.digits)
+    return body + luhn.calc_check_digit(body)
+
+
+def not_luhn(number: str) -> str:
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+def grouped(number: str, sep: str = " ") -> str:
+    return sep.join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+# Tokens used by several rows.
+AWS_KEY = "AKIA" + rand(16, UPPER_DIGITS)
+AWS_SECRET = b64(30)
+GITHUB = {p: f"{p}_{rand(36)}" for p in ("ghp", "gho", "ghu", "ghs", "ghr")}
+ANTHROPIC = "sk-ant-api03-" + rand(93, URLSAFE) + "AA"
+OPENAI_PROJECT = "sk-proj-" + rand(156, URLSAFE)
+OPENAI_LEGACY = "sk-" + rand(20) + "T3BlbkFJ" + rand(20)
+JWT = jwt({"alg": "HS256", "typ": "JWT"}, {"sub": "1234567890", "iat": 1516239022})
+RSA_PEM = pem("RSA ")
+GCP_PEM = pem("", newline="\\n")  # as it sits in a key file: JSON-escaped newlines
+GCP_KEY_FILE = json.dumps(
+    {"type": "service_account", "project_id": "demo-project", "private_key_id": rand(40, HEX),
+     "private_key": "@KEY@", "client_email": "svc@demo-project.iam.gserviceaccount.com"},
+    indent=2,
+).replace('"@KEY@"', f'"{GCP_PEM}"')
+AZURE_KEY = b64(64)
+DISCORD = b64url(b"1" + rand(17, string.digits).encode()) + "." + rand(6, URLSAFE) + "." + rand(
+    27, URLSAFE
+)
+VISA = card("4", 16)
+
+POSITIVES = [
+    # (detector, text, value)
+    pytest.param("aws_access_key", f"export AWS_ACCESS_KEY_ID={AWS_KEY}", AWS_KEY, id="aws-akia"),
+    pytest.param("aws_access_key", f'{{"key": "ASIA{rand(16, UPPER_DIGITS)}"}}', None,
+                 id="aws-asia-json"),
+    pytest.param("aws_secret_access_key", f'aws_secret_access_key = "{AWS_SECRET}"', AWS_SECRET,
+                 id="aws-secret-quoted"),
+    pytest.param("aws_secret_access_key", f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}\n", AWS_SECRET,
+                 id="aws-secret-env"),
+    pytest.param("azure_storage_key",
+                 "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey="
+                 f"{AZURE_KEY};EndpointSuffix=core.windows.net", AZURE_KEY,
+                 id="azure-connection-string"),
+    pytest.param("azure_storage_key", f"AZURE_STORAGE_KEY={AZURE_KEY}", AZURE_KEY, id="azure-env"),
+    pytest.param("gcp_service_account", GCP_KEY_FILE, GCP_PEM, id="gcp-key-file"),
+    pytest.param("private_key", f"key:\n{RSA_PEM}\nend", RSA_PEM, id="pem-rsa"),
+    pytest.param("private_key", pem("EC "), "=", id="pem-ec"),
+    pytest.param("private_key", pem("DSA "), "=", id="pem-dsa"),
+    pytest.param("private_key", pem("OPENSSH "), "=", id="pem-openssh"),
+    pytest.param("private_key", pem(""), "=", id="pem-pkcs8"),
+    pytest.param("private_key", pem("ENCRYPTED "), "=", id="pem-pkcs8-encrypted"),
+    pytest.param("private_key", pem("PGP ", "PRIVATE KEY BLOCK"), "=", id="pgp-private-block"),
+    pytest.param("private_key", '{"key": "' + pem("RSA ", newline="\\n") + '"}', None,
+                 id="pem-json-escaped"),
+    pytest.param("private_key", pem("RSA ")[:400], "=", id="pem-truncated-no-end"),
+    pytest.param("anthropic_api_key", f"x-api-key: {ANTHROPIC}", ANTHROPIC, id="anthropic"),
+    pytest.param("openai_api_key", f"Authorization: Bearer {OPENAI_PROJECT}", OPENAI_PROJECT,
+                 id="openai-project"),
+    pytest.param("openai_api_key", f'OPENAI_API_KEY="{OPENAI_LEGACY}"', OPENAI_LEGACY,
+                 id="openai-legacy"),
+    pytest.param("google_api_key", "https://maps.googleapis.com/api?key=AIza"
+                 + rand(35, URLSAFE), None, id="google-api-key"),
+    *(pytest.param("github_token", f"token {tok}", tok, id=f"github-{p}")
+      for p, tok in GITHUB.items()),
+    pytest.param("github_fine_grained_pat", "github_pat_" + rand(22) + "_" + rand(59), "=",
+                 id="github-fine-grained"),
+    pytest.param("gitlab_token", "PRIVATE-TOKEN: glpat-" + rand(20, URLSAFE), None, id="gitlab"),
+    pytest.param("npm_token", "//registry.npmjs.org/:_authToken=npm_" + rand(36), None,
+                 id="npm-granular"),
+    pytest.param("npm_token", "//registry.npmjs.org/:_authToken=" + str(
+        __import__("uuid").UUID(int=_RNG.getrandbits(128))), None, id="npm-legacy-uuid"),
+    pytest.param("pypi_token", "password = pypi-AgEIcHlwaS5vcmc" + rand(120, URLSAFE), None,
+                 id="pypi"),
+    pytest.param("artifactory_token", f'"AKCp{rand(69)}"', None, id="artifactory"),
+    pytest.param("slack_token", f"xoxb-{rand(12, string.digits)}-{rand(13, string.digits)}-"
+                 f"{rand(24, LOWER_DIGITS)}", "=", id="slack-bot"),
+    pytest.param("slack_webhook", f"https://hooks.slack.com/services/T{rand(8, UPPER_DIGITS)}/B"
+                 f"{rand(8, UPPER_DIGITS)}/{rand(24)}", "=", id="slack-webhook"),
+    pytest.param("stripe_secret_key", "sk_live_" + rand(24), "=", id="stripe-short"),
+    pytest.param("stripe_secret_key", "sk_live_" + rand(99), "=", id="stripe-long"),
+    pytest.param("twilio_key", "SK" + rand(32, HEX), "=", id="twilio-api-key"),
+    pytest.param("sendgrid_api_key", f"SG.{rand(22, URLSAFE)}.{rand(43, URLSAFE)}", "=",
+                 id="sendgrid"),
+    pytest.param("mailchimp_api_key", f"{rand(32, HEX)}-us14", "=", id="mailchimp"),
+    pytest.param("square_oauth_secret", "sq0csp-" + rand(43, URLSAFE), "=", id="square"),
+    pytest.param("discord_bot_token", f"Bot {DISCORD}", DISCORD, id="discord"),
+    pytest.param("telegram_bot_token", f"{rand(1, '123456789')}{rand(9, string.digits)}:"
+                 f"{rand(35, URLSAFE)}", "=", id="telegram"),
+    pytest.param("cloudant_credentials", f'cloudant_password = "{rand(64, HEX)}"', None,
+                 id="cloudant-assignment"),
+    pytest.param("ibm_cloud_iam_key", f"ibm_cloud_iam_api_key: {rand(44, URLSAFE)}", None,
+                 id="ibm-cloud-iam"),
+    pytest.param("ibm_cos_hmac_secret", f'cos_hmac_secret_access_key = "{rand(48, HEX)}"', None,
+                 id="ibm-cos-hmac"),
+    pytest.param("softlayer_api_key", f"softlayer_api_key = {rand(64, LOWER_DIGITS)}", None,
+                 id="softlayer"),
+    pytest.param("jwt", f"Authorization: Bearer {JWT}", JWT, id="jwt"),
+    pytest.param("url_password", "postgres://admin:Zq8vW2nR5xTe@db.internal:5432/app",
+                 "Zq8vW2nR5xTe", id="url-password"),
+    pytest.param("basic_auth_header", "Authorization: Basic "
+                 + base64.b64encode(b"svc:" + rand(16).encode()).decode(), None,
+                 id="basic-auth-header"),
+    pytest.param("high_entropy_assignment", f'password = "{rand(20, B62 + "!#%*")}"', None,
+                 id="assign-password-quoted"),
+    pytest.param("high_entropy_assignment", f'{{"api_key": "{rand(32)}"}}', None,
+                 id="assign-json-api-key"),
+    pytest.param("high_entropy_assignment", f"token: {rand(40, URLSAFE)}\n", None,
+                 id="assign-yaml-token"),
+    pytest.param("high_entropy_assignment", f"DB_PASSWD={rand(24)}", None, id="assign-env"),
+    pytest.param("high_entropy_assignment", f"client_secret={rand(32)}&grant_type=x", None,
+                 id="assign-query-string"),
+    pytest.param("high_entropy_assignment", f"Authorization: Bearer {rand(40, URLSAFE)}", None,
+                 id="bearer-token"),
+    pytest.param("high_entropy_assignment", f'shared_secret: "{rand(32)}"', None,
+                 id="assign-shared-secret"),
+    pytest.param("high_entropy_assignment", f'SECRET_KEY = "{rand(64, HEX)[:50]}"', None,
+                 id="assign-hex-secret"),
+    pytest.param("email", "contact: jane.doe+tag@example-mail.co.uk.",
+                 "jane.doe+tag@example-mail.co.uk", id="email"),
+    pytest.param("email", "mailto:bob@example.org", "bob@example.org", id="email-mailto"),
+    pytest.param("payment_card", f"card {VISA}", VISA, id="card-visa-plain"),
+    pytest.param("payment_card", "pay with 4111 1111 1111 1111 today", "4111 1111 1111 1111",
+                 id="card-visa-test-number"),
+    pytest.param("payment_card", grouped(card("5", 16), "-"), "=", id="card-mastercard-dashes"),
+    pytest.param("payment_card", (lambda n: f"{n[:4]} {n[4:10]} {n[10:]}")(card("37", 15)), "=",
+                 id="card-amex-4-6-5"),
+    pytest.param("us_ssn", "SSN: 536-22-1234.", "536-22-1234", id="ssn-dashes"),
+    pytest.param("us_ssn", "ssn 536 22 1234", "536 22 1234", id="ssn-spaces"),
+    pytest.param("iban", "IBAN DE89 3704 0044 0532 0130 00 EUR", "DE89 3704 0044 0532 0130 00",
+                 id="iban-grouped"),
+    pytest.param("iban", "to GB82WEST12345698765432", "GB82WEST12345698765432", id="iban-compact"),
+    pytest.param("phone_number", "call +1 415 555 2671 now", "+1 415 555 2671", id="phone-e164-us"),
+    pytest.param("phone_number", "tel:+442079460958", "+442079460958", id="phone-e164-uk"),
+    pytest.param("phone_number", "office (415) 555-2671.", "(415) 555-2671", id="phone-nanp"),
+    pytest.param("phone_number", "?phone=+555576627013&x=1", "+555576627013", id="phone-in-query"),
+]
+
+NEAR_MISSES = [
+    # (detector, text): the detector must not report anything
+    pytest.param("aws_access_key", "AKIAIOSFODNN7EXAMPLE", id="aws-documented-example"),
+    pytest.param("aws_access_key", "AKIA" + rand(15, UPPER_DIGITS), id="aws-too-short"),
+    pytest.param("aws_access_key", "AKIA" + rand(16, string.ascii_lowercase), id="aws-lowercase"),
+    pytest.param("aws_access_key", "xyzAKIA" + rand(16, UPPER_DIGITS) + "xyz", id="aws-embedded"),
+    pytest.param("aws_secret_access_key",
+                 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
+                 id="aws-secret-documented-example"),
+    pytest.param("aws_secret_access_key", f'aws_session_token = "{rand(40, HEX)}"',
+                 id="aws-secret-is-git-sha"),
+    pytest.param("azure_storage_key", "AccountKey=" + "A" * 86 + "==", id="azure-placeholder"),
+    pytest.param("azure_storage_key", "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu"
+                 "Fq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==", id="azure-azurite-documented-key"),
+    pytest.param("azure_storage_key", "AccountKey=" + b64(32), id="azure-too-short"),
+    pytest.param("gcp_service_account", '{"type": "service_account", "project_id": "p"}',
+                 id="gcp-without-key"),
+    pytest.param("gcp_service_account", '{"type": "authorized_user", "private_key": "x"}',
+                 id="gcp-other-type"),
+    pytest.param("gcp_service_account", '{"type": "service_account", "private_key": '
+                 f'"{ARMOUR}BEGIN PRIVATE KEY-----\\n...\\n{ARMOUR}END PRIVATE KEY-----\\n"}}',
+                 id="gcp-elided-key"),
+    pytest.param("private_key", f"if line.startswith('{ARMOUR}BEGIN RSA PRIVATE KEY-----'):",
+                 id="pem-header-in-code"),
+    pytest.param("private_key", pem("", "PUBLIC KEY"), id="pem-public-key"),
+    pytest.param("private_key", pem("", "CERTIFICATE"), id="pem-certificate"),
+    pytest.param("private_key", pem("EC ").split("\n")[0] + "\n...\n" + pem("EC ").split("\n")[-1],
+                 id="pem-elided-body"),
+    pytest.param("anthropic_api_key", "sk-ant-" + rand(10), id="anthropic-too-short"),
+    pytest.param("anthropic_api_key", "sk-ant-api03-" + "x" * 95, id="anthropic-placeholder"),
+    pytest.param("anthropic_api_key", "ANTHROPIC_API_KEY=<your-key>", id="anthropic-template"),
+    pytest.param("openai_api_key", "sk-" + rand(48), id="openai-without-marker"),
+    pytest.param("openai_api_key", "sk-proj-" + rand(10), id="openai-too-short"),
+    pytest.param("openai_api_key", "sk-proj-your-key-goes-here-please", id="openai-placeholder"),
+    pytest.param("github_token", "ghp_" + rand(35), id="github-too-short"),
+    pytest.param("github_token", "ghx_" + rand(36), id="github-unknown-prefix"),
+    pytest.param("github_token", "ghp_" + "x" * 36, id="github-placeholder"),
+    pytest.param("gitlab_token", "glpat-" + rand(10), id="gitlab-too-short"),
+    pytest.param("gitlab_token", "glpat-xxxxxxxxxxxxxxxxxxxx", id="gitlab-placeholder"),
+    pytest.param("gitlab_token", "glpatx-" + rand(20), id="gitlab-unknown-prefix"),
+    pytest.param("npm_token", "//registry.npmjs.org/:_authToken=${NPM_TOKEN}", id="npm-env-ref"),
+    pytest.param("npm_token", "npm_" + rand(20), id="npm-too-short"),
+    pytest.param("npm_token", "npm_install_" + rand(36), id="npm-identifier"),
+    pytest.param("slack_webhook", "https://hooks.slack.com/services/", id="slack-webhook-bare"),
+    pytest.param("slack_token", "xoxb-your-token", id="slack-placeholder"),
+    pytest.param("stripe_secret_key", "sk_test_" + rand(24), id="stripe-test-mode"),
+    pytest.param("twilio_key", "AC" + rand(32, string.ascii_lowercase), id="twilio-not-hex"),
+    pytest.param("discord_bot_token", "M" + rand(23) + "." + rand(6) + "." + rand(27),
+                 id="discord-id-not-digits"),
+    pytest.param("telegram_bot_token", "123456789:" + "a" * 35, id="telegram-placeholder"),
+    pytest.param("cloudant_credentials", f'cloudant_password = "{rand(60, HEX)}"',
+                 id="cloudant-short-hex"),
+    pytest.param("ibm_cloud_iam_key", f"api_key = {rand(44, URLSAFE)}", id="ibm-iam-no-prefix"),
+    pytest.param("softlayer_api_key", "softlayer_api_key = " + "0" * 64, id="softlayer-zeros"),
+    pytest.param("google_api_key", "AIza" + rand(20), id="google-too-short"),
+    pytest.param("pypi_token", "pypi-AgEIcHlwaS5vcmc" + rand(20), id="pypi-too-short"),
+    pytest.param("jwt", "eyJ" + rand(30) + "." + rand(30) + "." + rand(30), id="jwt-not-json"),
+    pytest.param("jwt", jwt({"typ": "JWT"}, {"sub": "x"}), id="jwt-header-without-alg"),
+    pytest.param("jwt", ".".join(JWT.split(".")[:2]), id="jwt-two-parts"),
+    pytest.param("url_password", "https://user@example.com/path", id="url-user-only"),
+    pytest.param("url_password", "postgres://user:${DB_PASSWORD}@db/app", id="url-env-ref"),
+    pytest.param("url_password", "http://example.com:8080@evil.example/", id="url-port-confusion"),
+    pytest.param("url_password", "https://example.com:443/path", id="url-port"),
+    pytest.param("url_password", "mysql://root:password@localhost/db", id="url-placeholder"),
+    pytest.param("basic_auth_header", 'WWW-Authenticate: Basic realm="api"', id="basic-realm"),
+    pytest.param("basic_auth_header", "Basic " + base64.b64encode(b"nocolon").decode(),
+                 id="basic-no-colon"),
+    pytest.param("basic_auth_header", "Basic " + base64.b64encode(b"user:password").decode(),
+                 id="basic-placeholder-password"),
+    pytest.param("high_entropy_assignment", f'"sha": "{rand(40, HEX)}"', id="git-sha-no-key"),
+    pytest.param("high_entropy_assignment", f'password = "{rand(40, HEX)}"',
+                 id="git-sha-length-hex"),
+    pytest.param("high_entropy_assignment", f'"password_hash": "{rand(64, HEX)}"',
+                 id="sha256-hash-key"),
+    pytest.param("high_entropy_assignment", f'token = "{rand(64, HEX)}"', id="sha256-hex"),
+    pytest.param("high_entropy_assignment", f'passwordSha256 = "{b64(32)}"',
+                 id="sha256-base64-key"),
+    pytest.param("high_entropy_assignment", f'"next_page_token": "{rand(40)}"',
+                 id="pagination-token"),
+    pytest.param("high_entropy_assignment", 'token = "550e8400-e29b-41d4-a716-446655440000"',
+                 id="uuid"),
+    pytest.param("high_entropy_assignment", f'auth: "sha384-{b64(48)}"', id="sri-integrity"),
+    pytest.param("high_entropy_assignment", f'"token": "iVBORw0KGgoAAAANSUhEUg{b64(60)}"',
+                 id="base64-png"),
+    pytest.param("high_entropy_assignment", f'secret: "data:image/png;base64,{b64(60)}"',
+                 id="data-url-png"),
+    pytest.param("high_entropy_assignment", "apiKey = getUserAuthTokenFromStorage(req)",
+                 id="camel-case-call"),
+    pytest.param("high_entropy_assignment", 'apiKeyHeaderName = "X-Api-Key"',
+                 id="camel-case-identifier"),
+    pytest.param("high_entropy_assignment", 'AWS_SECRET_ACCESS_KEY_NAME = "AWS_SECRET_ACCESS_KEY"',
+                 id="env-var-name"),
+    pytest.param("high_entropy_assignment", "secret_key = settings.SECRET_KEY", id="attribute"),
+    pytest.param("high_entropy_assignment", 'password = os.environ["DB_PASSWORD"]',
+                 id="environ-lookup"),
+    pytest.param("high_entropy_assignment", 'password = "changeme123"', id="placeholder-changeme"),
+    pytest.param("high_entropy_assignment", "token: xxxxxxxxxxxxxxxxxxxx", id="placeholder-xxxx"),
+    pytest.param("high_entropy_assignment", 'api_key = "<your-token>"', id="placeholder-angle"),
+    pytest.param("high_entropy_assignment", 'api_key = "${API_KEY}"', id="placeholder-env"),
+    pytest.param("high_entropy_assignment", "password: {{ secret }}", id="placeholder-template"),
+    pytest.param("high_entropy_assignment", '"max_tokens": 1024, "author": "Jane Doe"',
+                 id="token-count-and-author"),
+    pytest.param("high_entropy_assignment", '"tokenizer": "gpt2-tokenizer-v2"', id="tokenizer"),
+    pytest.param("high_entropy_assignment", 'password = "hunter22hunter"', id="low-entropy"),
+    pytest.param("email", "foo@bar", id="email-no-tld"),
+    pytest.param("email", "user@localhost", id="email-localhost"),
+    pytest.param("email", "assets/icon@2x.png", id="email-retina-asset"),
+    pytest.param("email", "git clone ssh://git@github.com/org/repo", id="email-ssh-url"),
+    pytest.param("email", "git@github.com:org/repo.git", id="email-scp-git-url"),
+    pytest.param("email", "npm i lodash@4.17.21 @types/node@20.1.0", id="email-npm-version"),
+    pytest.param("payment_card", not_luhn(VISA), id="card-luhn-invalid"),
+    pytest.param("payment_card", "ts=1700000000000123", id="card-timestamp"),
+    pytest.param("payment_card", "0000 0000 0000 0000", id="card-zeros"),
+    pytest.param("payment_card", card("9", 16), id="card-unknown-issuer"),
+    pytest.param("payment_card", VISA[:4] + "-" + VISA[4:8] + " " + VISA[8:], id="card-mixed-seps"),
+    pytest.param("payment_card", "id " + VISA + "7", id="card-too-long"),
+    pytest.param("payment_card", "v" + VISA + ".5", id="card-in-decimal"),
+    pytest.param("us_ssn", "000-12-3456", id="ssn-area-000"),
+    pytest.param("us_ssn", "666-12-3456", id="ssn-area-666"),
+    pytest.param("us_ssn", "912-34-5678", id="ssn-area-9xx"),
+    pytest.param("us_ssn", "123-00-4567", id="ssn-group-00"),
+    pytest.param("us_ssn", "123-45-0000", id="ssn-serial-0000"),
+    pytest.param("us_ssn", "078-05-1120", id="ssn-woolworth-sample"),
+    pytest.param("us_ssn", "536221234", id="ssn-undashed"),
+    pytest.param("us_ssn", "2024-01-15", id="ssn-date"),
+    pytest.param("iban", "DE88 3704 0044 0532 0130 00", id="iban-bad-checksum"),
+    pytest.param("iban", "DE89 3704 0044 0532 0130", id="iban-bad-length"),
+    pytest.param("iban", "XX89370400440532013000", id="iban-unknown-country"),
+    pytest.param("phone_number", "1.2.3.4567", id="phone-version"),
+    pytest.param("phone_number", "released 2024-01-15 12:30:45", id="phone-datetime"),
+    pytest.param("phone_number", "build 10.0.19041.1234", id="phone-build-number"),
+    pytest.param("phone_number", "ts 1700000000", id="phone-epoch"),
+    pytest.param("phone_number", "host 192.168.100.200", id="phone-ip"),
+    pytest.param("phone_number", "+1 000 000 0000", id="phone-invalid-number"),
+    pytest.param("phone_number", "555-123-4567", id="phone-invalid-area"),
+]
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner()
+
+
+def _values(scanner: Scanner, detector: str, text: str) -> list[str]:
+    matches = scanner.scan(text)
+    for m in matches:
+        assert text[m.start : m.end] == m.value
+    return [m.value for m in matches if m.detector == detector]
+
+
+@pytest.mark.parametrize(("detector", "text", "value"), POSITIVES)
+def test_positive(scanner: Scanner, detector: str, text: str, value: str | None) -> None:
+    """`value` is the exact value to find; "=" means the whole text, None just "found"."""
+    found = _values(scanner, detector, text)
+    assert found, f"{detector} found nothing"
+    if value is not None:
+        assert (text if value == "=" else value) in found
+
+
+@pytest.mark.parametrize(("detector", "text"), NEAR_MISSES)
+def test_near_miss(scanner: Scanner, detector: str, text: str) -> None:
+    assert _values(scanner, detector, text) == []
+
+
+# Detectors grouped by format family: near misses are counted per family.
+FAMILIES = {
+    "aws": {"aws_access_key", "aws_secret_access_key"},
+    "azure": {"azure_storage_key"},
+    "gcp": {"gcp_service_account"},
+    "pem": {"private_key"},
+    "llm": {"anthropic_api_key", "openai_api_key", "google_api_key"},
+    "code_hosting": {"github_token", "github_fine_grained_pat", "gitlab_token"},
+    "registries": {"npm_token", "pypi_token", "artifactory_token"},
+    "saas": {"slack_token", "slack_webhook", "stripe_secret_key", "twilio_key",
+             "sendgrid_api_key", "mailchimp_api_key", "square_oauth_secret", "discord_bot_token",
+             "telegram_bot_token"},
+    "ibm": {"cloudant_credentials", "ibm_cloud_iam_key", "ibm_cos_hmac_secret",
+            "softlayer_api_key"},
+    "jwt": {"jwt"},
+    "credentials_in_urls_and_headers": {"url_password", "basic_auth_header"},
+    "entropy": {"high_entropy_assignment"},
+    **{pii: {pii} for pii in ("email", "payment_card", "us_ssn", "iban", "phone_number")},
+}
+
+
+def test_every_detector_has_a_positive_and_each_family_three_near_misses() -> None:
+    ids = {d.id for d in ALL_DETECTORS}
+    assert set().union(*FAMILIES.values()) == ids
+    assert {p.values[0] for p in POSITIVES} == ids
+    missed = [str(p.values[0]) for p in NEAR_MISSES]
+    short = {f for f, members in FAMILIES.items() if sum(m in members for m in missed) < 3}
+    assert short == set()
+
+
+def test_ids_are_stable_snake_case_and_unique() -> None:
+    ids = [d.id for d in ALL_DETECTORS]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids)
+    assert set(DETECTORS_BY_ID) == {*ids, SCAN_LIMIT_ID}
+    assert SCAN_LIMIT_ID not in ids  # reported by the scanner, never matched
+
+
+@pytest.mark.parametrize(
+    ("detector", "kind", "severity"),
+    [
+        ("aws_access_key", Kind.SECRET, Severity.CRITICAL),
+        ("private_key", Kind.SECRET, Severity.CRITICAL),
+        ("anthropic_api_key", Kind.SECRET, Severity.HIGH),
+        ("high_entropy_assignment", Kind.SECRET, Severity.MEDIUM),
+        ("email", Kind.PII, Severity.LOW),
+        ("payment_card", Kind.PII, Severity.HIGH),
+        ("us_ssn", Kind.PII, Severity.HIGH),
+        ("iban", Kind.PII, Severity.MEDIUM),
+        ("phone_number", Kind.PII, Severity.LOW),
+        (SCAN_LIMIT_ID, Kind.SECRET, Severity.CRITICAL),
+    ],
+)
+def test_kind_and_severity(detector: str, kind: Kind, severity: Severity) -> None:
+    assert (DETECTORS_BY_ID[detector].kind, DETECTORS_BY_ID[detector].severity) == (kind, severity)
+
+
+def test_every_pattern_compiles_in_python_re() -> None:
+    for d in ALL_DETECTORS:
+        assert d.patterns, d.id
+        for pattern in d.patterns:
+            re.compile(pattern)
+
+
+def test_patterns_have_no_lookarounds_or_backreferences() -> None:
+    """hyperscan rejects them; checked here so the failure names the detector."""
+    forbidden = re.compile(r"\(\?[=!<]|\(\?<[=!]|\\[1-9]")
+    offenders = [d.id for d in ALL_DETECTORS for p in d.patterns if forbidden.search(p)]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("length", [16, 24, 32, 40, 64])
+def test_entropy_threshold_keeps_random_tokens(length: int) -> None:
+    """A random base62 value in assignment context is found at least 95 times in 100."""
+    rng = random.Random(length)
+    found = sum(is_high_entropy_secret("".join(rng.choices(B62, k=length))) for _ in range(500))
+    assert found >= 475
+
+
+def test_detector_is_frozen() -> None:
+    d: Detector = ALL_DETECTORS[0]
+    with pytest.raises(AttributeError):
+        d.id = "other"  # type: ignore[misc]
+
+
+# --- what stands in for a value: masked previews and keyed hashes ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "preview"),
+    [
+        pytest.param(AWS_KEY, "AKIA…(20)", id="aws-prefix"),
+        pytest.param(ANTHROPIC, f"sk-a…({len(ANTHROPIC)})", id="anthropic-prefix-cut-to-4"),
+        pytest.param("sk-" + rand(45), "sk-…(48)", id="short-prefix-shows-no-secret-char"),
+        pytest.param(GITHUB["ghp"], "ghp_…(40)", id="github-prefix"),
+        pytest.param("jane.doe@example.org", "ja…(20)", id="no-prefix-two-chars"),
+        pytest.param("abcdefghi", "ab…(9)", id="nine-chars"),
+        pytest.param("abcdefgh", "…(8)", id="eight-chars-length-only"),
+        pytest.param("hunter2", "…(7)", id="short-length-only"),
+        pytest.param("", "…(0)", id="empty"),
+    ],
+)
+def test_mask(value: str, preview: str) -> None:
+    assert mask(value) == preview
+
+
+@pytest.mark.parametrize(("detector", "text", "value"), POSITIVES)
+def test_mask_never_shows_more_than_four_characters(
+    detector: str, text: str, value: str | None
+) -> None:
+    secret = text if value in (None, "=") else value
+    shown = mask(secret).split("…")[0]
+    assert len(shown) <= 4 and secret.startswith(shown) and secret not in mask(secret)
+
+
+def test_keyed_hash() -> None:
+    digest = keyed_hash(AWS_KEY, b"deployment-key")
+    assert re.fullmatch(r"[0-9a-f]{64}", digest)
+    assert digest == keyed_hash(AWS_KEY, b"deployment-key")
+    assert digest != keyed_hash(AWS_KEY, b"other-key")
+    assert AWS_KEY not in digest
+    assert re.fullmatch(r"[0-9a-f]{64}", keyed_hash("lone \udcff surrogate", b"k"))
+    with pytest.raises(ValueError):
+        keyed_hash(AWS_KEY, b"")

@@ -1,0 +1,88 @@
+"""`decide_findings` as a table: actions by detector, severity, destination, PII thresholds."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+
+from proxy.inspection.findings import Finding, Kind, Severity
+from proxy.policy.findings_decision import decide_findings
+from proxy.policy.model import (
+    FindingAction,
+    InspectionOverrides,
+    InspectionPolicy,
+    Mode,
+)
+from proxy.policy.reasons import Reason
+
+A, B, R, L = (FindingAction.ALLOW, FindingAction.BLOCK, FindingAction.REDACT,
+              FindingAction.ALERT)
+
+
+def finding(detector: str, severity: Severity = Severity.HIGH, kind: Kind = Kind.SECRET,
+            value_hash: str = "0" * 64) -> Finding:
+    return Finding(detector=detector, kind=kind, severity=severity, location="body",
+                   layers=(), keyed_hash=value_hash, preview="ab…(20)")
+
+
+def emails(count: int) -> list[Finding]:
+    return [finding("email", Severity.LOW, Kind.PII, f"{i:064x}") for i in range(count)]
+
+
+def policy(**actions: FindingAction) -> InspectionPolicy:
+    return InspectionPolicy(actions=MappingProxyType(actions))
+
+
+NONE = InspectionOverrides()
+
+CASES = {
+    "no findings": ([], InspectionPolicy(), NONE, A, None),
+    "high secret blocks by default": ([finding("aws_access_key")], InspectionPolicy(), NONE, B,
+                                      Reason.SECRET_DETECTED),
+    "low severity alerts by default": ([finding("x", Severity.LOW)], InspectionPolicy(), NONE,
+                                       L, None),
+    "detector action in file": ([finding("jwt")], policy(jwt=R), NONE, R,
+                                Reason.SECRET_DETECTED),
+    "severity action in file": ([finding("jwt")], policy(high=L), NONE, L, None),
+    "detector beats severity": ([finding("jwt")], policy(high=L, jwt=B), NONE, B,
+                                Reason.SECRET_DETECTED),
+    "destination allows its own key": (
+        [finding("anthropic_api_key")], InspectionPolicy(),
+        InspectionOverrides(actions=MappingProxyType({"anthropic_api_key": A})), A, None),
+    "destination allow does not cover another key": (
+        [finding("anthropic_api_key"), finding("aws_access_key")], InspectionPolicy(),
+        InspectionOverrides(actions=MappingProxyType({"anthropic_api_key": A})), B,
+        Reason.SECRET_DETECTED),
+    "strongest action wins": ([finding("a"), finding("b")], policy(a=R, b=B), NONE, B,
+                              Reason.SECRET_DETECTED),
+    "exempt hash": ([finding("aws_access_key", value_hash="f" * 64)],
+                    InspectionPolicy(exempt_hashes=frozenset({"f" * 64})), NONE, A, None),
+    "one email is normal": (emails(1), policy(email=B), NONE, L, None),
+    "nine emails below threshold": (emails(9), policy(email=B), NONE, L, None),
+    "ten emails block": (emails(10), policy(email=B), NONE, B, Reason.PII_DETECTED),
+    "same email ten times is one": ([finding("email", Severity.LOW, Kind.PII)] * 10,
+                                    policy(email=B), NONE, L, None),
+    "one card blocks": ([finding("payment_card", Severity.HIGH, Kind.PII)], InspectionPolicy(),
+                        NONE, B, Reason.PII_DETECTED),
+    "custom pii threshold": (emails(3), InspectionPolicy(
+        actions=MappingProxyType({"email": B}), pii_thresholds=MappingProxyType({"email": 3})),
+        NONE, B, Reason.PII_DETECTED),
+}
+
+
+@pytest.mark.parametrize(("findings", "inspection", "overrides", "action", "reason"),
+                         CASES.values(), ids=CASES.keys())
+def test_decide_findings(findings: list[Finding], inspection: InspectionPolicy,
+                         overrides: InspectionOverrides, action: FindingAction,
+                         reason: Reason | None) -> None:
+    decision = decide_findings(findings, inspection, overrides, Mode.ENFORCE)
+    assert decision.action is action
+    assert decision.reason is reason
+
+
+def test_monitor_mode_turns_a_block_into_an_alert() -> None:
+    decision = decide_findings([finding("aws_access_key")], InspectionPolicy(), NONE,
+                               Mode.MONITOR)
+    assert decision.action is FindingAction.ALERT and decision.would_block
+    assert decision.reason is Reason.SECRET_DETECTED
