@@ -305,8 +305,21 @@ def _card_network_accepts(digits: str) -> bool:
     return (2200 <= p4 <= 2204 or 3528 <= p4 <= 3589 or p2 == 50 or 56 <= p2 <= 69) and n >= 16
 
 
+# Card numbers published by payment processors for testing (Stripe, Adyen, Braintree, PayPal
+# sandboxes). Code and prompts quote them all the time; they identify no one.
+PUBLISHED_TEST_CARDS = frozenset({
+    "4242424242424242", "4000056655665556", "4111111111111111", "4012888888881881",
+    "4000000000000002", "4000000000009995", "4000002500003155", "4000000000000077",
+    "5555555555554444", "5200828282828210", "5105105105105100", "2223003122003222",
+    "378282246310005", "371449635398431", "378734493671000", "6011111111111117",
+    "6011000990139424", "3056930009020004", "36227206271667", "3566002020360505",
+    "6200000000000005", "4000000000000127", "4000000000003220", "4000002760003184",
+})
+
+
 def is_payment_card(value: str) -> bool:
-    """Luhn-valid, a known issuer prefix and length, one kind of separator in card-like groups."""
+    """Luhn-valid, a known issuer prefix and length, one kind of separator in card-like groups;
+    not one of the processors' published test numbers."""
     separators = {c for c in value if c in " -"}
     if len(separators) > 1:
         return False
@@ -316,6 +329,8 @@ def is_payment_card(value: str) -> bool:
         if not (fours or groups in ([4, 6, 5], [4, 6, 4])):
             return False
     digits = "".join(c for c in value if c.isdigit())
+    if digits in PUBLISHED_TEST_CARDS:
+        return False
     return len(set(digits)) > 1 and luhn.is_valid(digits) and _card_network_accepts(digits)
 
 

@@ -2,9 +2,9 @@
 
 Each finding gets an action from, in order: an exemption by keyed hash; the destination's
 `inspection.actions` (detector id, then severity); the file's `inspection.actions` (detector id,
-then severity); DEFAULT_ACTIONS. A PII detector below its threshold of distinct values in the
-request is at most alerted. The strongest action over all findings is the request's; monitor mode
-turns block and redact into a logged would-block.
+then severity); DEFAULT_ACTIONS for secrets, block for personal data. A PII detector below its
+threshold of distinct values in the request is at most alerted. The strongest action over all
+findings is the request's; monitor mode turns block and redact into a logged would-block.
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ def _action(finding: Finding, policy: InspectionPolicy, overrides: InspectionOve
         return FindingAction.ALLOW
     action = _configured(finding, overrides.actions) or _configured(finding, policy.actions)
     if action is None:
-        action = DEFAULT_ACTIONS[finding.severity]
+        # Personal data is judged by volume: its threshold decides, whatever its severity.
+        pii = finding.kind is Kind.PII
+        action = FindingAction.BLOCK if pii else DEFAULT_ACTIONS[finding.severity]
     if finding.kind is Kind.PII and action.strength > FindingAction.ALERT.strength:
         threshold = policy.pii_thresholds.get(
             finding.detector, DEFAULT_PII_THRESHOLDS.get(finding.detector, 1))

@@ -268,3 +268,26 @@ def _masked_text_frame(text: str) -> bytes:
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     assert len(payload) < 126
     return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+def test_one_email_passes_and_a_customer_list_does_not(proxy: Proxy,
+                                                       upstream: Upstream) -> None:
+    base = f"https://allowed.test:{upstream.ports['https']}"
+    commit = client(proxy).post(f"{base}/commit", json={
+        "message": "Fix the parser\n\nSigned-off-by: Jane Doe <jane.doe@example.org>"},
+        timeout=10)
+    assert commit.status_code == 200
+    rng = random.Random(7)
+    csv = fakes.customer_csv(rng, 40)
+    export = client(proxy).post(f"{base}/export", data=csv,
+                                headers={"Content-Type": "text/csv"}, timeout=10)
+    assert (export.status_code, export.headers["X-Glassbreak-Reason"]) == (403, "pii_detected")
+
+
+def test_a_social_security_number_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
+    ssn = fakes.us_ssn(random.Random(11))
+    response = client(proxy).post(f"https://allowed.test:{upstream.ports['https']}/form",
+                                  data={"ssn": ssn}, timeout=10)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (403,
+                                                                                "pii_detected")
+    assert ssn not in response.text

@@ -24,7 +24,7 @@ def rand(n: int, alphabet: str = B62) -> str:
 AWS_KEY = "AKIA" + rand(16, string.ascii_uppercase + string.digits)
 GITHUB = "ghp_" + rand(36)
 ANTHROPIC = "sk-ant-api03-" + rand(93, B62 + "-_") + "AA"
-CARD = "4111 1111 1111 1111"
+CARD = "4556 7375 8689 9855"  # Luhn-valid, not a published test number
 EMAIL = "jane.doe@example.org"
 
 
