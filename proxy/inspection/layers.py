@@ -1,7 +1,8 @@
 """Peel hidden layers off a text: every decoded variant inside it, to a bounded depth and size.
 
 `peel(text)` yields the text itself, then each variant found in it, recursively:
-- decodings, each one level of depth: "percent" (the whole text), and runs inside the text of
+- decodings, each one level of depth: "percent" and "form" (percent plus "+" as a space) of the
+  whole text, and runs inside the text of
   "base64" (standard alphabet), "base64url", "base32" and "hex";
 - rides along with the decoding that exposed it, no extra depth: compressed data ("gzip",
   "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
@@ -31,7 +32,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 from proxy.inspection.compression import decompress, probe_head, sniff_format
 from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
@@ -50,6 +51,8 @@ MIN_BLIND_TEXT = 8
 INVISIBLE_CHARS = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
 
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+# A key=value pair whose unquoted value has a "+": form or query encoding, not base64 padding.
+_FORM_PAIR_WITH_PLUS = re.compile(r"(?:^|[&?;\s])[\w.\-\[\]]+=[^&\s\"']*\+")
 _BASE64 = re.compile(rf"[A-Za-z0-9+/]{{{MIN_BASE64_RUN},}}={{0,2}}")
 _BASE64URL = re.compile(rf"[A-Za-z0-9_-]{{{MIN_BASE64_RUN},}}={{0,2}}")
 _BASE32 = re.compile(rf"(?:[A-Z2-7]{{{MIN_BASE32_RUN},}}|[a-z2-7]{{{MIN_BASE32_RUN},}})={{0,6}}")
@@ -121,10 +124,15 @@ class _Peeler:
             yield from _normalised(text, parent.layers)
         if depth >= self.max_depth or not _MAYBE_ENCODED.search(text):
             return
-        if _PERCENT.search(text):
-            decoded = unquote(text, errors="replace")
-            if decoded != text:
-                yield decoded, ("percent",), 1
+        decoded = unquote(text, errors="replace") if _PERCENT.search(text) else text
+        if decoded != text:
+            yield decoded, ("percent",), 1
+        if "+" in text and _FORM_PAIR_WITH_PLUS.search(text):
+            # Form encoding writes a space as "+": "card=4556+7375+8689+9855" in a query
+            # string or form body hides a grouped number from a percent decode alone.
+            form = unquote_plus(text, errors="replace")
+            if form not in (text, decoded):
+                yield form, ("form",), 1
         for name, raw in _decoded_runs(text):
             opened = self._open(raw)
             if opened is not None:

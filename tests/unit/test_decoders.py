@@ -811,3 +811,14 @@ def test_random_tokens_are_almost_never_shown_as_names() -> None:
     alphabet = string.ascii_letters + string.digits
     tokens = ["".join(rng.choice(alphabet) for _ in range(24)) for _ in range(5000)]
     assert sum(map(is_plain_name, tokens)) / len(tokens) < 0.01
+
+
+def test_form_encoding_plus_is_read_as_a_space() -> None:
+    from proxy.inspection.layers import peel as peel_layers
+
+    variants = {layer.layers: layer.text
+                for layer in peel_layers("q=a&card=4556+7375+8689+9855", max_bytes=65536)}
+    assert variants[("form",)] == "q=a&card=4556 7375 8689 9855"
+    for text in ("1+1=2 in base ten", "aGVsbG8+d29ybGQ=", 'integrity="sha384-a+b"'):
+        layers = {layer.layers for layer in peel_layers(text, max_bytes=65536)}
+        assert ("form",) not in layers
