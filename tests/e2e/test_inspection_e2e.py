@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.corpus import fakes
-from tests.e2e.clients import http_request, open_tunnel, tls_client
+from tests.e2e.clients import curl, curl_codes, http_request, open_tunnel, tls_client
 from tests.e2e.processes import Proxy, Upstream, free_port, start_proxy, stop
 
 pytestmark = pytest.mark.e2e
@@ -291,3 +291,15 @@ def test_a_social_security_number_is_blocked(proxy: Proxy, upstream: Upstream) -
     assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (403,
                                                                                 "pii_detected")
     assert ssn not in response.text
+
+
+def test_http2_requests_are_inspected_alike(proxy: Proxy, upstream: Upstream) -> None:
+    marker = tag()
+    url = f"https://allowed.test:{upstream.ports['https']}/h2?t={marker}"
+    clean = curl(proxy.url, url, cafile=proxy.ca, extra=["--http2", "-d", '{"ok": 1}', "-v"])
+    assert curl_codes(clean)[0] == 200 and "HTTP/2 200" in clean.stderr
+    leaked = curl(proxy.url, url, cafile=proxy.ca,
+                  extra=["--http2", "-H", f"X-Token: {AWS_KEY}", "-i"])
+    assert curl_codes(leaked)[0] == 403
+    assert "x-glassbreak-reason: secret_detected" in leaked.stdout.lower()
+    assert len(upstream.seen_with_marker(marker)) == 1
