@@ -8,7 +8,11 @@ Modes (the configuration is one JSON object in ``--config``):
 ``load``
     ``concurrency`` kept-alive HTTPS connections to ``https://<authority>/echo``, either direct
     (TCP to ``target``) or through a proxy (TCP to ``proxy``, ``CONNECT <authority>``, then TLS
-    inside the tunnel). Each connection sends 4 KB JSON POSTs back to back.
+    inside the tunnel). Each connection sends JSON POSTs of ``body_size`` bytes (default 4 KB;
+    a chat-completions-like request from ``bench.bodies``, clean of secrets) back to back. A
+    response other than 2xx is an error (Glassbreak's 403 for a body it blocks, for one), counted
+    per status in ``statuses``. The window ends at ``duration_s`` or ``max_requests``, whichever
+    comes first, but not before ``min_requests`` have started (all bounded by ``time_limit_s``).
 ``connect``
     ``count`` fresh TCP connections to ``proxy``, each sending ``CONNECT <authority>`` and reading
     the answer (a 403 from Glassbreak for a denied name), then closing.
@@ -35,9 +39,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.bodies import make_body
+
 BODY_SIZE = 4096
 MAX_HEADER_BYTES = 64 * 1024
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # of a response: the upstream answers a small JSON
 MAX_ERRORS = 50
 STALL_S = 10.0
 
@@ -46,24 +52,12 @@ class BenchError(Exception):
     """A request or connection failed in a way the bench counts as an error."""
 
 
-def make_body(size: int = BODY_SIZE) -> bytes:
-    """A deterministic JSON document of exactly ``size`` bytes that looks like agent traffic."""
-    words = (
-        "the agent reads the build log and proposes a patch for the failing unit test "
-        "then asks the reviewer to look at the change before it merges into main "
-    )
-    messages: list[dict[str, str]] = []
-    base = {"model": "bench-model", "stream": False, "messages": messages}
-    i = 0
-    while len(json.dumps(base).encode()) < size - 200:
-        messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": words})
-        i += 1
-    base["pad"] = ""
-    missing = size - len(json.dumps(base).encode())
-    base["pad"] = "x" * max(missing, 0)
-    body = json.dumps(base).encode()
-    assert len(body) == size, len(body)
-    return body
+class StatusError(BenchError):
+    """The response's status was not 2xx."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"POST answered {status}: {body[:200]!r}")
+        self.status = status
 
 
 def make_request(authority: str, body: bytes) -> bytes:
@@ -162,17 +156,18 @@ async def open_connection(cfg: dict[str, Any], context: ssl.SSLContext) -> Conne
     return Connection(reader, writer)
 
 
-async def post(conn: Connection, request: bytes) -> None:
+async def post(conn: Connection, request: bytes) -> int:
     conn.writer.write(request)
     status, headers = await _read_head(conn.reader)
     body = await _read_body(conn.reader, headers)
     if headers.get(b"connection", b"").lower() == b"close":
         conn.reusable = False
-    if status != 200:
+    if not 200 <= status < 300:
         conn.reusable = False
-        raise BenchError(f"POST answered {status}: {body[:200]!r}")
+        raise StatusError(status, body)
     if b'"ok"' not in body:
         raise BenchError(f"unexpected response body {body[:200]!r}")
+    return status
 
 
 @dataclass
@@ -182,27 +177,38 @@ class LoadState:
     t0: float = 0.0
     deadline: float = 0.0
     max_requests: int | None = None
+    min_requests: int = 0
     started: int = 0
     warm_requests: int = 0
     latencies_ns: list[int] = field(default_factory=list)
     last_end: float = 0.0
     errors: int = 0
     warm_errors: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)  # measured window only
+    warm_statuses: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     connections_opened: int = 0
     idle: int = 0
 
-    def note_error(self, error: BaseException) -> None:
-        if self.phase == "measure":
+    def note_status(self, status: int, measured: bool) -> None:
+        counts = self.statuses if measured else self.warm_statuses
+        counts[str(status)] = counts.get(str(status), 0) + 1
+
+    def note_error(self, error: BaseException, measured: bool) -> None:
+        if measured:
             self.errors += 1
         else:
             self.warm_errors += 1
+        if isinstance(error, StatusError):
+            self.note_status(error.status, measured)
         if len(self.error_samples) < 5:
             self.error_samples.append(f"{type(error).__name__}: {error}"[:300])
 
     def may_start(self) -> bool:
         if self.phase != "measure":
             return False
+        if self.started < self.min_requests:
+            return True
         if time.perf_counter() >= self.deadline:
             self.phase = "stop"
             return False
@@ -227,6 +233,7 @@ async def _load_worker(
             await state.go.wait()
         if state.phase == "stop":
             return
+        measured = state.phase == "measure"  # an error now counts against the window
         try:
             if conn is None or not conn.reusable:
                 if conn is not None:
@@ -235,19 +242,22 @@ async def _load_worker(
                 conns.append(conn)
                 state.connections_opened += 1
             if state.phase == "warm":
-                await post(conn, request)
+                status = await post(conn, request)
                 state.warm_requests += 1
+                state.note_status(status, measured=False)
                 continue
             if not state.may_start():
                 continue
             state.started += 1
+            measured = True
             start = time.perf_counter_ns()
-            await post(conn, request)
+            status = await post(conn, request)
             end = time.perf_counter_ns()
             state.latencies_ns.append(end - start)
             state.last_end = time.perf_counter()
+            state.note_status(status, measured=True)
         except (OSError, BenchError, ssl.SSLError, asyncio.IncompleteReadError, ValueError) as e:
-            state.note_error(e)
+            state.note_error(e, measured)
             if conn is not None:
                 conn.reusable = False
 
@@ -312,7 +322,9 @@ async def run_load(cfg: dict[str, Any]) -> None:
     concurrency = int(cfg["concurrency"])
     limit = float(cfg["time_limit_s"])
     stall_s = float(cfg.get("stall_s", STALL_S))
-    state = LoadState(max_requests=cfg.get("max_requests"))
+    state = LoadState(max_requests=cfg.get("max_requests"),
+                      min_requests=int(cfg.get("min_requests") or 0))
+    warm_min = int(cfg.get("warmup_min_requests", 4 * concurrency))
     hold = asyncio.Condition()
     conns: list[Connection] = []
     tasks = [
@@ -325,13 +337,13 @@ async def run_load(cfg: dict[str, Any]) -> None:
         stalled = await _watch(
             state, tasks, lambda: state.warm_requests + state.warm_errors,
             lambda: time.perf_counter() >= warm_until
-            and state.warm_requests >= 4 * concurrency,
+            and state.warm_requests >= warm_min,
             limit, stall_s,
         )
         if stalled:
             _emit({"event": "warm", "requests": state.warm_requests,
                    "errors": state.warm_errors, "error_samples": state.error_samples,
-                   "stalled": stalled})
+                   "statuses": state.warm_statuses, "stalled": stalled})
             return
         state.phase = "hold"
         try:
@@ -350,7 +362,7 @@ async def run_load(cfg: dict[str, Any]) -> None:
                    "connections hang"})
             return
         _emit({"event": "warm", "requests": state.warm_requests, "errors": state.warm_errors,
-               "error_samples": state.error_samples})
+               "error_samples": state.error_samples, "statuses": state.warm_statuses})
         if await _read_command(limit) != "GO":
             return
         cpu0 = _cpu_seconds()
@@ -376,7 +388,11 @@ async def run_load(cfg: dict[str, Any]) -> None:
             "p99_ms": _percentile(lat, 0.99),
             "max_ms": lat[-1] / 1e6 if lat else float("nan"),
             "errors": state.errors,
+            "non_2xx": sum(n for code, n in state.statuses.items() if not code.startswith("2")),
+            "statuses": state.statuses,
             "warm_errors": state.warm_errors,
+            "warm_statuses": state.warm_statuses,
+            "body_bytes": len(request) - request.index(b"\r\n\r\n") - 4,
             "error_samples": state.error_samples,
             "connections_opened": state.connections_opened,
             "client_cpu_s": cpu1 - cpu0,

@@ -1,13 +1,16 @@
-"""Side-by-side benchmark: direct vs bare mitmdump vs Glassbreak, in one run.
+"""Side-by-side benchmark: direct vs bare mitmdump vs Glassbreak (allowlist only, and with
+inspection), in one run.
 
 Run from the repository root: ``make bench`` (``.venv/bin/python -m bench.run``), or
 ``.venv/bin/python -m bench.run --quick`` for a short run. See docs/BENCHMARKS.md.
 
 Processes: an aiohttp HTTPS upstream on 127.0.0.2 (trustme test CA, certificate for
-``bench.test``), one proxy at a time (bare mitmdump, then Glassbreak), and the load client
-(``bench.client``), each its own process. This process only orchestrates: it samples the proxy's
-CPU counters in /proc around each measured window and prints the table and a JSON summary (also
-written to bench/results/latest.json).
+``bench.test``), one proxy at a time (bare mitmdump, Glassbreak with ``inspection: {enabled:
+false}``, then Glassbreak with inspection on), and the load client (``bench.client``), each its
+own process. This process only orchestrates: it samples the proxy's CPU counters in /proc around
+each measured window and prints the table and a JSON summary (also written to
+bench/results/latest.json). A body-size sweep (4 KB to 8 MB POSTs, concurrency 1) runs on bare
+mitmdump and on Glassbreak with inspection, to show inspection's CPU per MB.
 """
 
 from __future__ import annotations
@@ -53,9 +56,28 @@ UPSTREAM_HOST = "127.0.0.2"
 BENCH_NAME = "bench.test"
 DENIED_AUTHORITY = "denied.test:443"
 STEP_LIMIT_S = 60.0
-ARMS = ("direct", "bare", "glassbreak")
+INSPECT_ARM = "glassbreak-inspect"
+ARMS = ("direct", "bare", "glassbreak", INSPECT_ARM)
+GLASSBREAK_ARMS = ("glassbreak", INSPECT_ARM)
+BODY_BYTES = 4096
+MIB = 1024 * 1024
+SWEEP_SIZES = (4 * 1024, 64 * 1024, MIB, 8 * MIB)
+SWEEP_ARMS = ("bare", INSPECT_ARM)
+SWEEP_STALL_S = 30.0  # one 8 MB request may take seconds of proxy CPU on a busy box
 TARGET_GB_OVER_BARE = 0.9
+TARGET_INSPECT_OVER_BARE = 0.85
 TARGET_DENIED_OVER_ALLOWED = 1 / 3
+TARGET_SWEEP_FLAT = 2.0  # largest / smallest inspection CPU per MB over the sweep
+AUDIT_MAX_LINES = 2_000_000
+# (key in the JSON summary, numerator arm, denominator arm) for the requests/s ratios
+RATIOS = (
+    ("glassbreak_over_bare", "glassbreak", "bare"),
+    ("glassbreak_inspect_over_bare", INSPECT_ARM, "bare"),
+    ("glassbreak_inspect_over_glassbreak", INSPECT_ARM, "glassbreak"),
+    ("glassbreak_over_direct", "glassbreak", "direct"),
+    ("glassbreak_inspect_over_direct", INSPECT_ARM, "direct"),
+    ("bare_over_direct", "bare", "direct"),
+)
 
 RULES_TEMPLATE = """\
 version: 1
@@ -67,6 +89,10 @@ destinations:
   - id: bench
     host: {name}
     ports: [{port}]
+{inspection}"""
+INSPECTION_OFF = """\
+inspection:
+  enabled: false
 """
 
 
@@ -82,6 +108,10 @@ class Settings:
     glassbreak_cmd: str | None
     output: Path
     keep_tmp: bool
+    sweep: bool
+    sweep_duration_s: float
+    sweep_warmup_s: float
+    sweep_min_requests: int
 
 
 @dataclass
@@ -97,12 +127,15 @@ class ProxyArm:
     listen: str | None  # host:port of the proxy; None for the direct arm
     ca_file: Path  # what the client trusts
     proc: Started | None
+    connect: bool = False  # measure CONNECTs on fresh connections (bare, glassbreak)
+    audit_log: Path | None = None  # Glassbreak's, read after the arm
 
 
 def parse_args(argv: list[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run",
-        description="Direct vs bare mitmdump vs Glassbreak: requests/s, latency, proxy CPU.",
+        description="Direct vs bare mitmdump vs Glassbreak (allowlist only, and with "
+        "inspection): requests/s, latency, proxy CPU; body-size sweep of inspection's CPU per MB.",
     )
     parser.add_argument("--quick", action="store_true",
                         help="short run: 2 s windows, 0.5 s warm-up, 300 denied CONNECTs")
@@ -121,6 +154,14 @@ def parse_args(argv: list[str] | None) -> Settings:
                         help=f"comma-separated subset of {','.join(ARMS)}")
     parser.add_argument("--glassbreak", default=None,
                         help="command that runs glassbreak (default .venv/bin/glassbreak)")
+    parser.add_argument("--sweep", action=argparse.BooleanOptionalAction, default=None,
+                        help="body-size sweep (4 KB, 64 KB, 1 MB, 8 MB POSTs at concurrency 1) on "
+                        f"bare and {INSPECT_ARM} (default: on, off with --quick)")
+    parser.add_argument("--sweep-duration", type=float, default=None,
+                        help="seconds per sweep window (default 3, --quick 1)")
+    parser.add_argument("--sweep-min-requests", type=int, default=5,
+                        help="requests per sweep window at least, however long they take "
+                        "(default 5)")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json",
                         help="where to write the JSON summary")
     parser.add_argument("--keep-tmp", action="store_true",
@@ -138,7 +179,8 @@ def parse_args(argv: list[str] | None) -> Settings:
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         parser.error(f"unknown arm(s) {unknown}; choose from {ARMS}")
-    concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    # each concurrency once: results are keyed by it
+    concurrency = list(dict.fromkeys(int(c) for c in args.concurrency.split(",") if c.strip()))
     if not concurrency or any(c < 1 or c > 256 for c in concurrency):
         parser.error("--concurrency takes numbers between 1 and 256")
     if duration <= 0 or duration > 600 or warmup < 0 or warmup > 120:
@@ -147,11 +189,20 @@ def parse_args(argv: list[str] | None) -> Settings:
         parser.error("--requests must be positive")
     if denied < 1 or denied > 100_000:
         parser.error("--denied must be in [1, 100000]")
+    sweep = args.sweep if args.sweep is not None else not args.quick
+    sweep_duration = (args.sweep_duration if args.sweep_duration is not None
+                      else (1.0 if args.quick else 3.0))
+    if sweep_duration <= 0 or sweep_duration > 120:
+        parser.error("--sweep-duration must be in (0, 120]")
+    if args.sweep_min_requests < 1 or args.sweep_min_requests > 1000:
+        parser.error("--sweep-min-requests must be in [1, 1000]")
     return Settings(
         duration_s=duration, warmup_s=warmup, max_requests=args.requests,
         concurrency=concurrency, denied_count=denied,
         denied_warmup=min(100, max(10, denied // 20)), arms=arms,
         glassbreak_cmd=args.glassbreak, output=args.output, keep_tmp=args.keep_tmp,
+        sweep=sweep, sweep_duration_s=sweep_duration,
+        sweep_warmup_s=0.5 if args.quick else 1.0, sweep_min_requests=args.sweep_min_requests,
     )
 
 
@@ -207,7 +258,7 @@ def bare_mitmdump(workdir: Path, up: Upstream) -> Iterator[ProxyArm]:
         ca_file = confdir / "mitmproxy-ca-cert.pem"
         wait_until(lambda: port_open("127.0.0.1", port), 60, "mitmdump to listen", proc)
         wait_until(ca_file.exists, 30, "mitmdump's CA certificate", proc)
-        yield ProxyArm("bare", f"127.0.0.1:{port}", ca_file, proc)
+        yield ProxyArm("bare", f"127.0.0.1:{port}", ca_file, proc, connect=True)
     finally:
         stop(proc)
 
@@ -228,7 +279,10 @@ def glassbreak_command(settings: Settings) -> tuple[list[str], str]:
 
 
 @contextlib.contextmanager
-def glassbreak(workdir: Path, up: Upstream, settings: Settings) -> Iterator[ProxyArm]:
+def glassbreak(workdir: Path, up: Upstream, settings: Settings, name: str) -> Iterator[ProxyArm]:
+    """Glassbreak for arm ``name``: ``glassbreak`` turns inspection off, ``glassbreak-inspect``
+    keeps the defaults (every request inspected)."""
+    inspect = name == INSPECT_ARM
     cmd, origin = glassbreak_command(settings)
     print(f"  glassbreak command: {' '.join(cmd)} ({origin})", flush=True)
     try:
@@ -241,13 +295,16 @@ def glassbreak(workdir: Path, up: Upstream, settings: Settings) -> Iterator[Prox
             f"`glassbreak run --help` exited with {check.returncode}: "
             f"{(check.stderr or check.stdout).strip()[-1500:]}"
         )
-    state_dir = workdir / "glassbreak-state"
-    rules = workdir / "bench-rules.yaml"
-    rules.write_text(RULES_TEMPLATE.format(upstream=UPSTREAM_HOST, name=BENCH_NAME, port=up.port))
+    state_dir = workdir / f"{name}-state"
+    rules = workdir / f"{name}-rules.yaml"
+    rules.write_text(RULES_TEMPLATE.format(upstream=UPSTREAM_HOST, name=BENCH_NAME, port=up.port,
+                                           inspection="" if inspect else INSPECTION_OFF))
     port = free_port()
     argv = [*cmd, "run", "--rules", str(rules), "--listen", f"127.0.0.1:{port}",
             "--state-dir", str(state_dir), "--upstream-ca", str(up.ca_file)]
-    proc = start("glassbreak", argv, workdir, REPO)
+    print(f"  rule file {rules.name}: inspection {'on (defaults)' if inspect else 'off'}",
+          flush=True)
+    proc = start(name, argv, workdir, REPO)
     try:
         wait_until(lambda: port_open("127.0.0.1", port), 60, "glassbreak to listen", proc)
         ca = subprocess.run([*cmd, "ca", "--state-dir", str(state_dir)], cwd=REPO,
@@ -259,7 +316,8 @@ def glassbreak(workdir: Path, up: Upstream, settings: Settings) -> Iterator[Prox
                                f"{(ca.stderr or ca.stdout).strip()[-1500:]}")
         ca_file = Path(lines[-1].strip())
         wait_until(ca_file.exists, 30, f"glassbreak's CA certificate at {ca_file}", proc)
-        yield ProxyArm("glassbreak", f"127.0.0.1:{port}", ca_file, proc)
+        yield ProxyArm(name, f"127.0.0.1:{port}", ca_file, proc, connect=not inspect,
+                       audit_log=state_dir / "audit.log")
     finally:
         stop(proc)
 
@@ -296,7 +354,8 @@ async def run_client(cfg: dict[str, Any], watched: dict[str, int], workdir: Path
             raise BenchFailure(f"client warm-up stalled: {warm['stalled']}; "
                                f"errors: {warm['error_samples']}")
         if warm["errors"] and not warm["requests"]:
-            raise BenchFailure(f"client warm-up failed: {warm['error_samples']}")
+            raise BenchFailure(f"client warm-up failed: {warm['errors']} errors, statuses "
+                               f"{warm.get('statuses', {})}, e.g. {warm['error_samples'][:1]}")
         watched = {**watched, "client": proc.pid}
         before = {role: cpu_ticks(pid) for role, pid in watched.items()}
         busy0 = system_busy_ticks()
@@ -346,6 +405,7 @@ async def run_client(cfg: dict[str, Any], watched: dict[str, int], workdir: Path
 
 def load_config(arm: ProxyArm, up: Upstream, concurrency: int, s: Settings) -> dict[str, Any]:
     return {
+        "body_size": BODY_BYTES,
         "mode": "load",
         "target": f"{UPSTREAM_HOST}:{up.port}",
         "proxy": arm.listen,
@@ -358,6 +418,22 @@ def load_config(arm: ProxyArm, up: Upstream, concurrency: int, s: Settings) -> d
         "max_requests": s.max_requests,
         "time_limit_s": STEP_LIMIT_S,
     }
+
+
+def sweep_config(arm: ProxyArm, up: Upstream, size: int, s: Settings) -> dict[str, Any]:
+    """One body size at concurrency 1: at least ``sweep_duration_s`` and
+    ``sweep_min_requests`` requests, bounded by the step limit."""
+    cfg = load_config(arm, up, 1, s)
+    cfg.update({
+        "body_size": size,
+        "warmup_s": s.sweep_warmup_s,
+        "warmup_min_requests": 1,
+        "duration_s": s.sweep_duration_s,
+        "min_requests": s.sweep_min_requests,
+        "max_requests": None,
+        "stall_s": SWEEP_STALL_S,
+    })
+    return cfg
 
 
 def connect_config(arm: ProxyArm, s: Settings) -> dict[str, Any]:
@@ -390,8 +466,8 @@ async def measure_arm(arm: ProxyArm, up: Upstream, s: Settings, workdir: Path,
             continue
         results["load"][str(c)] = r
         print(f"    {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
-              f"{r['errors']} errors", flush=True)
-    if arm.listen is not None and arm.proc is not None:
+              f"{r['errors']} errors, statuses {r['statuses']}", flush=True)
+    if arm.connect and arm.listen is not None and arm.proc is not None:
         print(f"  {arm.name}: {s.denied_count} CONNECT {DENIED_AUTHORITY} on fresh "
               "connections ...", flush=True)
         try:
@@ -404,6 +480,29 @@ async def measure_arm(arm: ProxyArm, up: Upstream, s: Settings, workdir: Path,
             results["connect"] = r
             print(f"    statuses {r['statuses']}, {r['proxy_cpu_ms_per_req']:.3f} proxy CPU ms "
                   "each", flush=True)
+    if s.sweep and arm.name in SWEEP_ARMS:
+        sweep: dict[str, Any] = results.setdefault("sweep", {})
+        for size in SWEEP_SIZES:
+            print(f"  {arm.name}: sweep, {_size_label(size)} POSTs at concurrency 1 ...",
+                  flush=True)
+            try:
+                r = await run_client(sweep_config(arm, up, size, s), watched, workdir,
+                                     f"{arm.name}-sweep-{size}")
+            except BenchFailure as error:
+                failures.append(f"sweep {_size_label(size)}: {error}")
+                print(f"    FAILED: {error}", flush=True)
+                continue
+            mib = size / MIB
+            r["body_bytes"] = size
+            r["mib_per_s"] = r["rps"] * mib
+            for role in ("proxy", "upstream"):
+                if f"{role}_cpu_ms_per_req" in r:
+                    r[f"{role}_cpu_ms_per_mib"] = r[f"{role}_cpu_ms_per_req"] / mib
+            sweep[str(size)] = r
+            print(f"    {r['requests']} requests, {r['rps']:.1f} req/s, "
+                  f"{_fmt(r.get('proxy_cpu_ms_per_req'), '.2f')} proxy CPU ms/request, "
+                  f"{_fmt(r.get('proxy_cpu_ms_per_mib'), '.1f')} ms/MB, "
+                  f"{r['errors']} errors, statuses {r['statuses']}", flush=True)
     if arm.proc is not None and not arm.proc.alive():
         failures.append(f"{arm.name} exited with code {arm.proc.proc.returncode} during the "
                         f"run:\n{arm.proc.output_tail()}")
@@ -412,7 +511,47 @@ async def measure_arm(arm: ProxyArm, up: Upstream, s: Settings, workdir: Path,
         results["error"] = "; ".join(f.splitlines()[0] for f in failures)
 
 
+def audit_summary(path: Path) -> dict[str, Any]:
+    """What Glassbreak's audit log says about the run: decisions, statuses and findings.
+
+    The bench's bodies are clean: an inspected request should be allowed with no finding (an
+    alert costs a log entry and would make the figures those of a different workload).
+    """
+    out: dict[str, Any] = {"lines": 0, "http": 0, "decisions": {}, "statuses": {},
+                           "with_findings": 0, "detectors": {}, "reasons": {}}
+    if not path.exists():
+        out["error"] = f"{path} not found"
+        return out
+    with path.open(errors="replace") as lines:
+        for index, line in enumerate(lines):
+            if index >= AUDIT_MAX_LINES:
+                out["truncated"] = True
+                break
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            out["lines"] += 1
+            if rec.get("kind") != "http":
+                continue
+            out["http"] += 1
+            for key, value in (("decisions", rec.get("decision")), ("statuses", rec.get("status")),
+                               ("reasons", rec.get("reason"))):
+                out[key][str(value)] = out[key].get(str(value), 0) + 1
+            findings = rec.get("findings") or []
+            if findings:
+                out["with_findings"] += 1
+                for f in findings:
+                    d = str(f.get("detector"))
+                    out["detectors"][d] = out["detectors"].get(d, 0) + 1
+    return out
+
+
 # ---------------------------------------------------------------- report
+
+
+def _size_label(size: int) -> str:
+    return f"{size // MIB} MB" if size >= MIB else f"{size // 1024} KB"
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -432,21 +571,28 @@ def summarise(summary: dict[str, Any], s: Settings) -> None:
     ratios: dict[str, Any] = {}
     targets: dict[str, Any] = {}
 
+    def row(arm: str, c: int) -> dict[str, Any] | None:
+        r: dict[str, Any] | None = arms.get(arm, {}).get("load", {}).get(str(c))
+        return r
+
     def rps(arm: str, c: int) -> float | None:
-        r = arms.get(arm, {}).get("load", {}).get(str(c))
+        r = row(arm, c)
         return None if r is None else float(r["rps"])
 
     for c in s.concurrency:
-        ratios[f"c{c}"] = {
-            "glassbreak_over_bare": _ratio(rps("glassbreak", c), rps("bare", c)),
-            "glassbreak_over_direct": _ratio(rps("glassbreak", c), rps("direct", c)),
-            "bare_over_direct": _ratio(rps("bare", c), rps("direct", c)),
-        }
-        gb_bare = ratios[f"c{c}"]["glassbreak_over_bare"]
-        targets[f"glassbreak_over_bare_rps_c{c}"] = {
-            "value": gb_bare, "target": f">= {TARGET_GB_OVER_BARE}",
-            "met": None if gb_bare is None else gb_bare >= TARGET_GB_OVER_BARE,
-        }
+        ratios[f"c{c}"] = {key: _ratio(rps(a, c), rps(b, c)) for key, a, b in RATIOS}
+    for key, arm, threshold in (("glassbreak_over_bare_rps", "glassbreak", TARGET_GB_OVER_BARE),
+                                ("glassbreak_inspect_over_bare_rps", INSPECT_ARM,
+                                 TARGET_INSPECT_OVER_BARE)):
+        for c in s.concurrency:
+            value = _ratio(rps(arm, c), rps("bare", c))
+            errors = sum(int(r["errors"]) for r in (row(arm, c), row("bare", c)) if r)
+            targets[f"{key}_c{c}"] = {
+                "value": value, "target": f">= {threshold}", "errors": errors,
+                "met": None if value is None else (value >= threshold and errors == 0),
+                "why": "arm missing or failed" if value is None else (
+                    f"{errors} errors in the windows" if errors else None),
+            }
     gb = arms.get("glassbreak", {})
     denied = gb.get("connect", {}).get("proxy_cpu_ms_per_req")
     c1 = gb.get("load", {}).get("1") or (
@@ -459,48 +605,115 @@ def summarise(summary: dict[str, Any], s: Settings) -> None:
         "target": "< 1/3",
         "met": None if denied_ratio is None else (denied_ratio < TARGET_DENIED_OVER_ALLOWED
                                                   and denied_ok),
+        "why": "glassbreak arm missing or failed" if denied_ratio is None else (
+            None if denied_ok else "a denied CONNECT was not answered 403"),
+    }
+    sweep = sweep_summary(arms, s)
+    summary["sweep"] = sweep
+    flat = sweep["flat_ratio"]
+    targets["inspection_cpu_per_mb_flat"] = {
+        "value": flat, "value_64k_8m": sweep["flat_ratio_64k_8m"],
+        "target": f"<= {TARGET_SWEEP_FLAT:g} (largest / smallest inspection CPU per MB, "
+                  "4 KB to 8 MB)",
+        "met": None if flat is None else flat <= TARGET_SWEEP_FLAT,
+        "why": sweep.get("why") if flat is None else None,
     }
     summary["ratios"] = ratios
     summary["targets"] = targets
+
+
+def sweep_summary(arms: dict[str, Any], s: Settings) -> dict[str, Any]:
+    """Inspection's CPU per MB: glassbreak-inspect minus bare mitmdump, per body size."""
+    bare = arms.get("bare", {}).get("sweep", {})
+    inspect = arms.get(INSPECT_ARM, {}).get("sweep", {})
+    rows: dict[str, Any] = {}
+    for size in SWEEP_SIZES:
+        mib = size / MIB
+        b, g = bare.get(str(size)), inspect.get(str(size))
+        bare_ms = None if b is None else b.get("proxy_cpu_ms_per_req")
+        insp_ms = None if g is None else g.get("proxy_cpu_ms_per_req")
+        diff = None if bare_ms is None or insp_ms is None else insp_ms - bare_ms
+        rows[str(size)] = {
+            "body_bytes": size,
+            "bare_cpu_ms_per_req": bare_ms,
+            "inspect_cpu_ms_per_req": insp_ms,
+            "bare_cpu_ms_per_mib": None if bare_ms is None else bare_ms / mib,
+            "inspect_cpu_ms_per_mib": None if insp_ms is None else insp_ms / mib,
+            "inspection_cpu_ms_per_req": diff,
+            "inspection_cpu_ms_per_mib": None if diff is None else diff / mib,
+        }
+
+    def spread(sizes: tuple[int, ...]) -> float | None:
+        values = [rows[str(size)]["inspection_cpu_ms_per_mib"] for size in sizes]
+        if any(v is None or v <= 0 for v in values):
+            return None
+        return float(max(values) / min(values))
+
+    out: dict[str, Any] = {
+        "ran": bool(bare or inspect),
+        "sizes": list(SWEEP_SIZES),
+        "mb_is_bytes": MIB,
+        "rows": rows,
+        "flat_ratio": spread(SWEEP_SIZES),
+        "flat_ratio_64k_8m": spread(SWEEP_SIZES[1:]),
+    }
+    if not s.sweep:
+        out["why"] = "sweep not run (--no-sweep, or --quick without --sweep)"
+    elif out["flat_ratio"] is None:
+        out["why"] = ("a sweep row is missing, or inspection cost nothing measurable at one size "
+                      "(glassbreak-inspect <= bare)")
+    # At 4 KB the difference to bare includes Glassbreak's own per-request work (allowlist,
+    # audit line); the c1 load windows of both Glassbreak arms separate inspection from it.
+    gb1 = arms.get("glassbreak", {}).get("load", {}).get("1")
+    gi1 = arms.get(INSPECT_ARM, {}).get("load", {}).get("1")
+    if gb1 and gi1 and "proxy_cpu_ms_per_req" in gb1 and "proxy_cpu_ms_per_req" in gi1:
+        d = gi1["proxy_cpu_ms_per_req"] - gb1["proxy_cpu_ms_per_req"]
+        out["inspect_minus_allowlist_c1_4k"] = {"cpu_ms_per_req": d,
+                                                "cpu_ms_per_mib": d / (BODY_BYTES / MIB)}
+    return out
+
+
+ROW_HEADER = (f"{'arm':<18} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'proxy CPU ms/req':>16} {'proxy CPU%':>10} {'upstr CPU%':>10} "
+              f"{'client CPU%':>11} {'other CPU%':>10} {'errors':>6} {'non-2xx':>7}")
+
+
+def _load_line(name: str, c: int, r: dict[str, Any]) -> str:
+    return (f"{name:<18} {c:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+            f"{_fmt(r.get('proxy_cpu_ms_per_req'), '.3f'):>16} "
+            f"{_fmt(r.get('proxy_cpu_pct'), '.0f'):>10} "
+            f"{_fmt(r.get('upstream_cpu_pct'), '.0f'):>10} "
+            f"{r['client_cpu_pct']:>11.0f} {_fmt(r.get('other_cpu_pct'), '.0f'):>10} "
+            f"{r['errors']:>6} {r.get('non_2xx', 0):>7}")
 
 
 def print_report(summary: dict[str, Any], s: Settings) -> None:
     arms: dict[str, Any] = summary["arms"]
     print()
     print(f"Results ({summary['settings']['duration_s']:g} s windows, "
-          f"{summary['settings']['warmup_s']:g} s warm-up, 4 KB JSON POST, HTTP/1.1 keep-alive, "
+          f"{summary['settings']['warmup_s']:g} s warm-up, {BODY_BYTES // 1024} KB "
+          f"chat-completions-like JSON POST, HTTP/1.1 keep-alive, "
           f"{summary['machine']['cpus']} CPUs shared by client, proxy and upstream)")
-    header = (f"{'arm':<11} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'proxy CPU ms/req':>16} {'proxy CPU%':>10} {'upstr CPU%':>10} "
-              f"{'client CPU%':>11} {'other CPU%':>10} {'errors':>6}")
-    print(header)
-    print("-" * len(header))
+    print(ROW_HEADER)
+    print("-" * len(ROW_HEADER))
     for name in ARMS:
         arm = arms.get(name)
         if arm is None:
             continue
         if arm.get("status") != "ok" and not arm.get("load"):
-            print(f"{name:<11} FAILED: {arm.get('error', '?').splitlines()[0]}")
+            print(f"{name:<18} FAILED: {arm.get('error', '?').splitlines()[0]}")
             continue
         for c in s.concurrency:
             r = arm["load"].get(str(c))
-            if r is None:
-                print(f"{name:<11} {c:>4} FAILED")
-                continue
-            print(f"{name:<11} {c:>4} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-                  f"{_fmt(r.get('proxy_cpu_ms_per_req'), '.3f'):>16} "
-                  f"{_fmt(r.get('proxy_cpu_pct'), '.0f'):>10} "
-                  f"{_fmt(r.get('upstream_cpu_pct'), '.0f'):>10} "
-                  f"{r['client_cpu_pct']:>11.0f} {_fmt(r.get('other_cpu_pct'), '.0f'):>10} "
-                  f"{r['errors']:>6}")
+            print(f"{name:<18} {c:>4} FAILED" if r is None else _load_line(name, c, r))
         if arm.get("status") != "ok":
-            print(f"{'':<11} partly FAILED: {arm.get('error', '?').splitlines()[0]}")
+            print(f"{'':<18} partly FAILED: {arm.get('error', '?').splitlines()[0]}")
     print()
-    print("Requests/s ratios")
-    for key, r in summary["ratios"].items():
-        print(f"  {key}: glassbreak/bare {_fmt(r['glassbreak_over_bare'], '.3f')}   "
-              f"glassbreak/direct {_fmt(r['glassbreak_over_direct'], '.3f')}   "
-              f"bare/direct {_fmt(r['bare_over_direct'], '.3f')}")
+    keys = list(summary["ratios"])
+    print(f"{'Requests/s ratios':<38}" + "".join(f"{k:>9}" for k in keys))
+    for key, a, b in RATIOS:
+        print(f"  {a + ' / ' + b:<36}"
+              + "".join(f"{_fmt(summary['ratios'][k][key], '.3f'):>9}" for k in keys))
     print()
     print("CONNECT on a fresh connection, proxy CPU each")
     for name in ("bare", "glassbreak"):
@@ -511,36 +724,120 @@ def print_report(summary: dict[str, Any], s: Settings) -> None:
             print(f"  {name:<11} {conn['proxy_cpu_ms_per_req']:.3f} ms  {kind}; "
                   f"statuses {conn['statuses']}, {conn['requests']} done, "
                   f"{conn['rps']:.0f}/s, p50 {conn['p50_ms']:.2f} ms")
+    print_sweep(summary, s)
+    print()
+    print("Glassbreak audit logs (the bench's bodies are clean: every request allowed, "
+          "no finding)")
+    for name in GLASSBREAK_ARMS:
+        audit = arms.get(name, {}).get("audit")
+        if audit:
+            print(f"  {name:<18} {audit['http']} HTTP requests, decisions {audit['decisions']}, "
+                  f"statuses {audit['statuses']}, with findings {audit['with_findings']}"
+                  + (f" {audit['detectors']}" if audit["detectors"] else "")
+                  + (f" ({audit['error']})" if audit.get("error") else ""))
     print()
     print("Targets")
     for key, t in summary["targets"].items():
-        met = {True: "MET", False: "MISSED", None: "n/a (arm missing)"}[t["met"]]
-        print(f"  {key}: {_fmt(t['value'], '.3f')} (target {t['target']}) {met}")
+        met = {True: "MET", False: "MISSED", None: "n/a"}[t["met"]]
+        why = f" ({t['why']})" if t.get("why") else ""
+        extra = ""
+        if key == "inspection_cpu_per_mb_flat":
+            extra = f"; 64 KB to 8 MB: {_fmt(t.get('value_64k_8m'), '.2f')}"
+        print(f"  {key}: {_fmt(t['value'], '.3f')} (target {t['target']}{extra}) {met}{why}")
     for note in summary["notes"]:
         print(f"  note: {note}")
+
+
+def print_sweep(summary: dict[str, Any], s: Settings) -> None:
+    arms: dict[str, Any] = summary["arms"]
+    sweep = summary["sweep"]
+    print()
+    if not sweep["ran"]:
+        print(f"Body-size sweep: {sweep.get('why', 'not run')}")
+        return
+    print(f"Body-size sweep (concurrency 1, >= {s.sweep_duration_s:g} s and >= "
+          f"{s.sweep_min_requests} requests per size; MB = 2^20 bytes)")
+    header = (f"{'size':>6} {'arm':<18} {'requests':>8} {'req/s':>8} {'MB/s':>7} {'p50 ms':>8} "
+              f"{'proxy CPU ms/req':>16} {'proxy CPU ms/MB':>15} {'proxy CPU%':>10} "
+              f"{'upstr CPU%':>10} {'client CPU%':>11} {'other CPU%':>10} {'errors':>6}")
+    print(header)
+    print("-" * len(header))
+    for size in SWEEP_SIZES:
+        for name in SWEEP_ARMS:
+            if name not in arms:
+                continue
+            r = arms[name].get("sweep", {}).get(str(size))
+            if r is None:
+                print(f"{_size_label(size):>6} {name:<18} FAILED")
+                continue
+            print(f"{_size_label(size):>6} {name:<18} {r['requests']:>8} {r['rps']:>8.1f} "
+                  f"{r['mib_per_s']:>7.1f} {r['p50_ms']:>8.2f} "
+                  f"{_fmt(r.get('proxy_cpu_ms_per_req'), '.3f'):>16} "
+                  f"{_fmt(r.get('proxy_cpu_ms_per_mib'), '.1f'):>15} "
+                  f"{_fmt(r.get('proxy_cpu_pct'), '.0f'):>10} "
+                  f"{_fmt(r.get('upstream_cpu_pct'), '.0f'):>10} "
+                  f"{r['client_cpu_pct']:>11.0f} {_fmt(r.get('other_cpu_pct'), '.0f'):>10} "
+                  f"{r['errors']:>6}")
+    print()
+    print(f"Inspection cost: {INSPECT_ARM} minus bare proxy CPU")
+    print(f"{'size':>6} {'ms/request':>11} {'ms/MB':>9}")
+    for size in SWEEP_SIZES:
+        row = sweep["rows"][str(size)]
+        print(f"{_size_label(size):>6} {_fmt(row['inspection_cpu_ms_per_req'], '.3f'):>11} "
+              f"{_fmt(row['inspection_cpu_ms_per_mib'], '.1f'):>9}")
+    flat, flat_large = sweep["flat_ratio"], sweep["flat_ratio_64k_8m"]
+
+    def flag(value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.2f}" + ("  > 2x: NOT FLAT" if value > TARGET_SWEEP_FLAT else "")
+
+    print(f"  largest / smallest per-MB inspection cost, 4 KB to 8 MB:  {flag(flat)}")
+    print(f"  largest / smallest per-MB inspection cost, 64 KB to 8 MB: {flag(flat_large)}")
+    alone = sweep.get("inspect_minus_allowlist_c1_4k")
+    if alone:
+        print(f"  at 4 KB, {INSPECT_ARM} minus glassbreak (c1 load windows; inspection without "
+              f"Glassbreak's other per-request work): {alone['cpu_ms_per_req']:.3f} ms/request, "
+              f"{alone['cpu_ms_per_mib']:.1f} ms/MB")
 
 
 def notes_for(summary: dict[str, Any], s: Settings) -> list[str]:
     notes = [
         "client, proxy and upstream share the machine's CPUs; proxied arms run three busy "
         "processes on them, the direct arm two, so */direct ratios understate what a proxy "
-        "on its own cores would reach. glassbreak/bare is the like-for-like figure.",
+        "on its own cores would reach. glassbreak/bare and glassbreak-inspect/bare are the "
+        "like-for-like figures.",
     ]
     for name, arm in summary["arms"].items():
-        for c, r in arm.get("load", {}).items():
+        windows = [(f"c={c}", r) for c, r in arm.get("load", {}).items()]
+        windows += [(f"sweep {_size_label(int(size))}", r)
+                    for size, r in arm.get("sweep", {}).items()]
+        for label, r in windows:
             if r["client_cpu_pct"] >= 90:
-                notes.append(f"{name} c={c}: the client used {r['client_cpu_pct']:.0f}% of a "
+                notes.append(f"{name} {label}: the client used {r['client_cpu_pct']:.0f}% of a "
                              "core, so it may be the bottleneck for this row")
             if r.get("other_cpu_pct", 0) >= 15:
-                notes.append(f"{name} c={c}: other processes used {r['other_cpu_pct']:.0f}% of a "
-                             "core during the window: the machine was not quiet, rerun")
+                notes.append(f"{name} {label}: other processes used {r['other_cpu_pct']:.0f}% "
+                             "of a core during the window: the machine was not quiet, rerun")
             if r.get("upstream_cpu_pct", 0) >= 90:
-                notes.append(f"{name} c={c}: the upstream used {r['upstream_cpu_pct']:.0f}% of a "
-                             "core, so it may be the bottleneck for this row")
-            if r["errors"]:
-                notes.append(f"{name} c={c}: {r['errors']} errors, e.g. {r['error_samples'][:1]}")
+                notes.append(f"{name} {label}: the upstream used {r['upstream_cpu_pct']:.0f}% "
+                             "of a core, so it may be the bottleneck for this row")
+            if r["errors"] or r.get("warm_errors"):
+                notes.append(f"{name} {label}: {r['errors']} errors ({r.get('warm_errors', 0)} "
+                             f"in warm-up), statuses {r.get('statuses')}, e.g. "
+                             f"{r['error_samples'][:1]}")
+        audit = arm.get("audit")
+        if audit and (audit["with_findings"] or set(audit["statuses"]) - {"200"}):
+            notes.append(f"{name}: the audit log has {audit['with_findings']} requests with "
+                         f"findings {audit['detectors']} and statuses {audit['statuses']}: the "
+                         "bench body is not clean for this build, so the figures include "
+                         "alerting or blocking")
         if arm.get("status") != "ok":
             notes.append(f"{name} arm failed: {arm.get('error')}")
+    flat = summary.get("sweep", {}).get("flat_ratio")
+    if flat is not None and flat > TARGET_SWEEP_FLAT:
+        notes.append(f"inspection CPU per MB is not flat over body sizes: largest / smallest "
+                     f"{flat:.2f} > {TARGET_SWEEP_FLAT:g}")
     return notes
 
 
@@ -550,7 +847,14 @@ async def main_async(s: Settings) -> int:
         "settings": {
             "duration_s": s.duration_s, "warmup_s": s.warmup_s, "max_requests": s.max_requests,
             "concurrency": s.concurrency, "denied_count": s.denied_count,
-            "body_bytes": 4096, "arms": s.arms,
+            "body_bytes": BODY_BYTES,
+            "body": "chat-completions-like JSON request (bench/bodies.py), clean of secrets",
+            "arms": s.arms,
+            "inspection": {"glassbreak": "off (inspection: {enabled: false})",
+                           INSPECT_ARM: "on (defaults)"},
+            "sweep": s.sweep, "sweep_sizes": list(SWEEP_SIZES),
+            "sweep_duration_s": s.sweep_duration_s, "sweep_warmup_s": s.sweep_warmup_s,
+            "sweep_min_requests": s.sweep_min_requests,
         },
         "machine": {"cpus": len(os.sched_getaffinity(0)),
                     "python": platform.python_version(), "platform": platform.platform()},
@@ -573,8 +877,10 @@ async def main_async(s: Settings) -> int:
                         with bare_mitmdump(workdir, up) as arm:
                             await measure_arm(arm, up, s, workdir, results)
                     else:
-                        with glassbreak(workdir, up, s) as arm:
+                        with glassbreak(workdir, up, s, name) as arm:
                             await measure_arm(arm, up, s, workdir, results)
+                        if arm.audit_log is not None:  # read once the proxy has stopped
+                            results["audit"] = audit_summary(arm.audit_log)
                 except (BenchFailure, OSError, ValueError, KeyError) as error:
                     results["status"] = "failed"
                     results["error"] = f"{type(error).__name__}: {error}" if not isinstance(

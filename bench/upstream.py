@@ -1,5 +1,7 @@
 """The bench's upstream: an aiohttp HTTPS server answering ``POST /echo`` with a small JSON.
 
+It reads the whole body (up to ``MAX_BODY_BYTES``) and answers ``{"ok": true, "received": N}``.
+
 Run as its own process by ``bench.run``:
 ``python -m bench.upstream --host 127.0.0.2 --cert-chain CHAIN.pem``. It binds a free port and
 prints one line ``READY <port>`` on stdout once it accepts connections; it stops on SIGTERM.
@@ -16,6 +18,9 @@ import sys
 
 from aiohttp import web
 
+# The body-size sweep posts up to 8 MiB; aiohttp's default limit is 1 MiB.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
 
 async def _echo(request: web.Request) -> web.Response:
     body = await request.read()
@@ -27,7 +32,7 @@ async def _serve(host: str, chain: str) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(chain)
     context.set_alpn_protocols(["http/1.1"])
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/echo", _echo)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
