@@ -90,7 +90,8 @@ class Inspector:
 
     def _inspect(self, texts: Sequence[Text]) -> Inspection:
         return inspect_texts(texts, self.gate.scanner, self.gate.finding_key,
-                             max_depth=self.gate.policy.inspection.max_depth)
+                             max_depth=self.gate.policy.inspection.max_depth,
+                             clean=self.gate.clean_texts)
 
     def _apply(self, flow: http.HTTPFlow, decision: Decision | None, inspection: Inspection,
                verdict: FindingsDecision, limit: int) -> None:

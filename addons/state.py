@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from proxy.audit.log import AuditLog
 from proxy.audit.record import AuditRecord
+from proxy.inspection.clean_texts import CleanTexts
 from proxy.inspection.engine import scrub
 from proxy.inspection.scanner import Scanner
 from proxy.netsafety.resolver import Resolver
@@ -42,6 +43,7 @@ class Gate:
     resolver: Resolver
     audit: AuditLog
     scanner: Scanner
+    clean_texts: CleanTexts = field(default_factory=lambda: CleanTexts(0))
     finding_key: bytes  # keys the hashes that identify found values without revealing them
     listen_addresses: frozenset[tuple[IPAddress, int]] = frozenset()
     tunnels: dict[str, Tunnel] = field(default_factory=dict)

@@ -33,10 +33,9 @@ import json
 import quopri
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from proxy.inspection.decode_errors import DecodeLimitExceeded
@@ -61,9 +60,9 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _UTF8_NAMES = {"utf-8", "utf_8", "utf8", "us-ascii", "ascii"}
 
 
-@dataclass(frozen=True)
-class Field:
-    """A text to scan and where it sits in the body; `peel` says whether to decode layers."""
+class Field(NamedTuple):
+    """A text to scan and where it sits in the body; `peel` says whether to decode layers.
+    (A tuple, not a frozen dataclass: a body makes a hundred of these.)"""
 
     location: str
     text: str
@@ -209,38 +208,57 @@ def _parse_json(text: str) -> Any:
 
 def _json_fields(document: Any, root: str, raw: str) -> Iterator[Field]:
     """Every string, key, long integer and join in a parsed document."""
-    return _JsonWalk(surrogates=bool(_SURROGATE_ESCAPE.search(raw))).fields(document, root)
+    return iter(_JsonWalk(surrogates=bool(_SURROGATE_ESCAPE.search(raw))).fields(document, root))
 
 
 class _JsonWalk:
     """One walk over a parsed document, without recursion so that deep nesting cannot
-    exhaust the stack. Name verdicts are cached for this walk only (keys can be secrets)."""
+    exhaust the stack. Name verdicts are cached for this walk only (keys can be secrets).
+
+    Written as one loop that appends to a list: a body is mostly short strings, and per-node
+    generators and method calls cost more than the scanning of them (bench/ measures this).
+    """
 
     def __init__(self, *, surrogates: bool) -> None:
         self._plain: dict[str, bool] = {}
         # Only a "\udXXX" escape makes a lone surrogate: skip the search when there is none.
-        self._clean = _clean if surrogates else str
+        self._clean = _clean if surrogates else None
 
-    def fields(self, document: Any, root: str) -> Iterator[Field]:
+    def fields(self, document: Any, root: str) -> list[Field]:
         """The fields under `document`, parents before children."""
+        out: list[Field] = []
         stack: list[tuple[str, Any]] = [(root, document)]
         while stack:
             path, value = stack.pop()
-            if isinstance(value, _Members):
-                children = [(self._member(path, k, i), v) for i, (k, v) in enumerate(value)]
-                yield from self._keys(path, [k for k, _ in value])
-                yield from self._joined(f"{path}.*", [v for _, v in value])
-            elif isinstance(value, list):
-                children = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
-                yield from self._joined(f"{path}[*]", value)
+            kind = type(value)
+            if kind is _Members:
+                children = []
+                for index, (key, child) in enumerate(value):
+                    if len(key) >= MIN_FIELD_CHARS:
+                        out.append(Field(f"{path}.<key#{index}>", self._text(key)))
+                    children.append((self._member(path, key, index), child))
+                self._join(out, f"{path}.*", [child for _, child in value])
+            elif kind is list:
+                children = [(f"{path}[{index}]", child) for index, child in enumerate(value)]
+                self._join(out, f"{path}[*]", value)
             else:
-                yield from self._scalar(path, value)
+                self._scalar(out, path, value)
                 continue
-            # Scalars are handled here rather than pushed: most nodes of a document are.
+            containers = []
             for child_path, child in children:
-                if not isinstance(child, list):  # _Members is a list too
-                    yield from self._scalar(child_path, child)
-            stack.extend(item for item in reversed(children) if isinstance(item[1], list))
+                child_kind = type(child)
+                if child_kind is str:  # the common case, inline
+                    if len(child) >= MIN_FIELD_CHARS:
+                        out.append(Field(child_path, self._text(child)))
+                elif child_kind is _Members or child_kind is list:
+                    containers.append((child_path, child))
+                else:
+                    self._scalar(out, child_path, child)
+            stack.extend(reversed(containers))
+        return out
+
+    def _text(self, text: str) -> str:
+        return text if self._clean is None else self._clean(text)
 
     def _member(self, path: str, key: str, index: int) -> str:
         """The path of an object member: its key when plain, else its position."""
@@ -249,26 +267,20 @@ class _JsonWalk:
             plain = self._plain[key] = is_plain_name(key)
         return f"{path}.{key}" if plain else f"{path}.#{index}"
 
-    def _keys(self, path: str, keys: list[str]) -> Iterator[Field]:
-        """Keys long enough to hold a secret, at "<key#N>" so the location never shows them."""
-        for index, key in enumerate(keys):
-            if len(key) >= MIN_FIELD_CHARS:
-                yield Field(f"{path}.<key#{index}>", self._clean(key))
-
-    def _scalar(self, path: str, value: Any) -> Iterator[Field]:
+    def _scalar(self, out: list[Field], path: str, value: Any) -> None:
         """A string long enough to matter, or an integer that may be a card, SSN or phone."""
-        if isinstance(value, str):
+        if type(value) is str:
             if len(value) >= MIN_FIELD_CHARS:
-                yield Field(path, self._clean(value))
-        elif isinstance(value, int) and not isinstance(value, bool):
+                out.append(Field(path, self._text(value)))
+        elif type(value) is int:  # not bool: type() is exact
             digits = str(abs(value))
             if len(digits) in NUMBER_DIGITS:
-                yield Field(path, digits)
+                out.append(Field(path, digits))
 
-    def _joined(self, location: str, values: list[Any]) -> Iterator[Field]:
+    def _join(self, out: list[Field], location: str, values: list[Any]) -> None:
         """Short strings among `values` joined in order (see "Split values" above)."""
-        parts = [self._clean(v) for v in values if isinstance(v, str)]
-        yield from _joined(location, parts)
+        parts = [self._text(v) for v in values if type(v) is str]
+        out.extend(_joined(location, parts))
 
 
 def _joined(location: str, values: list[str]) -> Iterator[Field]:

@@ -68,9 +68,11 @@ def brotli_chunks(data: bytes, size: int = CHUNK) -> Generator[bytes, None, None
 
 def _run(lib: ctypes.CDLL, state: int, data: bytes, size: int) -> Iterator[bytes]:
     """Drive one decoder over `data`; `source` keeps the input alive while C reads it."""
-    source = ctypes.c_char_p(data)
+    # A copy in a ctypes buffer: its address is cheap to take (ctypes.cast is not, and this
+    # runs on every short run of base64 that might be Brotli).
+    source = ctypes.create_string_buffer(data, len(data))
     available_in = ctypes.c_size_t(len(data))
-    next_in = ctypes.c_void_p(ctypes.cast(source, ctypes.c_void_p).value)
+    next_in = ctypes.c_void_p(ctypes.addressof(source))
     buffer = ctypes.create_string_buffer(size)
     while True:
         available_out = ctypes.c_size_t(size)

@@ -6,12 +6,15 @@ leaves this module for logs, metrics and answers is the `Finding`, which has no 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from proxy.inspection.clean_texts import CleanKey, CleanTexts
 from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.findings import Finding, Match
+from proxy.inspection.layers import OpenedRuns
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
 
@@ -22,11 +25,12 @@ REDACTED = "[REDACTED:{detector}]"
 MIN_PEEL_BUDGET = 64 * 1024  # bytes of decoded text a short input may produce
 PEEL_BUDGET_FACTOR = 4  # decoded text allowed per input byte beyond that
 MAX_PEEL_BUDGET = 32 * 1024 * 1024
+BATCH_CHARS = 1024 * 1024  # variants scanned in one pass, at most about this much text
 
 
-@dataclass(frozen=True)
-class Text:
-    """One thing a request sends: where it is, and what it says."""
+class Text(NamedTuple):
+    """One thing a request sends: where it is, and what it says. (A tuple: a request makes a
+    hundred of these, and a frozen dataclass costs several times more to create.)"""
 
     location: str
     text: str
@@ -50,30 +54,79 @@ class Inspection:
 
 
 def inspect_texts(texts: Iterable[Text], scanner: Scanner, key: bytes, *,
-                  max_depth: int) -> Inspection:
+                  max_depth: int, clean: CleanTexts | None = None) -> Inspection:
+    """Peel and scan every text. `clean` (optional) skips texts found clean before and
+    remembers the ones found clean now."""
     hits: list[Hit] = []
     seen: set[tuple[str, str, str]] = set()  # (location, detector, value): one finding each
     limit_reached = False
-    for text in texts:
-        variants: Iterable[Layer] = (
-            peel(text.text, max_depth=max_depth, max_bytes=_budget(text.text))
-            if text.peel else (Layer(text=text.text, layers=()),)
-        )
-        try:
-            for variant in variants:
-                limit_reached |= _scan_variant(text, variant, scanner, key=key, hits=hits,
-                                               seen=seen)
-        except DecodeLimitExceeded:
-            # Decoys enough to exhaust the budget could hide the one layer that matters.
-            limit_reached = True
+    for batch in _variant_batches(texts, max_depth, clean):
+        limit_reached |= batch.limit_reached
+        results = scanner.scan_many([variant.text for _, variant in batch.variants])
+        for (index, variant), matches in zip(batch.variants, results, strict=True):
+            if matches:
+                batch.dirty.add(index)
+            limit_reached |= _add_hits(batch.texts[index], variant, matches, key=key,
+                                       hits=hits, seen=seen)
+        if clean is not None:
+            for index, digest in batch.digests.items():
+                if index not in batch.dirty:
+                    clean.add(digest)
     return Inspection(hits=_most_specific(hits), limit_reached=limit_reached)
 
 
-def _scan_variant(text: Text, variant: Layer, scanner: Scanner, *, key: bytes,
-                  hits: list[Hit], seen: set[tuple[str, str, str]]) -> bool:
-    """Add the variant's hits; True when the scan stopped at its candidate cap."""
+@dataclass
+class _Batch:
+    """Texts and their peeled variants, scanned in one pass."""
+
+    texts: list[Text] = field(default_factory=list)
+    variants: list[tuple[int, Layer]] = field(default_factory=list)  # (index in texts, variant)
+    digests: dict[int, CleanKey] = field(default_factory=dict)  # clean-cache keys, by text index
+    dirty: set[int] = field(default_factory=set)  # texts with a match or a peel limit
+    limit_reached: bool = False
+    size: int = 0  # characters of variants
+
+
+def _variant_batches(texts: Iterable[Text], max_depth: int,
+                     clean: CleanTexts | None) -> Iterator[_Batch]:
+    """Every text not known clean and its peeled variants, in batches of about BATCH_CHARS
+    characters. One scan per batch, not per variant: a request is mostly short texts, where
+    the cost of a scan call outweighs the scanning."""
+    opened: OpenedRuns = {}  # decoded runs are opened once per request
+    batch = _Batch()
+    for text in texts:
+        digest = None
+        if clean is not None:
+            digest = clean.digest(text.text, peel=text.peel)
+            if digest in clean:
+                continue
+        if batch.size >= BATCH_CHARS:
+            yield batch
+            batch = _Batch()
+        index = len(batch.texts)
+        batch.texts.append(text)
+        if digest is not None:
+            batch.digests[index] = digest
+        try:
+            for variant in (
+                peel(text.text, max_depth=max_depth, max_bytes=_budget(text.text), opened=opened)
+                if text.peel else (Layer(text=text.text, layers=()),)
+            ):
+                batch.variants.append((index, variant))
+                batch.size += len(variant.text)
+        except DecodeLimitExceeded:
+            # Decoys enough to exhaust the budget could hide the one layer that matters.
+            batch.limit_reached = True
+            batch.dirty.add(index)
+    if batch.texts:
+        yield batch
+
+
+def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
+              hits: list[Hit], seen: set[tuple[str, str, str]]) -> bool:
+    """Add the variant's hits; True when its scan stopped at its candidate cap."""
     limit_reached = False
-    for match in _specific_first(scanner.scan(variant.text)):
+    for match in _specific_first(matches):
         if match.detector == SCAN_LIMIT_ID:
             limit_reached = True
             continue

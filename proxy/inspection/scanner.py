@@ -3,12 +3,22 @@
 `scan(text)` returns offsets into the str, `scan_bytes(data)` offsets into the bytes; either way
 `m.value == text[m.start:m.end]`, so a caller can redact exactly the value. A Scanner owns one
 hyperscan scratch space: use it from one thread at a time (mitmproxy's event loop is one thread).
+
+`scan_many(texts)` returns what `[scan(t) for t in texts]` returns, faster: a request is a
+hundred short texts (JSON fields, headers, decoded layers), and the fixed cost of a scan per text
+outweighs the scanning itself. It runs one hyperscan pass over the texts joined by SEPARATOR,
+then scans alone only the texts in which some pattern ended. That finds all a scan per text
+finds because every pattern's edges accept SEPARATOR exactly as they accept the start or the end
+of a text (`(?:^|[^A-Za-z0-9])`, `(?:[\\s"]|$)`...), and hyperscan reports every offset at which
+a match ends; a match that runs across SEPARATOR only makes the texts on either side be scanned
+alone, where it cannot. tests/unit/test_scanner.py checks this equivalence on the corpus.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +33,7 @@ except ImportError as _error:  # pragma: no cover - hyperscan is a declared depe
 else:
     _HYPERSCAN_MISSING = None
 
-__all__ = ["MAX_CANDIDATES_PER_SCAN", "SCAN_LIMIT_ID", "Scanner"]
+__all__ = ["MAX_CANDIDATES_PER_SCAN", "SCAN_LIMIT_ID", "SEPARATOR", "Scanner"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,8 @@ _KEY_LOOKBACK = 64  # bytes left of a match searched for the rest of its key: `d
 _KEY_TAIL = re.compile(rb"[A-Za-z0-9_.-]*$")
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+SEPARATOR = "\n"  # joins the texts of one scan_many pass; a boundary for every pattern
 
 _Hit = tuple[int, int, int]  # pattern index, start, end: bytes
 # detector order, value start, value end, match start, pattern index: sorted as is, so a tuple
@@ -92,6 +104,30 @@ class Scanner:
         offsets = [f.start for f in found] + [f.end for f in found]
         char_offset = _char_offsets(data, offsets if cut is None else [*offsets, cut])
         return _matches(found, cut, char_offset.__getitem__)
+
+    def scan_many(self, texts: Sequence[str]) -> list[list[Match]]:
+        """`[self.scan(t) for t in texts]`, with one hyperscan pass for all of them."""
+        results: list[list[Match]] = [[] for _ in texts]
+        for index in self._texts_with_hits(texts):
+            results[index] = self.scan(texts[index])
+        return results
+
+    def _texts_with_hits(self, texts: Sequence[str]) -> range | list[int]:
+        """Indexes of the texts in which some pattern may match: all of them when unsure."""
+        if self._database is None or len(texts) < 2:
+            return range(len(texts))
+        starts: list[int] = []
+        position = 0
+        for text in texts:
+            starts.append(position)
+            position += len(text.encode("utf-8", "surrogatepass")) + len(SEPARATOR)
+        joined = SEPARATOR.join(texts).encode("utf-8", "surrogatepass")
+        hits, cut = self._prefilter(joined)
+        if cut is not None:  # too many candidates to sort out here: each text on its own
+            return range(len(texts))
+        # A hit ends in the text whose bytes (and trailing separator) hold its last byte; a
+        # match that consumed the separator after a text belongs to that text.
+        return sorted({bisect_right(starts, end - 1) - 1 for _, _, end in hits})
 
     def scan_bytes(self, data: bytes) -> list[Match]:
         """Validated matches in `data`, offsets in bytes; values decode bad UTF-8 losslessly."""

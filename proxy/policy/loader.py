@@ -347,6 +347,7 @@ def _compile_inspection(spec: InspectionSpec) -> InspectionPolicy:
         actions=MappingProxyType({k: FindingAction(v) for k, v in spec.actions.items()}),
         pii_thresholds=MappingProxyType(dict(spec.pii_thresholds)),
         exempt_hashes=frozenset(spec.exempt_hashes),
+        clean_cache_entries=spec.clean_cache_entries,
     )
 
 

@@ -55,6 +55,7 @@ class Oversize(StrEnum):
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 3
+DEFAULT_CLEAN_CACHE_ENTRIES = 65536
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +80,8 @@ class InspectionPolicy:
     # alert only). One email address in a commit is normal; a CSV of customers is not.
     pii_thresholds: Mapping[str, int] = field(default_factory=dict)
     exempt_hashes: frozenset[str] = frozenset()  # keyed hashes of known values to let through
+    # Texts found clean remembered (by keyed hash) so a resent conversation is not re-inspected.
+    clean_cache_entries: int = DEFAULT_CLEAN_CACHE_ENTRIES
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,12 +26,18 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from proxy.inspection.detectors import DETECTORS_BY_ID
 from proxy.inspection.findings import Kind, Severity
 from proxy.policy.hosts import HostError, HostPattern, is_ip_literal, normalise_host
-from proxy.policy.model import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DEPTH, IPNetwork
+from proxy.policy.model import (
+    DEFAULT_CLEAN_CACHE_ENTRIES,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_DEPTH,
+    IPNetwork,
+)
 
 RULES_VERSION = 1
 SEVERITY_NAMES: tuple[str, ...] = tuple(severity.label for severity in reversed(Severity))
 MAX_BODY_LIMIT = 1024 * 1024 * 1024
 MAX_DEPTH_LIMIT = 5
+MAX_CLEAN_CACHE_ENTRIES = 4_000_000  # ~400 MB of keys: more is a typo
 MAX_THRESHOLD = 1_000_000
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 # RFC 9110 token characters: what an HTTP method may be made of.
@@ -304,6 +310,9 @@ class InspectionSpec(_Strict):
     actions: dict[ActionKey, ActionName] = Field(default_factory=dict)
     pii_thresholds: dict[PiiDetectorId, Threshold] = Field(default_factory=dict)
     exempt_hashes: list[KeyedHash] = Field(default_factory=list)
+    clean_cache_entries: Annotated[int, Field(ge=0, le=MAX_CLEAN_CACHE_ENTRIES)] = (
+        DEFAULT_CLEAN_CACHE_ENTRIES
+    )
 
 
 class DestinationSpec(_Strict):

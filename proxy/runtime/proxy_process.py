@@ -22,6 +22,7 @@ from addons.pinning import Pinning
 from addons.state import Gate
 from addons.tunnel import TunnelGuard
 from proxy.audit.log import AuditLog
+from proxy.inspection.clean_texts import CleanTexts
 from proxy.inspection.scanner import Scanner
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.model import Policy
@@ -104,6 +105,7 @@ def build_gate(config: RunConfig) -> Gate:
         resolver=Resolver(config.policy.network.hosts),
         audit=AuditLog(config.paths.audit_log, to_stdout=config.audit_stdout),
         scanner=Scanner(),
+        clean_texts=CleanTexts(config.policy.inspection.clean_cache_entries),
         finding_key=load_or_create_finding_key(config.paths),
         listen_addresses=frozenset({(config.listen.address, config.listen.port)}),
         fault_hosts=fault_hosts,

@@ -190,3 +190,42 @@ def test_fallback_without_hyperscan(
 
 def test_engine_is_hyperscan(scanner: Scanner) -> None:
     assert scanner.engine == "hyperscan"
+
+
+def _corpus_texts() -> list[str]:
+    from proxy.inspection.evaluate import load_corpus
+    from proxy.inspection.layers import peel
+
+    texts: list[str] = []
+    for entry in load_corpus():
+        texts += [layer.text for layer in peel(entry.text, max_bytes=1 << 20)]
+    return texts
+
+
+# Values alone, with nothing around them: the text's start and end are their only boundaries.
+BARE_VALUES = [AWS_KEY, GITHUB, ANTHROPIC, CARD, EMAIL, "", "\n", "x", "AKIA", "-----BEGIN"]
+
+
+@pytest.mark.parametrize("group", [1, 2, 3, 7, 50])
+def test_scan_many_finds_what_a_scan_per_text_finds(scanner: Scanner, group: int) -> None:
+    """The joined pass may only skip texts with nothing in them, in any grouping and order."""
+    texts = _corpus_texts() + BARE_VALUES
+    _RNG.shuffle(texts)
+    for first in range(0, len(texts), group):
+        batch = texts[first : first + group]
+        assert scanner.scan_many(batch) == [scanner.scan(text) for text in batch]
+
+
+def test_scan_many_attributes_a_value_ending_a_text_to_that_text(scanner: Scanner) -> None:
+    texts = ["a note", AWS_KEY, "then more", f"key {GITHUB}", EMAIL]
+    results = scanner.scan_many(texts)
+    assert [found(r) for r in results] == [
+        [], [("aws_access_key", AWS_KEY)], [], [("github_token", GITHUB)], [("email", EMAIL)],
+    ]
+
+
+def test_scan_many_with_the_candidate_cap_reached_scans_each_text(
+        scanner: Scanner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scanner_module, "MAX_CANDIDATES_PER_SCAN", 3)
+    texts = [f"{n}: 4556 7375 8689 9855" for n in range(5)] + [AWS_KEY]
+    assert scanner.scan_many(texts) == [scanner.scan(text) for text in texts]
