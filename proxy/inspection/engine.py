@@ -14,7 +14,7 @@ from proxy.inspection.clean_texts import CleanKey, CleanTexts
 from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.findings import Finding, Match
-from proxy.inspection.layers import OpenedRuns
+from proxy.inspection.layers import OpenedRuns, has_layers
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
 
@@ -66,8 +66,8 @@ def inspect_texts(texts: Iterable[Text], scanner: Scanner, key: bytes, *,
         for (index, variant), matches in zip(batch.variants, results, strict=True):
             if matches:
                 batch.dirty.add(index)
-            limit_reached |= _add_hits(batch.texts[index], variant, matches, key=key,
-                                       hits=hits, seen=seen)
+                limit_reached |= _add_hits(batch.texts[index], variant, matches, key=key,
+                                           hits=hits, seen=seen)
         if clean is not None:
             for index, digest in batch.digests.items():
                 if index not in batch.dirty:
@@ -107,11 +107,13 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
         batch.texts.append(text)
         if digest is not None:
             batch.digests[index] = digest
+        if not text.peel or not has_layers(text.text):  # most texts: nothing to peel
+            batch.variants.append((index, Layer(text.text, ())))
+            batch.size += len(text.text)
+            continue
         try:
-            for variant in (
-                peel(text.text, max_depth=max_depth, max_bytes=_budget(text.text), opened=opened)
-                if text.peel else (Layer(text=text.text, layers=()),)
-            ):
+            for variant in peel(text.text, max_depth=max_depth, max_bytes=_budget(text.text),
+                                opened=opened):
                 batch.variants.append((index, variant))
                 batch.size += len(variant.text)
         except DecodeLimitExceeded:
