@@ -301,7 +301,7 @@ def glassbreak(workdir: Path, up: Upstream, settings: Settings, name: str) -> It
                                            inspection="" if inspect else INSPECTION_OFF))
     port = free_port()
     argv = [*cmd, "run", "--rules", str(rules), "--listen", f"127.0.0.1:{port}",
-            "--state-dir", str(state_dir), "--upstream-ca", str(up.ca_file)]
+            "--state-dir", str(state_dir), "--upstream-ca", str(up.ca_file), "--dns", "off"]
     print(f"  rule file {rules.name}: inspection {'on (defaults)' if inspect else 'off'}",
           flush=True)
     proc = start(name, argv, workdir, REPO)
