@@ -6,6 +6,7 @@ client sees count down. Least recently used entries go first when the cache is f
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ class CachedAnswer:
 
     def packed(self, now: float) -> tuple[bytes, int]:
         """The answer section with TTLs as they stand now, and its record count."""
-        remaining = max(0, int(self.expires - now))
+        remaining = max(0, math.ceil(self.expires - now))
         if remaining != self._packed_ttl:
             for record in self.records:
                 record.ttl = remaining

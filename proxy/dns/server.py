@@ -11,7 +11,6 @@ import asyncio
 import socket
 import struct
 from contextlib import suppress
-from typing import cast
 
 from proxy.dns.service import DnsService
 from proxy.dns.wire import HEADER_SIZE, MAX_QUERY_BYTES
@@ -22,59 +21,69 @@ MAX_TCP_CONNECTIONS = 256
 MAX_TCP_PER_CLIENT = 16
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024  # absorbs bursts so one client's burst does not drop others
 MAX_TCP_WRITE_BUFFER = 256 * 1024
+UDP_BATCH = 256  # datagrams read per wake-up before other work gets a turn
 
 
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, service: DnsService) -> None:
+class _UdpListener:
+    """Reads datagrams straight off a non-blocking socket, many per wake-up.
+
+    Cheaper per packet than an asyncio transport (one wake-up drains the queue), which is what
+    keeps a flood's dropped packets from crowding out everyone else's.
+    """
+
+    def __init__(self, service: DnsService, sock: socket.socket) -> None:
         self._service = service
-        self._transport: asyncio.DatagramTransport | None = None
+        self._sock = sock
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # The loop hands a datagram transport to a datagram protocol (its class is private).
-        self._transport = cast(asyncio.DatagramTransport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+    def readable(self) -> None:
+        sock, handle = self._sock, self._service.handle
+        for _ in range(UDP_BATCH):
+            try:
+                data, addr = sock.recvfrom(MAX_QUERY_BYTES + 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # ICMP errors surface here; they concern a past reply
+                continue
 
-    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
-        transport = self._transport
-        if transport is None:
-            return
-        client = str(addr[0])
+            def reply(wire: bytes, addr: tuple[str, int] = addr) -> None:
+                # A full send buffer drops the answer, as the network could: never block.
+                with suppress(OSError):
+                    sock.sendto(wire, addr)
 
-        def reply(wire: bytes) -> None:
-            if not transport.is_closing():
-                transport.sendto(wire, addr)
-
-        # handle() fails closed on its own; an exception here is a bug: drop the packet, never
-        # the server.
-        with suppress(Exception):
-            self._service.handle(data, client, "udp", reply)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable from a client that went away: nothing to do.
-        return
+            # handle() fails closed on its own; an exception here is a bug: drop the packet,
+            # never the server.
+            with suppress(Exception):
+                handle(data, str(addr[0]), "udp", reply)
 
 
 class DnsServer:
     def __init__(self, service: DnsService, listen: ListenAddress) -> None:
         self.service = service
         self.listen = listen
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: socket.socket | None = None
         self._tcp: asyncio.Server | None = None
         self._connections: dict[str, int] = {}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self.service), local_addr=(self.listen.host, self.listen.port))
-        self._udp = transport
+        family = socket.AF_INET6 if self.listen.address.version == 6 else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            with suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+            sock.bind((self.listen.host, self.listen.port))
+        except OSError:
+            sock.close()
+            raise
+        self._udp = sock
+        loop.add_reader(sock.fileno(), _UdpListener(self.service, sock).readable)
         self._tcp = await asyncio.start_server(self._serve_tcp, self.listen.host,
                                                self.listen.port, reuse_address=True)
 
     async def close(self) -> None:
         if self._udp is not None:
+            asyncio.get_running_loop().remove_reader(self._udp.fileno())
             self._udp.close()
         if self._tcp is not None:
             self._tcp.close()

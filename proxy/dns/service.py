@@ -109,6 +109,19 @@ class DnsService:
             query = parse_query(data)
         except WireError as error:
             return self._malformed(error, client, transport, started, reply)
+        try:
+            return self._question(query, client, transport, started, reply)
+        except Exception:  # fail closed: a bug answers SERVFAIL, never the question
+            limit = TCP_LIMIT if transport == "tcp" else query.udp_limit()
+            record = DnsAuditRecord(
+                request_id=secrets.token_hex(8), client=client, transport=transport, name=None,
+                qtype=_type_name(query.qtype), decision=Action.BLOCK.value,
+                reason=Reason.INTERNAL_ERROR.value, started=started)
+            self._send(reply, response(query, SERVFAIL, limit=limit), record, SERVFAIL)
+            return True
+
+    def _question(self, query: Query, client: str, transport: str, started: float,
+                  reply: Reply) -> bool:
         limit = TCP_LIMIT if transport == "tcp" else query.udp_limit()
         info = name_info(query.labels)
         signals = self._detect(query, info, client)
@@ -219,10 +232,12 @@ class DnsService:
 
     def _send(self, reply: Reply, wire: bytes, record: DnsAuditRecord, rcode: int) -> None:
         record.rcode = RCODE_NAMES.get(rcode, str(rcode))
+        # The line is written before the answer leaves: a client that got an answer can count on
+        # its line being there.
         try:
-            reply(wire)
-        finally:
             self._write(record)
+        finally:
+            reply(wire)
 
     # --- detection -------------------------------------------------------------------------
 
@@ -277,6 +292,7 @@ class DnsService:
         return True
 
     def _note_drop(self, client: str, transport: str, now: float) -> None:
+        """Count a dropped datagram; one summary line per client at most every second."""
         if self._hooks.on_query is not None:
             self._hooks.on_query("drop", Reason.DNS_RATE_LIMITED.value)
         key = (client, transport)
@@ -284,21 +300,28 @@ class DnsService:
         if entry is None:
             if len(self._drops) >= MAX_DROP_CLIENTS:
                 self._flush_drops(now, force=True)
-            self._drops[key] = [1.0, now]
+            # The first drop is logged at once, so that a flood shows up without delay.
+            self._drops[key] = [0.0, now]
+            self._drop_line(client, transport, 1, now)
             return
         entry[0] += 1
         if now - entry[1] >= DROP_SUMMARY_SECONDS:
-            self._flush_drops(now, force=False)
+            self._drop_line(client, transport, int(entry[0]), entry[1])
+            entry[0], entry[1] = 0.0, now
 
     def _flush_drops(self, now: float, *, force: bool) -> None:
-        for (client, transport), (count, first) in list(self._drops.items()):
-            if force or now - first >= DROP_SUMMARY_SECONDS:
+        for (client, transport), (count, since) in list(self._drops.items()):
+            if force or now - since >= DROP_SUMMARY_SECONDS:
                 del self._drops[(client, transport)]
-                self._write(DnsAuditRecord(
-                    request_id=secrets.token_hex(8), client=client, transport=transport,
-                    name=None, qtype=None, decision=Action.BLOCK.value,
-                    reason=Reason.DNS_RATE_LIMITED.value, dropped=int(count), started=first,
-                ), hook=False)
+                if count:
+                    self._drop_line(client, transport, int(count), since)
+
+    def _drop_line(self, client: str, transport: str, count: int, since: float) -> None:
+        self._write(DnsAuditRecord(
+            request_id=secrets.token_hex(8), client=client, transport=transport, name=None,
+            qtype=None, decision=Action.BLOCK.value, reason=Reason.DNS_RATE_LIMITED.value,
+            dropped=count, started=since,
+        ), hook=False)
 
     def _write(self, record: DnsAuditRecord, *, hook: bool = True) -> None:
         if hook and self._hooks.on_query is not None:
