@@ -22,7 +22,8 @@ MAX_BLOCKS = 4096
 BINARY_MIN_LENGTH = 4
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
-_BASE32 = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+# RFC 4648 base32 plus the digits 0 and 1 of iodine's alphabet: random alphanumerics.
+_BASE32 = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _BASE64 = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=_-")
 _DIGITS = frozenset(b"0123456789")
 _HOST = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
@@ -63,8 +64,11 @@ def label_signals(label: bytes, policy: TunnellingPolicy) -> list[Signal]:
         found.append(Signal.BINARY_LABEL)
     if length >= policy.encoded_min_length:
         found.extend(_encoding(label, chars))
-    if length >= policy.entropy_min_length and (
-        shannon_entropy(label) >= policy.max_label_entropy
+    # Judged on the longest run between hyphens: hyphenated words ("kubernetes-dashboard-prod")
+    # have many letters but short runs; a payload is one long run.
+    run = max(label.split(b"-"), key=len)
+    if len(run) >= policy.entropy_min_length and (
+        shannon_entropy(run) >= policy.max_label_entropy
     ):
         found.append(Signal.LABEL_ENTROPY)
     return found
@@ -75,13 +79,15 @@ def _encoding(label: bytes, chars: set[int]) -> list[Signal]:
     letters = len(label) - digits
     if chars <= _HEX and digits and letters:
         return [Signal.HEX_LABEL]
-    if chars <= _BASE32 and digits >= 2 and letters >= 2 and shannon_entropy(label) >= 3.6:
+    if chars <= _BASE32 and digits >= 2 and letters >= 2 and shannon_entropy(label) >= 3.9:
         return [Signal.BASE32_LABEL]
     has_upper = any(65 <= byte <= 90 for byte in label)
     has_lower = any(97 <= byte <= 122 for byte in label)
     padded = bool(chars & frozenset(b"+/="))
+    # Mixed case with digits in one long run is rare in host names (they are written in lower
+    # case), so a lower entropy bar holds here.
     if chars <= _BASE64 and (padded or (has_upper and has_lower and digits)) and (
-        shannon_entropy(label) >= 4.0
+        shannon_entropy(label) >= 3.5
     ):
         return [Signal.BASE64_LABEL]
     return []
