@@ -338,7 +338,7 @@ def test_a_flooding_client_does_not_starve_another(server: DnsProcess) -> None:
     def flood() -> None:
         # About 30,000 queries a second: 15 times the per-client limit and several times what
         # one core answers. A flood beyond what the socket can drain is a network-layer attack
-        # (docs/dns.md); this one must be shed by the per-client limit.
+        # (see the report in docs/BENCHMARKS.md); this one must be shed by the per-client limit.
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.bind(("127.0.0.20", 0))
             deadline = time.monotonic() + 8
