@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test install dev lint typecheck unit e2e bench clean
+.PHONY: run test install dev lint typecheck unit e2e bench bench-dns clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ e2e: dev
 ## Side-by-side benchmarks: direct vs bare mitmdump vs Glassbreak (not part of `make test`).
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run $(ARGS)
+
+## DNS bench: Glassbreak's DNS server vs dnslib's stock DNSServer, with dnsperf (not in `make test`).
+bench-dns: dev
+	$(BIN)/python -m bench.dns_run $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

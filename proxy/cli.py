@@ -1,4 +1,4 @@
-"""The `glassbreak` command: run, ca, env, rules check."""
+"""The `glassbreak` command: run, dns, ca, env, rules check."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from proxy.policy.check import check_rules
 from proxy.policy.loader import DEFAULT_RULES_PATH, RuleFileError, load_rules
 from proxy.runtime.ca import ensure_ca
+from proxy.runtime.dns_process import DEFAULT_DNS_LISTEN, DnsRunConfig, parse_dns_listen, run_dns
 from proxy.runtime.listen import parse_listen
 from proxy.runtime.paths import StatePaths, default_state_dir
 from proxy.runtime.proxy_process import RunConfig, run
@@ -44,7 +45,17 @@ def _parser() -> argparse.ArgumentParser:
                      help="extra CA certificate (PEM) to trust for upstream TLS")
     run.add_argument("--audit-stdout", action="store_true",
                      help="also write audit lines to stdout")
+    _dns_argument(run)
     run.set_defaults(handler=_run)
+
+    dns = commands.add_parser("dns", help="start only the DNS server on a rule file")
+    dns.add_argument("--rules", type=Path, default=DEFAULT_RULES_PATH,
+                     help="rule file (default: the embedded rules/default.yaml)")
+    _dns_argument(dns)
+    _state_dir_argument(dns)
+    dns.add_argument("--audit-stdout", action="store_true",
+                     help="also write audit lines to stdout")
+    dns.set_defaults(handler=_dns)
 
     ca = commands.add_parser("ca", help="print the path of the proxy's CA certificate")
     _state_dir_argument(ca)
@@ -69,6 +80,12 @@ def _state_dir_argument(parser: argparse.ArgumentParser) -> None:
                         "$XDG_STATE_HOME/glassbreak)")
 
 
+def _dns_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dns", default=DEFAULT_DNS_LISTEN,
+                        help=f"DNS server address, HOST:PORT, or off (default "
+                        f"{DEFAULT_DNS_LISTEN})")
+
+
 def _paths(args: argparse.Namespace) -> StatePaths:
     return StatePaths(args.state_dir or default_state_dir())
 
@@ -86,9 +103,38 @@ def _run(args: argparse.Namespace) -> int:
         print(f"glassbreak: --listen: {error}", file=sys.stderr)
         return 2
     try:
+        dns = parse_dns_listen(args.dns)
+    except ValueError as error:
+        print(f"glassbreak: --dns: {error}", file=sys.stderr)
+        return 2
+    try:
         run(RunConfig(policy=policy, listen=listen, paths=_paths(args),
-                      upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout))
+                      upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout, dns=dns))
     except OSError as error:  # the port is taken, the state directory is not writable...
+        print(f"glassbreak: cannot start: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _dns(args: argparse.Namespace) -> int:
+    try:
+        policy = load_rules(args.rules)
+    except RuleFileError as error:
+        print(f"glassbreak: refusing to start, the rule file has problems:\n{error}",
+              file=sys.stderr)
+        return 2
+    try:
+        listen = parse_dns_listen(args.dns)
+    except ValueError as error:
+        print(f"glassbreak: --dns: {error}", file=sys.stderr)
+        return 2
+    if listen is None:
+        print("glassbreak: --dns off leaves nothing to run", file=sys.stderr)
+        return 2
+    try:
+        run_dns(DnsRunConfig(policy=policy, listen=listen, paths=_paths(args),
+                             audit_stdout=args.audit_stdout))
+    except OSError as error:
         print(f"glassbreak: cannot start: {error}", file=sys.stderr)
         return 2
     return 0

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from proxy.audit.record import AuditRecord
+from proxy.audit.record import AuditRecord, DnsAuditRecord
 
 
 class AuditLog:
@@ -18,7 +18,7 @@ class AuditLog:
         self._to_stdout = to_stdout
         self.path = path
 
-    def write(self, record: AuditRecord) -> None:
+    def write(self, record: AuditRecord | DnsAuditRecord) -> None:
         line = record.to_line(time.time())
         self._file.write(line + "\n")
         if self._to_stdout:

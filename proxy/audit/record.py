@@ -90,3 +90,57 @@ class AuditRecord:
             F_FINDINGS: self.findings,
         }
         return json.dumps(line, separators=(",", ":"), ensure_ascii=True)
+
+
+# DNS lines (kind "dns"): the fields above where they mean the same, and these.
+F_NAME = "name"
+F_TYPE = "type"
+F_TRANSPORT = "transport"
+F_RCODE = "rcode"
+F_ANSWERS = "answers"
+F_LATENCY_MS = "latency_ms"
+F_SIGNALS = "signals"
+F_FORWARDED = "forwarded"
+F_DROPPED = "dropped"
+MAX_DNS_NAME = 300
+
+
+@dataclass(kw_only=True)
+class DnsAuditRecord:
+    """One DNS question and what became of it (docs/audit.md, "DNS lines")."""
+
+    request_id: str
+    client: str
+    transport: str  # "udp" | "tcp"
+    name: str | None  # presentation form, payload-looking labels masked; None: unreadable
+    qtype: str | None
+    decision: str  # "allow" | "block" | "would_block"
+    reason: str
+    rule: str | None = None
+    rcode: str | None = None  # what the client was answered; None: nothing was sent (dropped)
+    answers: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+    forwarded: bool = False
+    dropped: int = 0  # rate-limited datagrams this line stands for (summary lines only)
+    started: float = 0.0  # monotonic-free: time.time() when the packet arrived
+
+    def to_line(self, now: float) -> str:
+        line = {
+            F_TIME: round(now, 6),
+            F_REQUEST_ID: self.request_id,
+            F_KIND: "dns",
+            F_CLIENT: self.client,
+            F_TRANSPORT: self.transport,
+            F_NAME: None if self.name is None else self.name[:MAX_DNS_NAME],
+            F_TYPE: self.qtype,
+            F_DECISION: self.decision,
+            F_REASON: self.reason,
+            F_RULE: self.rule,
+            F_RCODE: self.rcode,
+            F_ANSWERS: self.answers,
+            F_SIGNALS: self.signals,
+            F_FORWARDED: self.forwarded,
+            F_DROPPED: self.dropped,
+            F_LATENCY_MS: round(max(0.0, now - self.started) * 1000, 3),
+        }
+        return json.dumps(line, separators=(",", ":"), ensure_ascii=True)

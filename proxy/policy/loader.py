@@ -14,6 +14,16 @@ from types import MappingProxyType
 
 import yaml
 
+from proxy.policy.dns_model import (
+    RECORD_TYPES,
+    BlockedRcode,
+    DnsPolicy,
+    ExtraTypes,
+    TunnelAction,
+    TunnellingPolicy,
+    UpstreamResolver,
+)
+from proxy.policy.dns_schema import DnsSpec, parse_upstream
 from proxy.policy.hosts import HostPattern, normalise_host
 from proxy.policy.model import (
     DEFAULT_PORTS,
@@ -310,6 +320,7 @@ def _compile(spec: RuleFileSpec, lines: dict[Loc, int], source: str) -> Policy:
         destinations=destinations,
         network=_compile_network(spec.network),
         inspection=_compile_inspection(spec.inspection),
+        dns=_compile_dns(spec.dns),
         source=source,
     )
 
@@ -369,6 +380,38 @@ def _compile_network(spec: NetworkSpec) -> NetworkPolicy:
     return NetworkPolicy(
         allow_private=tuple(dict.fromkeys(ip_network(text) for text in spec.allow_private)),
         hosts=MappingProxyType(hosts),
+    )
+
+
+def _compile_dns(spec: DnsSpec) -> DnsPolicy:
+    upstreams = []
+    for text in spec.upstreams:
+        host, port = parse_upstream(text)
+        upstreams.append(UpstreamResolver(address=ip_address(host), port=port))
+    t = spec.tunnelling
+    return DnsPolicy(
+        upstreams=tuple(dict.fromkeys(upstreams)),
+        blocked_rcode=BlockedRcode(spec.blocked_rcode),
+        record_types=frozenset(RECORD_TYPES[name] for name in spec.record_types),
+        extra_types=tuple(
+            ExtraTypes(hosts=tuple(map(HostPattern.parse, extra.hosts)),
+                       types=frozenset(RECORD_TYPES[name] for name in extra.types))
+            for extra in spec.extra_types
+        ),
+        timeout_seconds=spec.timeout_seconds,
+        cache_entries=spec.cache_entries,
+        max_ttl=spec.max_ttl,
+        negative_ttl=spec.negative_ttl,
+        client_qps=spec.client_qps,
+        client_burst=spec.client_burst,
+        tunnelling=TunnellingPolicy(
+            action=TunnelAction(t.action), block_seconds=t.block_seconds,
+            window_seconds=t.window_seconds, max_label_length=t.max_label_length,
+            max_name_length=t.max_name_length, encoded_min_length=t.encoded_min_length,
+            entropy_min_length=t.entropy_min_length, max_label_entropy=t.max_label_entropy,
+            max_unique_subdomains=t.max_unique_subdomains, max_queries=t.max_queries,
+            max_txt_share=t.max_txt_share, txt_share_min_queries=t.txt_share_min_queries,
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from proxy.netsafety.addresses import effective_address
+from proxy.policy.dns_model import DnsPolicy
 from proxy.policy.hosts import HostPattern
 
 IPAddress = IPv4Address | IPv6Address
@@ -134,6 +135,7 @@ class Policy:
     destinations: tuple[Destination, ...] = ()
     network: NetworkPolicy = field(default_factory=NetworkPolicy)
     inspection: InspectionPolicy = field(default_factory=InspectionPolicy)
+    dns: DnsPolicy = field(default_factory=DnsPolicy)
     source: str = "<memory>"
 
     def destination(self, rule_id: str) -> Destination | None:

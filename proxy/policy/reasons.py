@@ -39,6 +39,11 @@ class Reason(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     BODY_UNDECODABLE = "body_undecodable"
     INSPECTION_LIMIT = "inspection_limit"
+    # The DNS server (proxy/dns/).
+    DNS_TYPE_NOT_ALLOWED = "dns_type_not_allowed"
+    DNS_TUNNELLING = "dns_tunnelling"
+    DNS_MALFORMED = "dns_malformed"
+    DNS_RATE_LIMITED = "dns_rate_limited"
     # The proxy itself.
     INTERNAL_ERROR = "internal_error"
 
@@ -55,5 +60,9 @@ NEVER_MONITORED: frozenset[Reason] = frozenset(
         Reason.SNI_MISMATCH,
         Reason.HOST_MISMATCH,
         Reason.INTERNAL_ERROR,
+        Reason.DNS_TYPE_NOT_ALLOWED,
+        Reason.DNS_TUNNELLING,
+        Reason.DNS_MALFORMED,
+        Reason.DNS_RATE_LIMITED,
     }
 )

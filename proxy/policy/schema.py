@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from proxy.inspection.detectors import DETECTORS_BY_ID
 from proxy.inspection.findings import Kind, Severity
+from proxy.policy.dns_schema import DnsSpec, ExtraTypesSpec, TunnellingSpec
 from proxy.policy.hosts import HostError, HostPattern, is_ip_literal, normalise_host
 from proxy.policy.model import (
     DEFAULT_CLEAN_CACHE_ENTRIES,
@@ -346,6 +347,7 @@ class RuleFileSpec(_Strict):
     mode: ModeName = "enforce"
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     inspection: InspectionSpec = Field(default_factory=InspectionSpec)
+    dns: DnsSpec = Field(default_factory=DnsSpec)
     destinations: list[DestinationSpec] = Field(default_factory=list)
 
 
@@ -355,6 +357,9 @@ _MODELS_BY_DEPTH: dict[tuple[str, int], type[BaseModel]] = {
     ("destinations", 3): DestinationSpec,
     ("destinations", 4): DestinationInspectionSpec,
     ("inspection", 2): InspectionSpec,
+    ("dns", 2): DnsSpec,
+    ("dns", 3): TunnellingSpec,
+    ("dns", 4): ExtraTypesSpec,
 }
 _FIELD_NAMES = frozenset(name for model in _MODELS_BY_DEPTH.values() for name in model.model_fields)
 

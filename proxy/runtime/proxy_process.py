@@ -27,6 +27,7 @@ from proxy.inspection.scanner import Scanner
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.model import Policy
 from proxy.runtime.ca import ensure_ca, upstream_trust_bundle
+from proxy.runtime.dns_process import start_dns_server
 from proxy.runtime.finding_key import load_or_create_finding_key
 from proxy.runtime.front_door import FrontDoor
 from proxy.runtime.listen import ListenAddress
@@ -42,6 +43,7 @@ class RunConfig:
     paths: StatePaths
     upstream_ca: Path | None = None
     audit_stdout: bool = False
+    dns: ListenAddress | None = None  # the DNS server's address; None: no DNS server
 
 
 def mitmproxy_options(config: RunConfig, bundle: Path) -> dict[str, object]:
@@ -121,6 +123,9 @@ async def serve(config: RunConfig) -> None:
     regular: mode_servers.ServerInstance[Any] = mode_servers.ServerInstance.make("regular", server)
     door = FrontDoor(gate, config.listen, regular.handle_stream)
     door.bind()
+    dns = None
+    if config.dns is not None:
+        dns = await start_dns_server(config.policy, config.dns, gate.audit, gate.scanner)
     master.addons.add(*mitmproxy_addons(server), Allowlist(gate), TunnelGuard(gate),
                       Inspector(gate), Pinning(gate), Audit(gate), OpenDoor(door))
     master.options.update(**mitmproxy_options(config, bundle))
@@ -138,6 +143,8 @@ async def serve(config: RunConfig) -> None:
     try:
         await master.run()
     finally:
+        if dns is not None:
+            await dns.close()
         gate.audit.close()
 
 

@@ -117,12 +117,12 @@ class Proxy:
 
 def start_proxy(rules: Path, state_dir: Path, *, upstream_ca: Path | None,
                 extra_env: dict[str, str] | None = None, port: int | None = None,
-                wrapper: list[str] | None = None) -> Proxy:
+                wrapper: list[str] | None = None, dns: str = "off") -> Proxy:
     port = port or free_port()
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "proxy.log"
     command = [str(GLASSBREAK), "run", "--rules", str(rules), "--listen", f"127.0.0.1:{port}",
-               "--state-dir", str(state_dir)]
+               "--state-dir", str(state_dir), "--dns", dns]
     if upstream_ca is not None:
         command += ["--upstream-ca", str(upstream_ca)]
     env = {**os.environ, **(extra_env or {})}

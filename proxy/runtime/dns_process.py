@@ -1,0 +1,69 @@
+"""Start the DNS server: inside `glassbreak run`'s event loop, or alone (`glassbreak dns`)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from proxy.audit.log import AuditLog
+from proxy.dns.server import DnsServer
+from proxy.dns.service import DnsHooks, DnsService
+from proxy.inspection.engine import scrub
+from proxy.inspection.scanner import Scanner
+from proxy.policy.model import Policy
+from proxy.runtime.listen import ListenAddress, parse_listen
+from proxy.runtime.paths import StatePaths
+
+DEFAULT_DNS_LISTEN = "127.0.0.1:5353"
+
+
+def parse_dns_listen(text: str) -> ListenAddress | None:
+    """`--dns HOST:PORT`, or `off` for no DNS server."""
+    return None if text.strip().lower() == "off" else parse_listen(text)
+
+
+async def start_dns_server(policy: Policy, listen: ListenAddress, audit: AuditLog,
+                           scanner: Scanner, hooks: DnsHooks | None = None) -> DnsServer:
+    service = DnsService(policy, audit, hooks=hooks, scrub=_scrubber(scanner))
+    server = DnsServer(service, listen)
+    await server.start()
+    print(f"glassbreak: DNS on {listen.host}:{listen.port} (udp, tcp), upstreams "
+          f"{', '.join(map(str, policy.dns.upstreams)) or 'none (network.hosts only)'}",
+          file=sys.stderr, flush=True)
+    return server
+
+
+def _scrubber(scanner: Scanner) -> Callable[[str], str]:
+    return lambda text: scrub(text, scanner)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsRunConfig:
+    policy: Policy
+    listen: ListenAddress
+    paths: StatePaths
+    audit_stdout: bool = False
+
+
+async def serve_dns(config: DnsRunConfig) -> None:
+    config.paths.create()
+    audit = AuditLog(config.paths.audit_log, to_stdout=config.audit_stdout)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    try:
+        server = await start_dns_server(config.policy, config.listen, audit, Scanner())
+        try:
+            await stopped.wait()
+        finally:
+            await server.close()
+    finally:
+        audit.close()
+
+
+def run_dns(config: DnsRunConfig) -> None:
+    asyncio.run(serve_dns(config))
