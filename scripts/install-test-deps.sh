@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the system tools the test suite drives for real, when they are missing:
 # curl (a real client), iproute2 (`ip netns`: private network namespaces for tests that aim at
-# forbidden non-loopback addresses). Needs root for apt-get; says what is missing otherwise.
+# forbidden non-loopback addresses), prometheus (its `promtool` checks and unit-tests the alert
+# rules). Needs root for apt-get; says what is missing otherwise.
 set -euo pipefail
 
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

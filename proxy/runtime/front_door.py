@@ -59,6 +59,10 @@ class FrontDoor:
         assert self._socket is not None, "bind() first"
         self._accepting = asyncio.get_running_loop().create_task(self._accept(self._socket))
 
+    @property
+    def accepting(self) -> bool:
+        return self._accepting is not None and not self._accepting.done()
+
     def close(self) -> None:
         if self._accepting is not None:
             self._accepting.cancel()
