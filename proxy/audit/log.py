@@ -71,10 +71,11 @@ class AuditLog:
             tail = read_tail(rotated_files(self.path)[-1], self._key)
         self._seq = tail.last.seq + 1 if tail.last else 0
         self._prev = tail.last.mac if tail.last else GENESIS
-        if tail.after:
-            # A crash left lines that do not verify (a partial line): say so, sealed, so that
-            # `audit verify` can tell a recorded crash from an edit.
-            fields["discarded_lines"] = tail.after
+        if tail.after and not tail.ends_with_newline:
+            # A crash cut the last line short (a line is written with its newline in one call):
+            # say so, sealed, so that `audit verify` can tell a recorded crash from an edit.
+            # Whole lines that do not verify are not excused: they were edited or inserted.
+            fields["discarded_lines"] = 1
         self._broken = not tail.ends_with_newline
         return ChainEvent(ChainEvent.START, **fields)
 

@@ -10,11 +10,13 @@ the head file when the live file is among those checked.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxy.audit.chain import GENESIS, BrokenLine, ChainEvent, Sealed, open_line
 from proxy.audit.files import Head
+from proxy.audit.record import F_PREV, F_SEQ
 
 EDITED = "edited"
 INSERTED = "inserted"
@@ -127,12 +129,23 @@ def _broken(report: Report, chain: _Chain, lines: _FileLines, index: int, *, why
     if sealed is None and following == len(texts) and not lines.ends_with_newline \
             and broken == 1:
         report.problem = Problem(path, line, TRUNCATED, "the last line is cut short")
+    elif _claims_place(texts[index], expected, mac):
+        report.problem = Problem(path, line, EDITED, why)
     elif fits:
         report.problem = Problem(path, line, INSERTED,
                                  f"{broken} line(s) that do not belong to the chain ({why})")
     else:
         report.problem = Problem(path, line, EDITED, why)
     return None
+
+
+def _claims_place(text: bytes, seq: int, prev: str) -> bool:
+    """The broken line says it is the next link: it was there, and its content was changed."""
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(fields, dict) and fields.get(F_SEQ) == seq and fields.get(F_PREV) == prev
 
 
 def _check_link(report: Report, chain: _Chain, sealed: Sealed, path: Path, line: int
