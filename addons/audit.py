@@ -63,7 +63,9 @@ class Audit:
         if tunnel is not None:
             tunnel.record.bytes_up += up
             tunnel.record.bytes_down += down
-        if kind == "http":  # a WebSocket's findings line is the same exchange again
+        # Bytes that crossed the boundary: a blocked request's body never left. A WebSocket's
+        # findings line is the same exchange again.
+        if kind == "http" and decision.allowed:
             self.gate.metrics.transferred(up, down)
         self.gate.write_audit(
             AuditRecord(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiohttp import web
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from proxy.metrics.registry import Metrics
 from proxy.runtime.listen import ListenAddress
@@ -39,8 +39,9 @@ class AdminServer:
         await self._runner.cleanup()
 
     async def _serve_metrics(self, _request: web.Request) -> web.Response:
+        # The 0.0.4 text format: what every Prometheus 2.x scrapes, and our names need no more.
         return web.Response(body=self._metrics.exposition(),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+                            headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     async def _serve_health(self, _request: web.Request) -> web.Response:
         ready = self._ready()

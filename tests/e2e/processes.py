@@ -145,6 +145,8 @@ def start_proxy(rules: Path, state_dir: Path, *, upstream_ca: Path | None,
     if wrapper is None:
         try:
             wait_for_port("127.0.0.1", port, process)
+            # The proxy's socket is bound before the admin listener starts: wait for both.
+            wait_for_port("127.0.0.1", admin_port, process)
         except Exception:
             stop(process)
             raise RuntimeError(f"proxy did not start: {log.read_text(errors='replace')}") from None
