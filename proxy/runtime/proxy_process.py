@@ -170,7 +170,7 @@ async def _serve(config: RunConfig, bundle: Path, master: mitmproxy_master.Maste
     try:
         await master.run()
     finally:
-        door.close()
+        await door.drain()
         if admin is not None:
             await admin.stop()
 

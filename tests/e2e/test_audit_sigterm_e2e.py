@@ -124,3 +124,5 @@ def test_sigterm_under_load_loses_no_line(upstream: Upstream, upstream_ca_file: 
     seqs = [line["seq"] for line in lines]
     assert seqs == list(range(len(seqs)))
     assert lines[0]["event"] == "start"
+    log = proxy.log.read_text(encoding="utf-8", errors="replace")
+    assert "after the log was closed" not in log and "Traceback" not in log, log[-3000:]
