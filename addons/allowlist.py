@@ -15,6 +15,7 @@ from addons.failclosed import fail_closed
 from addons.respond import META_STAGE, record_decision, refuse, refuse_internal_error, request_id_of
 from addons.state import Gate, Tunnel
 from proxy.audit.record import LOGGED_HEADERS, MAX_HEADER_VALUE, AuditRecord
+from proxy.metrics.labels import Component
 from proxy.policy.decide import decide
 from proxy.policy.decision import Decision, Facts, Stage
 from proxy.policy.model import IPAddress
@@ -22,6 +23,8 @@ from proxy.policy.reasons import Action
 
 
 class Allowlist:
+    metrics_component = Component.ALLOWLIST
+
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
 

@@ -11,6 +11,7 @@ from addons.inspection import META_FINDINGS
 from addons.respond import INTERNAL_ERROR, META_DECISION, META_STAGE, request_id_of
 from addons.state import Gate
 from proxy.audit.record import AuditRecord, path_without_query_values
+from proxy.blocking import HEADER_REQUEST_ID
 from proxy.policy.decision import Decision
 
 
@@ -23,6 +24,22 @@ class Audit:
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._write(flow)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        # Blocks carry the id already; an allowed answer gets it too, so that an agent or an
+        # operator can find its audit line. Set, not added: an upstream cannot choose it.
+        if flow.response is not None:
+            flow.response.headers[HEADER_REQUEST_ID] = request_id_of(flow)
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None:
+            return
+        message = flow.websocket.messages[-1]
+        if message.dropped:
+            return
+        size = len(message.content)
+        self.gate.metrics.transferred(size if message.from_client else 0,
+                                      0 if message.from_client else size)
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         # Messages are inspected after the handshake's line was written: their findings get one
@@ -46,6 +63,10 @@ class Audit:
         if tunnel is not None:
             tunnel.record.bytes_up += up
             tunnel.record.bytes_down += down
+        # Bytes that crossed the boundary: a blocked request's body never left. A WebSocket's
+        # findings line is the same exchange again.
+        if kind == "http" and decision.allowed:
+            self.gate.metrics.transferred(up, down)
         self.gate.write_audit(
             AuditRecord(
                 request_id=request_id_of(flow),

@@ -1,7 +1,8 @@
 """Make a crashing security hook block instead of letting the flow through.
 
 mitmproxy catches an exception in an addon, logs it and carries on: for a filter that is
-fail-open. Every security hook is wrapped with `fail_closed(on_error)`.
+fail-open. Every security hook is wrapped with `fail_closed(on_error)`. Each failure is counted in
+`glassbreak_internal_errors_total` under the addon's `metrics_component`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from typing import Any, TypeVar, cast
 logger = logging.getLogger("glassbreak")
 
 Hook = TypeVar("Hook", bound=Callable[..., Any])
+
+
+def count_failure(addon: Any) -> None:
+    """Count the failure on the addon's gate; never raise (blocking comes first)."""
+    try:
+        addon.gate.metrics.internal_error(getattr(addon, "metrics_component", "other"))
+    except Exception:  # an addon without a gate (tests) or metrics: the block still happens
+        logger.debug("glassbreak: internal error not counted")
 
 
 def fail_closed(on_error: Callable[[Any, Any], None]) -> Callable[[Hook], Hook]:
@@ -40,6 +49,7 @@ def fail_closed(on_error: Callable[[Any, Any], None]) -> Callable[[Hook], Hook]:
                     await cast(Callable[[Any, Any], Awaitable[None]], hook)(self, data)
                 except Exception as error:
                     report(error)
+                    count_failure(self)
                     on_error(self, data)
 
             return cast(Hook, async_wrapper)
@@ -50,6 +60,7 @@ def fail_closed(on_error: Callable[[Any, Any], None]) -> Callable[[Hook], Hook]:
                 hook(self, data)
             except Exception as error:
                 report(error)
+                count_failure(self)
                 on_error(self, data)
 
         return cast(Hook, wrapper)

@@ -8,6 +8,7 @@ nothing leaves unscanned unless a rule says `oversize: forward`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from mitmproxy import http
@@ -19,6 +20,7 @@ from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import Hit, Inspection, Text, inspect_texts
+from proxy.metrics.labels import Component
 from proxy.policy.decision import Decision
 from proxy.policy.findings_decision import FindingsDecision, decide_findings
 from proxy.policy.model import FindingAction, InspectionOverrides, Mode, Oversize
@@ -30,6 +32,8 @@ META_FINDINGS = "glassbreak.findings"  # list[dict] for the audit line
 
 
 class Inspector:
+    metrics_component = Component.INSPECTION
+
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
 
@@ -75,6 +79,7 @@ class Inspector:
         if len(flow.request.raw_content or b"") > limit:
             self._block(flow, decision, Reason.BODY_TOO_LARGE, ())
             return
+        started = time.perf_counter()
         try:
             texts = [*url_and_header_texts(flow.request), *body_texts(flow.request, limit=limit)]
         except DecodeLimitExceeded:
@@ -84,6 +89,7 @@ class Inspector:
             self._block(flow, decision, Reason.BODY_UNDECODABLE, ())
             return
         inspection = self._inspect(texts)
+        self.gate.metrics.inspection_seconds(time.perf_counter() - started)
         verdict = decide_findings(inspection.findings, self.gate.policy.inspection, overrides,
                                   mode)
         self._apply(flow, decision, inspection, verdict, limit)

@@ -11,6 +11,7 @@ from mitmproxy.proxy import server_hooks
 
 from addons.failclosed import fail_closed
 from addons.state import Gate
+from proxy.metrics.labels import Component
 from proxy.policy.hosts import HostError, normalise_host
 
 NOT_CHECKED = "glassbreak: refusing to dial a destination that was not checked"
@@ -21,6 +22,8 @@ def _refuse_connection(_addon: Pinning, data: server_hooks.ServerConnectionHookD
 
 
 class Pinning:
+    metrics_component = Component.PINNING
+
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
         self._names: dict[str, tuple[str, int]] = {}

@@ -13,6 +13,8 @@ from proxy.audit.record import AuditRecord
 from proxy.inspection.clean_texts import CleanTexts
 from proxy.inspection.engine import scrub
 from proxy.inspection.scanner import Scanner
+from proxy.metrics.labels import FindingAction
+from proxy.metrics.registry import Metrics
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.decision import Decision
 from proxy.policy.model import IPAddress, Policy
@@ -52,6 +54,7 @@ class Gate:
     # Hosts whose decisions raise on purpose, to prove that a crashing hook blocks (tests only;
     # set from GLASSBREAK_INJECT_FAULT_HOSTS; it can only ever turn an answer into a block).
     fault_hosts: frozenset[str] = frozenset()
+    metrics: Metrics = field(default_factory=Metrics)
 
     def raise_if_fault_injected(self, host: str) -> None:
         if host in self.fault_hosts:
@@ -68,6 +71,18 @@ class Gate:
         if record.path is not None:
             record.path = scrub(record.path, self.scanner)
         self.audit.write(record)
+        # Counted where it is logged: every audit line is counted once, and nothing else is.
+        self.metrics.request_decided(record.kind, record.decision, record.reason)
+        for finding in record.findings:
+            self.metrics.finding(str(finding.get("detector")), finding_action(finding))
+
+    def close(self) -> None:
+        """At shutdown: write the lines of tunnels still open, then close the log."""
+        for client_id in list(self.tunnels):
+            tunnel = self.forget_client(client_id)
+            if tunnel is not None:
+                self.write_audit(tunnel.record)
+        self.audit.close()
 
     def checked_addresses(self, client_id: str, host: str, port: int) -> tuple[IPAddress, ...]:
         tunnel = self.tunnels.get(client_id)
@@ -79,3 +94,10 @@ class Gate:
         for key in [key for key in self.pins if key[0] == client_id]:
             del self.pins[key]
         return self.tunnels.pop(client_id, None)
+
+
+def finding_action(finding: dict[str, object]) -> str:
+    action = str(finding.get("action"))
+    if action == FindingAction.BLOCK and finding.get("would_block") is True:
+        return FindingAction.WOULD_BLOCK
+    return action

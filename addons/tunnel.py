@@ -16,6 +16,7 @@ from addons.failclosed import fail_closed
 from addons.refuse_layer import RefuseLayer
 from addons.respond import INTERNAL_ERROR
 from addons.state import Gate, Tunnel
+from proxy.metrics.labels import Component
 from proxy.policy.decide import decide
 from proxy.policy.decision import Decision, Facts, Stage
 
@@ -39,6 +40,8 @@ def _kill_on_error(_addon: TunnelGuard, flow: tcp.TCPFlow) -> None:
 
 
 class TunnelGuard:
+    metrics_component = Component.TUNNEL
+
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
 
@@ -113,11 +116,14 @@ class TunnelGuard:
     def tcp_message(self, flow: tcp.TCPFlow) -> None:
         tunnel = self.gate.tunnels.get(flow.client_conn.id)
         message = flow.messages[-1]
+        size = len(message.content)
         if tunnel is not None:
             if message.from_client:
-                tunnel.record.bytes_up += len(message.content)
+                tunnel.record.bytes_up += size
             else:
-                tunnel.record.bytes_down += len(message.content)
+                tunnel.record.bytes_down += size
+        self.gate.metrics.transferred(size if message.from_client else 0,
+                                      0 if message.from_client else size)
         # A relayed tunnel can live for hours: keep counts, not the bytes.
         flow.messages.clear()
 

@@ -1,4 +1,4 @@
-"""The `glassbreak` command: run, dns, ca, env, rules check."""
+"""The `glassbreak` command: run, dns, ca, env, rules check, audit verify."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from proxy.audit.check import verify_audit
+from proxy.audit.log import DEFAULT_MAX_BYTES, MIN_MAX_BYTES
 from proxy.policy.check import check_rules
 from proxy.policy.loader import DEFAULT_RULES_PATH, RuleFileError, load_rules
 from proxy.runtime.ca import ensure_ca
 from proxy.runtime.dns_process import DEFAULT_DNS_LISTEN, DnsRunConfig, parse_dns_listen, run_dns
-from proxy.runtime.listen import parse_listen
+from proxy.runtime.listen import ListenAddress, parse_listen
 from proxy.runtime.paths import StatePaths, default_state_dir
 from proxy.runtime.proxy_process import RunConfig, run
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_ADMIN = "127.0.0.1:9090"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--audit-stdout", action="store_true",
                      help="also write audit lines to stdout")
     _dns_argument(run)
+    run.add_argument("--audit-max-bytes", type=int, default=DEFAULT_MAX_BYTES,
+                     help="rotate the audit log when it reaches this size (default: "
+                     f"{DEFAULT_MAX_BYTES}, at least {MIN_MAX_BYTES})")
+    run.add_argument("--admin", default=DEFAULT_ADMIN,
+                     help="admin listener for /metrics and /healthz, HOST:PORT, or 'off' "
+                     f"(default: {DEFAULT_ADMIN})")
     run.set_defaults(handler=_run)
 
     dns = commands.add_parser("dns", help="start only the DNS server on a rule file")
@@ -71,6 +80,18 @@ def _parser() -> argparse.ArgumentParser:
     check = rules_commands.add_parser("check", help="validate a rule file")
     check.add_argument("file", type=Path)
     check.set_defaults(handler=_rules_check)
+
+    audit = commands.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(metavar="COMMAND")
+    verify = audit_commands.add_parser(
+        "verify", help="check the audit log's HMAC chain; name the first tampered line")
+    verify.add_argument("paths", type=Path, nargs="*", metavar="PATH",
+                        help="audit files in chain order, or a state directory (default: the "
+                        "state directory's audit.log and its rotated files)")
+    verify.add_argument("--key", type=Path, default=None,
+                        help="the audit key (default: audit.key beside the last file)")
+    _state_dir_argument(verify)
+    verify.set_defaults(handler=_audit_verify)
     return parser
 
 
@@ -108,8 +129,17 @@ def _run(args: argparse.Namespace) -> int:
         print(f"glassbreak: --dns: {error}", file=sys.stderr)
         return 2
     try:
+        admin = _admin_address(args.admin)
+    except ValueError as error:
+        print(f"glassbreak: --admin: {error}", file=sys.stderr)
+        return 2
+    if args.audit_max_bytes < MIN_MAX_BYTES:
+        print(f"glassbreak: --audit-max-bytes must be at least {MIN_MAX_BYTES}", file=sys.stderr)
+        return 2
+    try:
         run(RunConfig(policy=policy, listen=listen, paths=_paths(args),
-                      upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout, dns=dns))
+                      upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout,
+                      audit_max_bytes=args.audit_max_bytes, admin=admin, dns=dns))
     except OSError as error:  # the port is taken, the state directory is not writable...
         print(f"glassbreak: cannot start: {error}", file=sys.stderr)
         return 2
@@ -138,6 +168,10 @@ def _dns(args: argparse.Namespace) -> int:
         print(f"glassbreak: cannot start: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _admin_address(text: str) -> ListenAddress | None:
+    return None if text == "off" else parse_listen(text)
 
 
 def _ca(args: argparse.Namespace) -> int:
@@ -172,6 +206,13 @@ def _env(args: argparse.Namespace) -> int:
 
 def _rules_check(args: argparse.Namespace) -> int:
     code, text = check_rules(args.file)
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    targets = list(args.paths) or [_paths(args).root]
+    code, text = verify_audit(targets, args.key)
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
 

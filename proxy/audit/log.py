@@ -1,29 +1,146 @@
-"""Where audit lines go: a file in the state directory, and optionally stdout."""
+"""Where audit lines go: a chained, rotated file in the state directory, and optionally stdout.
+
+Each line is sealed (proxy/audit/chain.py) and handed to the kernel with one `write(2)` on an
+O_APPEND descriptor before the answer it records leaves: no buffer to lose on SIGTERM or even
+SIGKILL, and no wait for the disk (there is no fsync; a page-cache write takes microseconds).
+The head file is rewritten in place with one `pwrite(2)`. Rotation by size renames the live file
+and starts the next one with a `rotate` line chained to the last line of the old one.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
-from proxy.audit.record import AuditRecord, DnsAuditRecord
+from proxy.audit.chain import GENESIS, ChainEvent, seal
+from proxy.audit.files import head_bytes, next_rotated, read_tail, rotated_files, write_all
+from proxy.keys import load_or_create_key
+
+logger = logging.getLogger("glassbreak")
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+MIN_MAX_BYTES = 4096  # smaller, and the rotate line alone would fill a file
+KEY_NAME = "audit.key"
+HEAD_NAME = "audit.head"
+
+
+class Line(Protocol):
+    """What the log writes: anything that renders itself as one JSON object."""
+
+    def to_line(self, now: float) -> str: ...
 
 
 class AuditLog:
-    def __init__(self, path: Path, *, to_stdout: bool = False) -> None:
+    def __init__(self, path: Path, *, key: bytes | None = None, to_stdout: bool = False,
+                 max_bytes: int = DEFAULT_MAX_BYTES,
+                 on_error: Callable[[], None] | None = None) -> None:
+        if max_bytes < MIN_MAX_BYTES:
+            raise ValueError(f"the audit log's size limit must be at least {MIN_MAX_BYTES} bytes")
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Line-buffered: every decision reaches the file as a whole line, even if we crash next.
-        self._file: TextIO = path.open("a", encoding="utf-8", buffering=1)
-        self._to_stdout = to_stdout
         self.path = path
+        self._key = key if key is not None else load_or_create_key(path.parent / KEY_NAME)
+        self._to_stdout = to_stdout
+        self._max_bytes = max_bytes
+        self._on_error = on_error
+        self._closed = False
+        self._broken = False  # a failed write may have left part of a line behind
+        start = self._resume()
+        self._descriptor = self._open()
+        self._head = os.open(path.parent / HEAD_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        self._append(start.to_line(time.time()))
 
-    def write(self, record: AuditRecord | DnsAuditRecord) -> None:
-        line = record.to_line(time.time())
-        self._file.write(line + "\n")
+    def _resume(self) -> ChainEvent:
+        """Continue the chain after the last sealed line a previous process wrote."""
+        tail = read_tail(self.path, self._key)
+        fields: dict[str, object] = {"pid": os.getpid()}
+        if tail.last is None and (tail.after or not tail.ends_with_newline):
+            # Nothing in the live file verifies with this key (another key, or not a chained
+            # log): keep it apart, untouched, and start a chain of our own.
+            kept = next_rotated(self.path)
+            self.path.rename(kept)
+            logger.warning("glassbreak: %s has no line sealed with %s; kept as %s",
+                           self.path, KEY_NAME, kept.name)
+            fields["unverified_file"] = kept.name
+            tail = read_tail(self.path, self._key)
+        elif tail.last is None and rotated_files(self.path):
+            tail = read_tail(rotated_files(self.path)[-1], self._key)
+        self._seq = tail.last.seq + 1 if tail.last else 0
+        self._prev = tail.last.mac if tail.last else GENESIS
+        if tail.after and not tail.ends_with_newline:
+            # A crash cut the last line short (a line is written with its newline in one call):
+            # say so, sealed, so that `audit verify` can tell a recorded crash from an edit.
+            # Whole lines that do not verify are not excused: they were edited or inserted.
+            fields["discarded_lines"] = 1
+        self._broken = not tail.ends_with_newline
+        return ChainEvent(ChainEvent.START, **fields)
+
+    def _open(self) -> int:
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._size = os.fstat(descriptor).st_size
+        return descriptor
+
+    def write(self, record: Line) -> None:
+        if self._closed:
+            logger.error("glassbreak: audit line after the log was closed; not written")
+            self._report()
+            return
+        self._append(record.to_line(time.time()))
+
+    def _append(self, body: str) -> None:
+        line, mac = seal(body, self._seq, self._prev, self._key)
+        data = (line + "\n").encode("utf-8")
+        if self._broken:
+            data = b"\n" + data  # end the partial line first: the next line stays whole
+        try:
+            write_all(self._descriptor, data)
+        except OSError as error:
+            # The chain does not advance: the next line chains to the last one written.
+            logger.error("glassbreak: cannot write the audit log: %s", error.strerror)
+            self._broken = True
+            self._report()
+            return
+        self._broken = False
+        self._size += len(data)
+        self._seq += 1
+        self._prev = mac
+        try:
+            os.pwrite(self._head, head_bytes(self._seq - 1, mac), 0)
+        except OSError as error:
+            logger.error("glassbreak: cannot write the audit head: %s", error.strerror)
+            self._report()
         if self._to_stdout:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
+        if self._size >= self._max_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        target = next_rotated(self.path)
+        try:
+            self.path.rename(target)
+            descriptor = self._open()
+        except OSError as error:  # keep writing to the file we have
+            logger.error("glassbreak: cannot rotate the audit log: %s", error.strerror)
+            self._report()
+            return
+        os.close(self._descriptor)
+        self._descriptor = descriptor
+        self._append(ChainEvent(ChainEvent.ROTATE, previous_file=target.name).to_line(time.time()))
+
+    def _report(self) -> None:
+        if self._on_error is not None:
+            self._on_error()
 
     def close(self) -> None:
-        self._file.close()
+        """Write the `stop` line and close: a log that ends with one was stopped cleanly."""
+        if self._closed:
+            return
+        self._append(ChainEvent(ChainEvent.STOP, pid=os.getpid()).to_line(time.time()))
+        self._closed = True
+        os.close(self._descriptor)
+        os.close(self._head)

@@ -26,6 +26,14 @@ F_DURATION_MS = "duration_ms"
 F_STATUS = "status"
 F_HEADERS = "headers"
 F_FINDINGS = "findings"
+# The chain (proxy/audit/chain.py): appended to every line by the log writer, in this order.
+F_SEQ = "seq"
+F_PREV = "prev"
+F_HMAC = "hmac"
+# Lines the log writes about itself (kind "chain"): start, rotate, stop.
+F_EVENT = "event"
+KIND_CHAIN = "chain"
+CHAIN_FIELDS: tuple[str, ...] = (F_SEQ, F_PREV, F_HMAC)
 
 # Only these request headers are logged, and only their first MAX_HEADER_VALUE characters:
 # anything else (cookies, auth, custom tokens) may carry a secret.

@@ -13,9 +13,11 @@ from proxy.dns.server import DnsServer
 from proxy.dns.service import DnsHooks, DnsService
 from proxy.inspection.engine import scrub
 from proxy.inspection.scanner import Scanner
+from proxy.metrics.registry import Metrics
 from proxy.policy.model import Policy
 from proxy.runtime.listen import ListenAddress, parse_listen
 from proxy.runtime.paths import StatePaths
+from proxy.runtime.state_lock import hold_state_directory
 
 DEFAULT_DNS_LISTEN = "127.0.0.1:5353"
 
@@ -34,6 +36,15 @@ async def start_dns_server(policy: Policy, listen: ListenAddress, audit: AuditLo
           f"{', '.join(map(str, policy.dns.upstreams)) or 'none (network.hosts only)'}",
           file=sys.stderr, flush=True)
     return server
+
+
+def dns_metrics_hooks(metrics: Metrics) -> DnsHooks:
+    """Count every question by decision and reason, and every tunnelling detection by signal.
+    A datagram dropped by the rate limit is a block with reason dns_rate_limited."""
+    def on_query(decision: str, reason: str) -> None:
+        metrics.dns_query("block" if decision == "drop" else decision, reason)
+
+    return DnsHooks(on_query=on_query, on_detection=metrics.dns_tunnel_detection)
 
 
 def _scrubber(scanner: Scanner) -> Callable[[str], str]:
@@ -66,4 +77,5 @@ async def serve_dns(config: DnsRunConfig) -> None:
 
 
 def run_dns(config: DnsRunConfig) -> None:
-    asyncio.run(serve_dns(config))
+    with hold_state_directory(config.paths):
+        asyncio.run(serve_dns(config))

@@ -1,27 +1,22 @@
-"""The key that makes finding hashes: created once per state directory, readable by the proxy only.
+"""The state directory's keys: created once, 0600, readable by the proxy only.
 
-A keyed hash (HMAC) lets an operator recognise a value across logs and exempt it, without the
-logs being a dictionary-attack target for short secrets.
+`finding.key` makes finding hashes: a keyed hash (HMAC) lets an operator recognise a value across
+logs and exempt it, without the logs being a dictionary-attack target for short secrets.
+`audit.key` seals the audit log's HMAC chain: whoever can edit the log but not read this key
+cannot hide the edit.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-
+from proxy.keys import load_or_create_key
 from proxy.runtime.paths import StatePaths
-
-KEY_BYTES = 32
 
 
 def load_or_create_finding_key(paths: StatePaths) -> bytes:
     paths.create()
-    path = paths.finding_key
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(secrets.token_bytes(KEY_BYTES))
-    key = path.read_bytes()
-    if len(key) != KEY_BYTES:
-        raise OSError(f"{path} is not a {KEY_BYTES}-byte key; remove it to make a new one")
-    return key
+    return load_or_create_key(paths.finding_key)
+
+
+def load_or_create_audit_key(paths: StatePaths) -> bytes:
+    paths.create()
+    return load_or_create_key(paths.audit_key)

@@ -34,6 +34,10 @@ HandOver = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None
 MAX_PEEK = 16 * 1024  # a CONNECT head is far smaller; a longer head goes to mitmproxy
 FIRST_BYTES_WAIT = 5.0  # seconds; a client that stays silent is mitmproxy's to time out
 LISTEN_BACKLOG = 1024
+ACCEPT_BATCH = 64  # connections accepted per wake-up, so a flood cannot starve the loop
+ACCEPT_BACKOFF = 0.1  # seconds without accepting after an accept error (EMFILE)
+DRAIN_GRACE = 1.0  # seconds connections in flight get to finish at shutdown
+DRAIN_CANCEL_WAIT = 5.0  # seconds to wait for cancelled connections to unwind
 
 
 class FrontDoor:
@@ -42,7 +46,9 @@ class FrontDoor:
         self._listen = listen
         self._hand_over = hand_over
         self._tasks: set[asyncio.Task[None]] = set()
-        self._accepting: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._backoff: asyncio.TimerHandle | None = None
         self._socket: socket.socket | None = None
 
     def bind(self) -> None:
@@ -57,28 +63,68 @@ class FrontDoor:
 
     def start_accepting(self) -> None:
         assert self._socket is not None, "bind() first"
-        self._accepting = asyncio.get_running_loop().create_task(self._accept(self._socket))
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._socket.fileno(), self._accept_ready)
+        self._accepting = True
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
 
     def close(self) -> None:
-        if self._accepting is not None:
-            self._accepting.cancel()
-        if self._socket is not None:
-            self._socket.close()
+        """Stop accepting. The reader is removed before the socket is closed: no accept callback
+        can run on a closed socket (asyncio's sock_accept would, when cancelled under load)."""
+        if self._socket is None:
+            return
+        if self._accepting and self._loop is not None:
+            self._loop.remove_reader(self._socket.fileno())
+        self._accepting = False
+        if self._backoff is not None:
+            self._backoff.cancel()
+        self._socket.close()
+        self._socket = None
 
-    async def _accept(self, listener: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
+    async def drain(self, grace: float = DRAIN_GRACE) -> None:
+        """Stop accepting; give connections in flight `grace` seconds, then cancel them.
+
+        Every connection, also one handed to mitmproxy, runs in one of our tasks: once this
+        returns, nothing can answer a client any more, so the audit log can be closed without an
+        answer going out unlogged.
+        """
+        self.close()
+        tasks = set(self._tasks)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=DRAIN_CANCEL_WAIT)
+
+    def _accept_ready(self) -> None:
+        """Accept what the backlog holds (a bounded batch), each connection in its own task."""
+        listener, loop = self._socket, self._loop
+        assert listener is not None and loop is not None
+        for _ in range(ACCEPT_BATCH):
             try:
-                client, peer = await loop.sock_accept(listener)
+                client, peer = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError as error:  # EMFILE and friends: back off instead of spinning
                 logger.warning("glassbreak: accept failed: %s", type(error).__name__)
-                await asyncio.sleep(0.1)
-                continue
+                loop.remove_reader(listener.fileno())
+                self._backoff = loop.call_later(ACCEPT_BACKOFF, self._resume_accepting)
+                return
             client.setblocking(False)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             task = loop.create_task(self._serve(client, peer))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _resume_accepting(self) -> None:
+        self._backoff = None
+        if self._accepting and self._socket is not None and self._loop is not None:
+            self._loop.add_reader(self._socket.fileno(), self._accept_ready)
 
     async def _serve(self, client: socket.socket, peer: tuple[str, int]) -> None:
         try:

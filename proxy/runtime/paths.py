@@ -34,6 +34,14 @@ class StatePaths:
         return self.root / "audit.log"
 
     @property
+    def audit_key(self) -> Path:
+        return self.root / "audit.key"
+
+    @property
+    def audit_head(self) -> Path:
+        return self.root / "audit.head"
+
+    @property
     def finding_key(self) -> Path:
         return self.root / "finding.key"
 

@@ -21,17 +21,21 @@ from addons.inspection import Inspector
 from addons.pinning import Pinning
 from addons.state import Gate
 from addons.tunnel import TunnelGuard
-from proxy.audit.log import AuditLog
+from proxy.admin.server import AdminServer
+from proxy.audit.log import DEFAULT_MAX_BYTES, AuditLog
 from proxy.inspection.clean_texts import CleanTexts
 from proxy.inspection.scanner import Scanner
+from proxy.metrics.labels import Component
+from proxy.metrics.registry import Metrics
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.model import Policy
 from proxy.runtime.ca import ensure_ca, upstream_trust_bundle
-from proxy.runtime.dns_process import start_dns_server
-from proxy.runtime.finding_key import load_or_create_finding_key
+from proxy.runtime.dns_process import dns_metrics_hooks, start_dns_server
+from proxy.runtime.finding_key import load_or_create_audit_key, load_or_create_finding_key
 from proxy.runtime.front_door import FrontDoor
 from proxy.runtime.listen import ListenAddress
 from proxy.runtime.paths import StatePaths
+from proxy.runtime.state_lock import hold_state_directory
 
 FAULT_HOSTS_ENV = "GLASSBREAK_INJECT_FAULT_HOSTS"
 
@@ -44,6 +48,8 @@ class RunConfig:
     upstream_ca: Path | None = None
     audit_stdout: bool = False
     dns: ListenAddress | None = None  # the DNS server's address; None: no DNS server
+    audit_max_bytes: int = DEFAULT_MAX_BYTES
+    admin: ListenAddress | None = None  # /metrics and /healthz; None: no admin listener
 
 
 def mitmproxy_options(config: RunConfig, bundle: Path) -> dict[str, object]:
@@ -102,15 +108,22 @@ def largest_body_limit(policy: Policy) -> int:
 
 def build_gate(config: RunConfig) -> Gate:
     fault_hosts = frozenset(h for h in os.environ.get(FAULT_HOSTS_ENV, "").split(",") if h)
+    metrics = Metrics()
+    audit = AuditLog(config.paths.audit_log, key=load_or_create_audit_key(config.paths),
+                     to_stdout=config.audit_stdout, max_bytes=config.audit_max_bytes,
+                     on_error=lambda: metrics.internal_error(Component.AUDIT_LOG))
+    # Dialling one of our own listeners would loop (or hand the admin API to a sandbox).
+    listeners = [config.listen] + ([config.admin] if config.admin is not None else [])
     return Gate(
         policy=config.policy,
         resolver=Resolver(config.policy.network.hosts),
-        audit=AuditLog(config.paths.audit_log, to_stdout=config.audit_stdout),
+        audit=audit,
         scanner=Scanner(),
         clean_texts=CleanTexts(config.policy.inspection.clean_cache_entries),
         finding_key=load_or_create_finding_key(config.paths),
-        listen_addresses=frozenset({(config.listen.address, config.listen.port)}),
+        listen_addresses=frozenset((listen.address, listen.port) for listen in listeners),
         fault_hosts=fault_hosts,
+        metrics=metrics,
     )
 
 
@@ -119,34 +132,60 @@ async def serve(config: RunConfig) -> None:
     bundle = upstream_trust_bundle(config.paths, config.upstream_ca)
     master = mitmproxy_master.Master(options.Options(), with_termlog=True)
     gate = build_gate(config)
+    try:
+        await _serve(config, bundle, master, gate)
+    finally:
+        # Lines of tunnels still open, then the log's stop line: nothing answered goes unlogged.
+        gate.close()
+
+
+async def _serve(config: RunConfig, bundle: Path, master: mitmproxy_master.Master,
+                 gate: Gate) -> None:
     server = proxyserver.Proxyserver()
     regular: mode_servers.ServerInstance[Any] = mode_servers.ServerInstance.make("regular", server)
     door = FrontDoor(gate, config.listen, regular.handle_stream)
     door.bind()
     dns = None
     if config.dns is not None:
-        dns = await start_dns_server(config.policy, config.dns, gate.audit, gate.scanner)
+        dns = await start_dns_server(config.policy, config.dns, gate.audit, gate.scanner,
+                                     hooks=dns_metrics_hooks(gate.metrics))
     master.addons.add(*mitmproxy_addons(server), Allowlist(gate), TunnelGuard(gate),
                       Inspector(gate), Pinning(gate), Audit(gate), OpenDoor(door))
     master.options.update(**mitmproxy_options(config, bundle))
 
+    stopping = False
+
+    def stop() -> None:
+        nonlocal stopping
+        stopping = True  # /healthz says 503 from now on
+        master.shutdown()
+
+    admin = None
+    if config.admin is not None:
+        admin = AdminServer(config.admin, gate.metrics, lambda: door.accepting and not stopping)
+        await admin.start()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, master.shutdown)
+        loop.add_signal_handler(signum, stop)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    admin_text = f"{config.admin.host}:{config.admin.port}" if config.admin else "off"
     print(
         f"glassbreak: proxy on {config.listen.host}:{config.listen.port}, "
         f"rules {config.policy.source} ({len(config.policy.destinations)} destinations), "
-        f"CA {config.paths.ca_cert}, audit {config.paths.audit_log}",
+        f"CA {config.paths.ca_cert}, audit {config.paths.audit_log}, admin {admin_text}",
         file=sys.stderr, flush=True,
     )
     try:
         await master.run()
     finally:
+        await door.drain()
         if dns is not None:
             await dns.close()
-        gate.audit.close()
+        if admin is not None:
+            await admin.stop()
 
 
 def run(config: RunConfig) -> None:
-    asyncio.run(serve(config))
+    with hold_state_directory(config.paths):
+        asyncio.run(serve(config))

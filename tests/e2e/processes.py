@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxy.audit.files import chain_files
+
 REPO = Path(__file__).resolve().parents[2]
 GLASSBREAK = Path(sys.executable).parent / "glassbreak"
 READY_TIMEOUT = 20.0
@@ -92,6 +94,12 @@ class Proxy:
     log: Path
     host: str = "127.0.0.1"
     env: dict[str, str] = field(default_factory=dict)
+    admin_port: int | None = None
+
+    @property
+    def admin_url(self) -> str:
+        assert self.admin_port is not None, "started with --admin off"
+        return f"http://127.0.0.1:{self.admin_port}"
 
     @property
     def url(self) -> str:
@@ -106,9 +114,10 @@ class Proxy:
         return self.state_dir / "audit.log"
 
     def audit(self) -> list[dict[str, object]]:
-        if not self.audit_log.exists():
-            return []
-        lines = self.audit_log.read_text(encoding="utf-8").splitlines()
+        """Every line of the log, rotated files first (the chain's own lines included)."""
+        lines: list[str] = []
+        for path in chain_files(self.audit_log):
+            lines += path.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line]
 
     def audit_for(self, request_id: str) -> list[dict[str, object]]:
@@ -117,22 +126,28 @@ class Proxy:
 
 def start_proxy(rules: Path, state_dir: Path, *, upstream_ca: Path | None,
                 extra_env: dict[str, str] | None = None, port: int | None = None,
-                wrapper: list[str] | None = None, dns: str = "off") -> Proxy:
+                wrapper: list[str] | None = None, dns: str = "off",
+                extra_args: list[str] | None = None) -> Proxy:
     port = port or free_port()
+    # Every proxy gets its own admin port: tests run several, and the default is shared.
+    admin_port = free_port()
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "proxy.log"
     command = [str(GLASSBREAK), "run", "--rules", str(rules), "--listen", f"127.0.0.1:{port}",
-               "--state-dir", str(state_dir), "--dns", dns]
+               "--state-dir", str(state_dir), "--dns", dns, "--admin", f"127.0.0.1:{admin_port}",
+               *(extra_args or [])]
     if upstream_ca is not None:
         command += ["--upstream-ca", str(upstream_ca)]
     env = {**os.environ, **(extra_env or {})}
     with log.open("wb") as handle:
         process = subprocess.Popen((wrapper or []) + command, stdout=handle, stderr=handle,
                                    env=env)
-    proxy = Proxy(port=port, state_dir=state_dir, process=process, log=log)
+    proxy = Proxy(port=port, state_dir=state_dir, process=process, log=log, admin_port=admin_port)
     if wrapper is None:
         try:
             wait_for_port("127.0.0.1", port, process)
+            # The proxy's socket is bound before the admin listener starts: wait for both.
+            wait_for_port("127.0.0.1", admin_port, process)
         except Exception:
             stop(process)
             raise RuntimeError(f"proxy did not start: {log.read_text(errors='replace')}") from None

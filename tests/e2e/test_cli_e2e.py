@@ -91,3 +91,28 @@ def test_run_refuses_a_port_in_use(tmp_path: Path) -> None:
                             str(tmp_path), timeout=30)
     assert result.returncode == 2
     assert "cannot start" in result.stderr and "in use" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "dns"])
+def test_a_second_process_on_one_state_directory_is_refused(tmp_path: Path,
+                                                            command: str) -> None:
+    """Two writers would interleave one audit chain: the second refuses to start."""
+    from tests.e2e.processes import free_port, start_proxy, stop
+
+    second = (["run", "--listen", f"127.0.0.1:{free_port()}", "--dns", "off", "--admin", "off"]
+              if command == "run" else ["dns", "--dns", f"127.0.0.1:{free_port()}"])
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\ndestinations: []\n")
+    state = tmp_path / "state"
+    proxy = start_proxy(rules, state, upstream_ca=None)
+    try:
+        result = glassbreak(*second, "--rules", str(rules), "--state-dir", str(state), timeout=30)
+        assert result.returncode == 2
+        assert "another Glassbreak process uses the state directory" in result.stderr
+        assert proxy.process.poll() is None  # the first one is untouched
+    finally:
+        stop(proxy.process)
+    # Once the first has stopped, the directory is free again.
+    again = start_proxy(rules, state, upstream_ca=None)
+    stop(again.process)

@@ -63,6 +63,17 @@ def test_http_hook_exception_blocks_with_internal_error(gate: Gate,
     assert flow.response.headers["X-Glassbreak-Reason"] == "internal_error"
 
 
+def test_a_hook_exception_is_counted_once_under_its_component(
+        gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(allowlist, "decide", explode)
+    flow = tflow.tflow()
+    flow.request.host = "example.com"
+    asyncio.run(Allowlist(gate).requestheaders(flow))
+    text = gate.metrics.exposition().decode()
+    assert 'glassbreak_internal_errors_total{component="allowlist"} 1.0' in text
+    assert 'glassbreak_internal_errors_total{component="other"} 0.0' in text
+
+
 def test_resolver_exception_blocks(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gate.resolver, "resolve", explode)
     flow = tflow.tflow()

@@ -1,0 +1,1 @@
+"""The admin listener: /metrics and /healthz (and, later, the escalation API)."""

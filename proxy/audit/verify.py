@@ -1,0 +1,198 @@
+"""Check an audit log's HMAC chain; name the first line edited, inserted, deleted or cut short.
+
+Files are checked in chain order (oldest rotated file first, the live file last), as one chain.
+A broken line is classified by what follows it: when the next sealed line chains to the line
+before, the broken one was inserted; a sealed `start` line that declares it (`discarded_lines`)
+marks a crash's partial line, reported as a note, not a problem; otherwise the line was edited.
+A sealed line whose `seq` jumps ahead follows deleted lines. The end of the log is compared with
+the head file when the live file is among those checked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from proxy.audit.chain import GENESIS, BrokenLine, ChainEvent, Sealed, open_line
+from proxy.audit.files import Head
+from proxy.audit.record import F_PREV, F_SEQ
+
+EDITED = "edited"
+INSERTED = "inserted"
+DELETED = "deleted"
+TRUNCATED = "truncated"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class Report:
+    lines: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    problem: Problem | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Chain:
+    """Where the check stands: the last sealed line that fit."""
+
+    expected: int | None = None
+    mac: str | None = None
+    last: Sealed | None = None
+    at: tuple[Path, int] | None = None
+
+
+def verify(files: list[Path], key: bytes, head: Head | None = None) -> Report:
+    report, chain = Report(), _Chain()
+    for path in files:
+        raw = path.read_bytes()
+        ends_with_newline = raw.endswith(b"\n") or not raw
+        texts = raw.split(b"\n")
+        if ends_with_newline:
+            texts.pop()
+        index = 0
+        while index < len(texts):
+            sealed = _open(texts[index], key)
+            if isinstance(sealed, str):
+                lines = _FileLines(path, texts, ends_with_newline)
+                skip_to = _broken(report, chain, lines, index, why=sealed, key=key)
+                if skip_to is None:
+                    return report
+                index = skip_to
+                continue
+            problem = _check_link(report, chain, sealed, path, index + 1)
+            if problem is not None:
+                report.problem = problem
+                return report
+            report.lines += 1
+            chain.expected, chain.mac, chain.last = sealed.seq + 1, sealed.mac, sealed
+            chain.at = (path, index + 1)
+            if report.first_seq is None:
+                report.first_seq = sealed.seq
+            report.last_seq = sealed.seq
+            index += 1
+    _check_end(report, chain, head, files)
+    return report
+
+
+def _open(text: bytes, key: bytes) -> Sealed | str:
+    try:
+        return open_line(text.decode("utf-8"), key)
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    except BrokenLine as error:
+        return str(error)
+
+
+@dataclass(frozen=True)
+class _FileLines:
+    path: Path
+    texts: list[bytes]
+    ends_with_newline: bool
+
+
+def _broken(report: Report, chain: _Chain, lines: _FileLines, index: int, *, why: str,
+            key: bytes) -> int | None:
+    """Classify a line that does not verify; the index to go on from, or None (reported)."""
+    path, texts = lines.path, lines.texts
+    line = index + 1
+    following = index + 1
+    sealed: Sealed | None = None
+    while following < len(texts):
+        opened = _open(texts[following], key)
+        if not isinstance(opened, str):
+            sealed = opened
+            break
+        following += 1
+    broken = following - index
+    expected = chain.expected if chain.expected is not None else 0
+    mac = chain.mac if chain.mac is not None else GENESIS
+    fits = sealed is not None and sealed.seq == expected and sealed.prev == mac
+    if fits and sealed is not None and sealed.event == ChainEvent.START \
+            and sealed.fields.get("discarded_lines") == broken:
+        report.notes.append(f"{path}:{line}: {broken} line(s) left unfinished by a process "
+                            "that did not stop cleanly (recorded by the restart at line "
+                            f"{following + 1})")
+        return following
+    if sealed is None and following == len(texts) and not lines.ends_with_newline \
+            and broken == 1:
+        report.problem = Problem(path, line, TRUNCATED, "the last line is cut short")
+    elif _claims_place(texts[index], expected, mac):
+        report.problem = Problem(path, line, EDITED, why)
+    elif fits:
+        report.problem = Problem(path, line, INSERTED,
+                                 f"{broken} line(s) that do not belong to the chain ({why})")
+    else:
+        report.problem = Problem(path, line, EDITED, why)
+    return None
+
+
+def _claims_place(text: bytes, seq: int, prev: str) -> bool:
+    """The broken line says it is the next link: it was there, and its content was changed."""
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(fields, dict) and fields.get(F_SEQ) == seq and fields.get(F_PREV) == prev
+
+
+def _check_link(report: Report, chain: _Chain, sealed: Sealed, path: Path, line: int
+                ) -> Problem | None:
+    if chain.expected is None:  # the first sealed line checked
+        if sealed.seq == 0:
+            return None if sealed.prev == GENESIS else Problem(
+                path, line, EDITED, "the first line of the chain does not start from nothing")
+        if sealed.event in (ChainEvent.ROTATE, ChainEvent.START):
+            report.notes.append(
+                f"the chain is checked from seq {sealed.seq} ({sealed.event} line at {path}:"
+                f"{line}); earlier files were not given")
+            return None
+        return Problem(path, line, DELETED,
+                       f"the chain starts at seq {sealed.seq}: the line(s) before it are missing")
+    if sealed.seq > chain.expected:
+        return Problem(path, line, DELETED,
+                       f"{sealed.seq - chain.expected} line(s) missing before this one "
+                       f"(seq {chain.expected} to {sealed.seq - 1})")
+    if sealed.seq < chain.expected:
+        return Problem(path, line, INSERTED,
+                       f"a copy of the line with seq {sealed.seq}, which came earlier")
+    if sealed.prev != chain.mac:
+        return Problem(path, line, INSERTED, "the line does not chain to the line before it")
+    return None
+
+
+def _check_end(report: Report, chain: _Chain, head: Head | None, files: list[Path]) -> None:
+    if chain.last is None:
+        report.notes.append("no sealed line found")
+        return
+    if head is not None and report.last_seq is not None:
+        path, line = chain.at or (files[-1], 0)
+        if head.seq > report.last_seq:
+            report.problem = Problem(
+                path, line + 1, TRUNCATED,
+                f"the log ends at seq {report.last_seq} but the head file says seq {head.seq} "
+                f"was written: {head.seq - report.last_seq} line(s) cut from the end")
+            return
+        if head.seq == report.last_seq and head.mac != chain.mac:
+            report.problem = Problem(path, line, EDITED,
+                                     "the last line is not the one the head file recorded")
+            return
+    elif head is None:
+        report.notes.append("no head file compared: lines cut from the end would not show")
+    if chain.last.event == ChainEvent.STOP:
+        report.notes.append("the log ends with a clean stop")
+    else:
+        report.notes.append("the log does not end with a stop line: the process is running, "
+                            "or did not stop cleanly")

@@ -1,0 +1,1 @@
+"""Prometheus metrics: every metric Glassbreak exports, declared in one place."""
