@@ -50,6 +50,7 @@ class DnsProcess:
     process: subprocess.Popen[bytes]
     log: Path
     host: str = "127.0.0.1"
+    admin_port: int | None = None  # `glassbreak run` only: its /metrics
 
     def audit(self) -> list[dict[str, object]]:
         path = self.state_dir / "audit.log"
@@ -88,11 +89,14 @@ def start_dns(rules: Path, state_dir: Path, *, command: str = "dns") -> DnsProce
     log = state_dir / "dns.log"
     argv = [str(GLASSBREAK), command, "--rules", str(rules), "--dns", f"127.0.0.1:{port}",
             "--state-dir", str(state_dir)]
+    admin_port = None
     if command == "run":
-        argv += ["--listen", f"127.0.0.1:{free_port()}"]
+        admin_port = free_port()  # its own: tests run several, and the default is shared
+        argv += ["--listen", f"127.0.0.1:{free_port()}", "--admin", f"127.0.0.1:{admin_port}"]
     with log.open("wb") as handle:
         process = subprocess.Popen(argv, stdout=handle, stderr=handle, env=dict(os.environ))
-    server = DnsProcess(port=port, state_dir=state_dir, process=process, log=log)
+    server = DnsProcess(port=port, state_dir=state_dir, process=process, log=log,
+                        admin_port=admin_port)
     try:
         wait_for_dns(server)
     except Exception:

@@ -414,3 +414,34 @@ def test_dns_refuses_a_bad_address(tmp_path: Path) -> None:
 
 
 
+
+
+def test_glassbreak_run_counts_dns_questions_in_its_metrics(upstream: FakeResolver,
+                                                            tmp_path: Path) -> None:
+    """Every question is counted once by decision and reason; a detection by its signal."""
+    from tests.e2e.test_metrics_e2e import deltas, key, scrape_url
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules_text(upstream.port), encoding="utf-8")
+    server = start_dns(rules, tmp_path / "state", command="run")
+    try:
+        metrics_url = f"http://127.0.0.1:{server.admin_port}/metrics"
+        _, before = scrape_url(metrics_url)
+        assert rcode(server.ask("counted.wild.example")) == "NOERROR"
+        assert rcode(server.ask("counted.wild.example", "AAAA")) == "NOERROR"
+        assert rcode(server.ask("not-allowed.example")) == "NXDOMAIN"
+        assert rcode(server.ask("allowed.example", "TXT")) == "REFUSED"
+        payload = "6a6f686e646f6573656372657470617373776f7264313233"
+        assert rcode(server.ask(f"{payload}.m.tunnel.example", source="127.0.0.7")) == "NXDOMAIN"
+        text, after = scrape_url(metrics_url)
+        assert deltas(before, after, "glassbreak_dns_queries_total") == {
+            key(decision="allow", reason="allowed"): 2,
+            key(decision="block", reason="host_not_allowed"): 1,
+            key(decision="block", reason="dns_type_not_allowed"): 1,
+            key(decision="block", reason="dns_tunnelling"): 1,
+        }
+        detections = deltas(before, after, "glassbreak_dns_tunnel_detections_total")
+        assert detections.get(key(signal="hex_label"), 0) >= 1
+        assert payload not in text and "not-allowed" not in text
+    finally:
+        stop(server.process)

@@ -62,7 +62,11 @@ def proxy(upstream: Upstream, upstream_ca_file: Path,
 
 
 def scrape(proxy: Proxy) -> tuple[str, Series]:
-    response = requests.get(f"{proxy.admin_url}/metrics", timeout=10)
+    return scrape_url(f"{proxy.admin_url}/metrics")
+
+
+def scrape_url(url: str) -> tuple[str, Series]:
+    response = requests.get(url, timeout=10)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     series = {
