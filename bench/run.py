@@ -315,7 +315,8 @@ def glassbreak(workdir: Path, up: Upstream, settings: Settings, name: str) -> It
                                            inspection=INSPECTION_BY_ARM[name]))
     port = free_port()
     argv = [*cmd, "run", "--rules", str(rules), "--listen", f"127.0.0.1:{port}",
-            "--state-dir", str(state_dir), "--upstream-ca", str(up.ca_file), "--dns", "off"]
+            "--state-dir", str(state_dir), "--upstream-ca", str(up.ca_file), "--dns", "off",
+            "--admin", "off"]
     print(f"  rule file {rules.name}: inspection {INSPECTION_LABEL[name]}", flush=True)
     proc = start(name, argv, workdir, REPO)
     try:
