@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from proxy.audit.check import verify_audit
 from proxy.audit.log import DEFAULT_MAX_BYTES, MIN_MAX_BYTES
 from proxy.policy.check import check_rules
 from proxy.policy.loader import DEFAULT_RULES_PATH, RuleFileError, load_rules
+from proxy.policy.model import Policy
 from proxy.runtime.ca import ensure_ca
 from proxy.runtime.dns_process import DEFAULT_DNS_LISTEN, DnsRunConfig, parse_dns_listen, run_dns
 from proxy.runtime.listen import ListenAddress, parse_listen
@@ -20,6 +22,8 @@ from proxy.runtime.proxy_process import RunConfig, run
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_ADMIN = "127.0.0.1:9090"
+
+_Parsed = TypeVar("_Parsed")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,63 +115,61 @@ def _paths(args: argparse.Namespace) -> StatePaths:
     return StatePaths(args.state_dir or default_state_dir())
 
 
-def _run(args: argparse.Namespace) -> int:
+class _Refused(Exception):
+    """A start-up problem already worded for the operator: print it and exit 2."""
+
+
+def _rules(path: Path) -> Policy:
     try:
-        policy = load_rules(args.rules)
+        return load_rules(path)
     except RuleFileError as error:
-        print(f"glassbreak: refusing to start, the rule file has problems:\n{error}",
-              file=sys.stderr)
-        return 2
+        raise _Refused(f"refusing to start, the rule file has problems:\n{error}") from None
+
+
+def _address(flag: str, text: str, parse: Callable[[str], _Parsed]) -> _Parsed:
     try:
-        listen = parse_listen(args.listen)
+        return parse(text)
     except ValueError as error:
-        print(f"glassbreak: --listen: {error}", file=sys.stderr)
-        return 2
+        raise _Refused(f"{flag}: {error}") from None
+
+
+def _start(starter: Callable[[], None]) -> int:
     try:
-        dns = parse_dns_listen(args.dns)
-    except ValueError as error:
-        print(f"glassbreak: --dns: {error}", file=sys.stderr)
+        starter()
+    except _Refused as refused:
+        print(f"glassbreak: {refused}", file=sys.stderr)
         return 2
-    try:
-        admin = _admin_address(args.admin)
-    except ValueError as error:
-        print(f"glassbreak: --admin: {error}", file=sys.stderr)
+    except OSError as error:  # the port is taken, the state directory is busy or not writable
+        print(f"glassbreak: cannot start: {error}", file=sys.stderr)
         return 2
-    if args.audit_max_bytes < MIN_MAX_BYTES:
-        print(f"glassbreak: --audit-max-bytes must be at least {MIN_MAX_BYTES}", file=sys.stderr)
-        return 2
-    try:
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    def start() -> None:
+        policy = _rules(args.rules)
+        listen = _address("--listen", args.listen, parse_listen)
+        dns = _address("--dns", args.dns, parse_dns_listen)
+        admin = _address("--admin", args.admin, _admin_address)
+        if args.audit_max_bytes < MIN_MAX_BYTES:
+            raise _Refused(f"--audit-max-bytes must be at least {MIN_MAX_BYTES}")
         run(RunConfig(policy=policy, listen=listen, paths=_paths(args),
                       upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout,
                       audit_max_bytes=args.audit_max_bytes, admin=admin, dns=dns))
-    except OSError as error:  # the port is taken, the state directory is not writable...
-        print(f"glassbreak: cannot start: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return _start(start)
 
 
 def _dns(args: argparse.Namespace) -> int:
-    try:
-        policy = load_rules(args.rules)
-    except RuleFileError as error:
-        print(f"glassbreak: refusing to start, the rule file has problems:\n{error}",
-              file=sys.stderr)
-        return 2
-    try:
-        listen = parse_dns_listen(args.dns)
-    except ValueError as error:
-        print(f"glassbreak: --dns: {error}", file=sys.stderr)
-        return 2
-    if listen is None:
-        print("glassbreak: --dns off leaves nothing to run", file=sys.stderr)
-        return 2
-    try:
+    def start() -> None:
+        policy = _rules(args.rules)
+        listen = _address("--dns", args.dns, parse_dns_listen)
+        if listen is None:
+            raise _Refused("--dns off leaves nothing to run")
         run_dns(DnsRunConfig(policy=policy, listen=listen, paths=_paths(args),
                              audit_stdout=args.audit_stdout))
-    except OSError as error:
-        print(f"glassbreak: cannot start: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return _start(start)
 
 
 def _admin_address(text: str) -> ListenAddress | None:

@@ -9,21 +9,13 @@ from __future__ import annotations
 from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, Field
 
 from proxy.policy.dns_model import DEFAULT_DNS_PORT, RECORD_TYPES
-from proxy.policy.hosts import HostError, HostPattern
+from proxy.policy.schema_common import HostText, Strict, reject
 
 MAX_UPSTREAMS = 8
 MAX_SECONDS = 86_400.0
-
-
-def _reject(message: str, fix: str | None = None) -> PydanticCustomError:
-    context: dict[str, Any] = {"message": message}
-    if fix is not None:
-        context["fix"] = fix
-    return PydanticCustomError("rule_file", "{message}", context)
 
 
 def parse_upstream(text: str) -> tuple[str, int]:
@@ -54,7 +46,7 @@ def _check_upstream(value: str) -> str:
     try:
         parse_upstream(value)
     except ValueError as error:
-        raise _reject(f"upstream {error}", "write an IP address with an optional port, e.g. "
+        raise reject(f"upstream {error}", "write an IP address with an optional port, e.g. "
                       "9.9.9.9, 10.0.0.2:5353 or [2620:fe::fe]:53") from None
     return value
 
@@ -64,19 +56,10 @@ def _check_type(value: str) -> str:
     if name not in RECORD_TYPES:
         known = ", ".join(RECORD_TYPES)
         if name in ("ANY", "AXFR", "IXFR", "OPT", "*"):
-            raise _reject(f"record type {value!r} cannot be listed: it is not one type of "
+            raise reject(f"record type {value!r} cannot be listed: it is not one type of "
                           "answer", f"list the types needed, from {known}")
-        raise _reject(f"{value!r} is not a record type this server knows", f"use one of {known}")
+        raise reject(f"{value!r} is not a record type this server knows", f"use one of {known}")
     return name
-
-
-def _check_host(value: str) -> str:
-    try:
-        HostPattern.parse(value)
-    except HostError as error:
-        message, _, fix = str(error).rstrip(".").partition("; ")
-        raise _reject(message, fix or None) from None
-    return value
 
 
 def _seconds(low: float) -> Any:
@@ -85,16 +68,11 @@ def _seconds(low: float) -> Any:
 
 RecordType = Annotated[str, AfterValidator(_check_type)]
 UpstreamText = Annotated[str, AfterValidator(_check_upstream)]
-HostText = Annotated[str, AfterValidator(_check_host)]
 Count = Annotated[int, Field(ge=1, le=1_000_000)]
 Length = Annotated[int, Field(ge=1, le=255)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class TunnellingSpec(_Strict):
+class TunnellingSpec(Strict):
     """`dns.tunnelling:` thresholds (defaults in proxy/policy/dns_model.py)."""
 
     action: Literal["block", "alert"] = "block"
@@ -111,14 +89,14 @@ class TunnellingSpec(_Strict):
     txt_share_min_queries: Count = 12
 
 
-class ExtraTypesSpec(_Strict):
+class ExtraTypesSpec(Strict):
     """One entry of `dns.extra_types:`: more record types for some names."""
 
     hosts: Annotated[list[HostText], Field(min_length=1)]
     types: Annotated[list[RecordType], Field(min_length=1)]
 
 
-class DnsSpec(_Strict):
+class DnsSpec(Strict):
     """The top-level `dns:` section."""
 
     upstreams: Annotated[list[UpstreamText], Field(max_length=MAX_UPSTREAMS)] = Field(

@@ -17,22 +17,22 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails
 
 from proxy.inspection.detectors import DETECTORS_BY_ID
 from proxy.inspection.findings import Kind, Severity
 from proxy.policy.dns_schema import DnsSpec, ExtraTypesSpec, TunnellingSpec
-from proxy.policy.hosts import HostError, HostPattern, is_ip_literal, normalise_host
+from proxy.policy.hosts import HostError, is_ip_literal, normalise_host
 from proxy.policy.model import (
     DEFAULT_CLEAN_CACHE_ENTRIES,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_DEPTH,
     IPNetwork,
 )
+from proxy.policy.schema_common import HostText, Strict, reject
 
 RULES_VERSION = 1
 SEVERITY_NAMES: tuple[str, ...] = tuple(severity.label for severity in reversed(Severity))
@@ -62,27 +62,19 @@ class Issue:
     fix: str | None = None
 
 
-def _reject(message: str, fix: str | None = None) -> PydanticCustomError:
-    # The message goes through ctx so that braces in user text are never read as a template.
-    context: dict[str, Any] = {"message": message}
-    if fix is not None:
-        context["fix"] = fix
-    return PydanticCustomError("rule_file", "{message}", context)
-
-
 # --- single values -------------------------------------------------------------------------
 
 
 def _not_null(value: _T) -> _T:
     """An explicit empty value ("methods:" and nothing) must not silently mean the default."""
     if value is None:
-        raise _reject("has no value", "give it a value, or remove the key to use the default")
+        raise reject("has no value", "give it a value, or remove the key to use the default")
     return value
 
 
 def _check_version(value: int) -> int:
     if value != RULES_VERSION:
-        raise _reject(
+        raise reject(
             f"unsupported rule file version {value}; this Glassbreak reads version "
             f"{RULES_VERSION}",
             f"set version: {RULES_VERSION}",
@@ -94,21 +86,11 @@ def _check_id(value: str) -> str:
     if not ID_PATTERN.fullmatch(value):
         suggestion = re.sub(r"[^a-z0-9_.-]+", "-", value.lower()).strip("-_.")[:63]
         fix = f"for example id: {suggestion}" if ID_PATTERN.fullmatch(suggestion) else None
-        raise _reject(
+        raise reject(
             f"{value!r} is not a valid id: use 1 to 63 lower-case letters, digits, '_', "
             "'.' or '-', starting with a letter or digit",
             fix,
         )
-    return value
-
-
-def _check_host(value: str) -> str:
-    try:
-        HostPattern.parse(value)
-    except HostError as error:
-        # hosts.py words its errors "what is wrong; what to do": split them into message and fix.
-        message, _, fix = str(error).rstrip(".").partition("; ")
-        raise _reject(message, fix or None) from None
     return value
 
 
@@ -121,11 +103,11 @@ def _parse_cidr(value: str) -> IPNetwork:
     try:
         loose = ip_network(value, strict=False)
     except ValueError:
-        raise _reject(
+        raise reject(
             f"{value!r} is not a valid CIDR network",
             "write an address and a prefix length, e.g. 10.0.0.0/8 or 2001:db8::/32",
         ) from None
-    raise _reject(
+    raise reject(
         f"{value!r} has host bits set after the prefix length",
         f"write {loose}",
     )
@@ -138,7 +120,7 @@ def _check_cidr(value: str) -> str:
 
 def _check_private_cidr(value: str) -> str:
     if _parse_cidr(value).prefixlen == 0:
-        raise _reject(
+        raise reject(
             f"{value!r} covers every address: that would turn private-address "
             "protection off",
             "list only the private networks the agent needs, e.g. 10.20.0.0/16",
@@ -148,16 +130,16 @@ def _check_private_cidr(value: str) -> str:
 
 def _check_port(value: int) -> int:
     if not 1 <= value <= 65535:
-        raise _reject(f"port {value} is out of range", "use a port from 1 to 65535")
+        raise reject(f"port {value} is out of range", "use a port from 1 to 65535")
     return value
 
 
 def _check_method(value: str) -> str:
     if not _TOKEN.fullmatch(value):
-        raise _reject(f"method {value!r} is not an HTTP method", "write e.g. GET or POST")
+        raise reject(f"method {value!r} is not an HTTP method", "write e.g. GET or POST")
     method = value.upper()
     if method == "CONNECT":
-        raise _reject(
+        raise reject(
             "method CONNECT cannot be listed: CONNECT is how a tunnel opens, and it is governed "
             "by the host and ports of the entry",
             "remove CONNECT; HTTPS to an allowed host and port already works",
@@ -167,17 +149,17 @@ def _check_method(value: str) -> str:
 
 def _check_path(value: str) -> str:
     if not value.startswith("/"):
-        raise _reject(f"path {value!r} must start with '/'", f"write /{value.lstrip('/')}")
+        raise reject(f"path {value!r} must start with '/'", f"write /{value.lstrip('/')}")
     if "?" in value or "#" in value:
         base = re.split(r"[?#]", value, maxsplit=1)[0]
-        raise _reject(
+        raise reject(
             f"path {value!r} contains a query or fragment; paths are matched without them",
             f"write {base}",
         )
     if _PATH_FORBIDDEN.search(value):
-        raise _reject(f"path {value!r} contains whitespace or control characters")
+        raise reject(f"path {value!r} contains whitespace or control characters")
     if any(segment in (".", "..") for segment in value.split("/")):
-        raise _reject(
+        raise reject(
             f"path {value!r} contains a '.' or '..' segment; request paths are matched after "
             "normalisation, so this prefix could never match",
             "write the path without dot segments",
@@ -188,16 +170,16 @@ def _check_path(value: str) -> str:
 def _check_host_name(value: str) -> str:
     """A `network.hosts` name: one exact host, never a wildcard or an address."""
     if "*" in value:
-        raise _reject(
+        raise reject(
             f"{value!r} is a wildcard; each name here is one exact host",
             "list each host by its full name",
         )
     try:
         host = normalise_host(value)
     except HostError as error:
-        raise _reject(str(error).rstrip(".")) from None
+        raise reject(str(error).rstrip(".")) from None
     if is_ip_literal(host):
-        raise _reject(
+        raise reject(
             f"{value!r} is an IP address; this map gives addresses to names",
             "use a host name as the key",
         )
@@ -208,12 +190,12 @@ def _check_address(value: str) -> str:
     try:
         ip_address(value)
     except ValueError:
-        raise _reject(
+        raise reject(
             f"{value!r} is not an IP address",
             "write an IPv4 or IPv6 address such as 10.0.0.5 or 2001:db8::5",
         ) from None
     if "%" in value:
-        raise _reject(f"{value!r} has an IPv6 zone id", "write the address without '%zone'")
+        raise reject(f"{value!r} has an IPv6 zone id", "write the address without '%zone'")
     return value
 
 
@@ -226,7 +208,7 @@ def _check_action_key(value: str) -> str:
     if value in SEVERITY_NAMES or value in DETECTORS_BY_ID:
         return value
     close = difflib.get_close_matches(value, [*SEVERITY_NAMES, *DETECTORS_BY_ID], n=1)
-    raise _reject(
+    raise reject(
         f"{value!r} is neither a severity ({', '.join(SEVERITY_NAMES)}) nor a detector id",
         f"did you mean {close[0]!r}?" if close else "see docs/inspection.md for detector ids",
     )
@@ -236,27 +218,27 @@ def _check_pii_detector(value: str) -> str:
     detector = DETECTORS_BY_ID.get(value)
     if detector is None or detector.kind is not Kind.PII:
         pii = sorted(d.id for d in DETECTORS_BY_ID.values() if d.kind is Kind.PII)
-        raise _reject(f"{value!r} is not a PII detector", "use one of " + ", ".join(pii))
+        raise reject(f"{value!r} is not a PII detector", "use one of " + ", ".join(pii))
     return value
 
 
 def _check_body_limit(value: int) -> int:
     if not 1 <= value <= MAX_BODY_LIMIT:
-        raise _reject(f"{value} is out of range",
+        raise reject(f"{value} is out of range",
                       f"use a number of bytes from 1 to {MAX_BODY_LIMIT} (1 GiB)")
     return value
 
 
 def _check_threshold(value: int) -> int:
     if not 1 <= value <= MAX_THRESHOLD:
-        raise _reject(f"threshold {value} is out of range",
+        raise reject(f"threshold {value} is out of range",
                       f"use a count of distinct values from 1 to {MAX_THRESHOLD}")
     return value
 
 
 def _check_hash(value: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", value):
-        raise _reject(f"{value[:12]}... is not a keyed hash",
+        raise reject(f"{value[:12]}... is not a keyed hash",
                       "copy the 64 hex characters of a finding's keyed_hash from the audit log")
     return value
 
@@ -268,7 +250,6 @@ _NonEmpty = Field(min_length=1)
 
 ModeName = Literal["enforce", "monitor"]
 RuleId = Annotated[str, AfterValidator(_check_id)]
-HostText = Annotated[str, AfterValidator(_check_host)]
 CidrText = Annotated[str, AfterValidator(_check_cidr)]
 PrivateCidrText = Annotated[str, AfterValidator(_check_private_cidr)]
 Port = Annotated[int, AfterValidator(_check_port)]
@@ -277,11 +258,6 @@ PathPrefix = Annotated[str, AfterValidator(_check_path)]
 HostName = Annotated[str, AfterValidator(_check_host_name)]
 AddressText = Annotated[str, AfterValidator(_check_address)]
 AddressList = Annotated[list[AddressText], BeforeValidator(_one_or_list), _NonEmpty]
-
-
-class _Strict(BaseModel):
-    # strict: "443" is not 443 and "yes" is not true; extra="forbid": a typo is an error.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 ActionKey = Annotated[str, AfterValidator(_check_action_key)]
@@ -293,7 +269,7 @@ Threshold = Annotated[int, AfterValidator(_check_threshold)]
 KeyedHash = Annotated[str, AfterValidator(_check_hash)]
 
 
-class DestinationInspectionSpec(_Strict):
+class DestinationInspectionSpec(Strict):
     """`inspection:` inside a destination: what differs for this destination."""
 
     actions: dict[ActionKey, ActionName] = Field(default_factory=dict)
@@ -301,7 +277,7 @@ class DestinationInspectionSpec(_Strict):
     oversize: Annotated[OversizeName | None, _NotNull] = None
 
 
-class InspectionSpec(_Strict):
+class InspectionSpec(Strict):
     """The top-level `inspection:` section."""
 
     enabled: bool = True
@@ -316,7 +292,7 @@ class InspectionSpec(_Strict):
     )
 
 
-class DestinationSpec(_Strict):
+class DestinationSpec(Strict):
     """One entry of `destinations:` as written (defaults are filled in by the loader)."""
 
     id: Annotated[RuleId | None, _NotNull] = None
@@ -337,12 +313,12 @@ class DestinationSpec(_Strict):
     inspection: Annotated[DestinationInspectionSpec | None, _NotNull] = None
 
 
-class NetworkSpec(_Strict):
+class NetworkSpec(Strict):
     allow_private: list[PrivateCidrText] = Field(default_factory=list)
     hosts: dict[HostName, AddressList] = Field(default_factory=dict)
 
 
-class RuleFileSpec(_Strict):
+class RuleFileSpec(Strict):
     version: Annotated[int, AfterValidator(_check_version)]
     mode: ModeName = "enforce"
     network: NetworkSpec = Field(default_factory=NetworkSpec)
