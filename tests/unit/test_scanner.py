@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import string
 
 import pytest
@@ -229,3 +230,22 @@ def test_scan_many_with_the_candidate_cap_reached_scans_each_text(
     monkeypatch.setattr(scanner_module, "MAX_CANDIDATES_PER_SCAN", 3)
     texts = [f"{n}: 4556 7375 8689 9855" for n in range(5)] + [AWS_KEY]
     assert scanner.scan_many(texts) == [scanner.scan(text) for text in texts]
+
+
+def test_every_pattern_edge_accepts_the_separator_like_a_text_edge() -> None:
+    """scan_many relies on it: an edge written `(?:[^...]|$)` whose class refuses the separator
+    would match at a text's end alone but not inside the joined pass."""
+    from proxy.inspection.detectors import ALL_DETECTORS
+    from proxy.inspection.scanner import SEPARATOR
+
+    edges = 0
+    for detector in ALL_DETECTORS:
+        for pattern in detector.patterns:
+            for edge in re.finditer(r"\[\^([^\]]*)\]\|\$|\$\|\[\^([^\]]*)\]", pattern):
+                edges += 1
+                refused = edge.group(1) or edge.group(2) or ""
+                assert not re.search(f"[{refused}]", SEPARATOR), (detector.id, edge.group())
+                assert "\\s" not in refused, (detector.id, edge.group())
+            for edge in re.finditer(r"\(\?:\^\|\[([^\]^][^\]]*)\]", pattern):  # (?:^|[...])
+                assert re.fullmatch(f"[{edge.group(1)}]", SEPARATOR), (detector.id, edge.group())
+    assert edges >= 40  # the edges were found: the check is not vacuous
