@@ -1,8 +1,10 @@
 """Peel hidden layers off a text: every decoded variant inside it, to a bounded depth and size.
 
 `peel(text)` yields the text itself, then each variant found in it, recursively:
-- decodings, each one level of depth: "percent" and "form" (percent plus "+" as a space) of the
-  whole text, and runs inside the text of
+- decodings, each one level of depth: "percent", "form" (percent plus "+" as a space),
+  "escapes" (backslash escapes `\\xNN`, `\\uNNNN`, `\\UNNNNNNNN`, `\\NNN` and `%uNNNN`, with
+  escaped bytes read as UTF-8 when they spell it) and "html" (character references `&#65;`,
+  `&#x41;`, `&amp;`) of the whole text, and runs inside the text of
   "base64" (standard alphabet), "base64url", "base32" and "hex";
 - rides along with the decoding that exposed it, no extra depth: compressed data ("gzip",
   "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
@@ -18,7 +20,7 @@ the context in the outer layer and the value alone in the inner one.
 
 Not caught here: runs shorter than the minimums below, base64 glued to letters before it
 (misaligned unless the glue is a multiple of 4 characters), encodings other than those named
-(rot13, %uXXXX, \\xNN and \\uNNNN escapes outside JSON, custom alphabets, XOR), layers deeper
+(rot13, base85, custom alphabets, XOR, reversed text), layers deeper
 than `max_depth`, and anything encrypted. Work is bounded: past MAX_VARIANTS variants or
 `max_bytes` characters of decoded text, peel raises DecodeLimitExceeded (after yielding what
 fit) so that the caller blocks rather than forwards what it could not look into.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -67,7 +70,14 @@ _HEX = re.compile(rf"[0-9A-Fa-f]{{{MIN_HEX_RUN},}}")
 _UPPER = re.compile("[A-Z]")
 _INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 # Cheap test that a text may hold anything to decode at all.
-_MAYBE_ENCODED = re.compile(rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}")
+_MAYBE_ENCODED = re.compile(
+    rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
+)
+# Backslash escapes as C, Python, JavaScript and shells write them, and JavaScript's %uNNNN.
+_BACKSLASH_ESCAPE = re.compile(
+    r"\\x([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|%u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})|\\([0-7]{3})"
+)
+_HTML_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
 # The union of the run alphabets (with padding), at the shortest run length.
 _ANY_RUN = re.compile(rf"[A-Za-z0-9+/_=-]{{{min(MIN_BASE64_RUN, MIN_BASE32_RUN)},}}")
 _BASE32_VALID_TAIL = {0, 2, 4, 5, 7}  # characters in the last 8-character group
@@ -152,6 +162,14 @@ class _Peeler:
         decoded = unquote(text, errors="replace") if _PERCENT.search(text) else text
         if decoded != text:
             yield decoded, ("percent",), 1
+        if ("\\" in text or "%u" in text) and _BACKSLASH_ESCAPE.search(text):
+            unescaped = undo_backslash_escapes(text)
+            if unescaped != text:
+                yield unescaped, ("escapes",), 1
+        if "&" in text and _HTML_REFERENCE.search(text):
+            unreferenced = html.unescape(text)
+            if unreferenced != text:
+                yield unreferenced, ("html",), 1
         if "+" in text and _FORM_PAIR_WITH_PLUS.search(text):
             # Form encoding writes a space as "+": "card=4556+7375+8689+9855" in a query
             # string or form body hides a grouped number from a percent decode alone.
@@ -195,6 +213,21 @@ class _Peeler:
                 continue
         strings = printable_strings(raw) if len(raw) >= MIN_STRINGS_RUN else ""
         return (strings, ("strings",)) if strings else None
+
+
+def undo_backslash_escapes(text: str) -> str:
+    """`text` with every backslash (and %uNNNN) escape replaced by its character; escaped bytes
+    that spell UTF-8 (`\\xe2\\x82\\xac`) are read as UTF-8."""
+    def one(match: re.Match[str]) -> str:
+        digits = next(group for group in match.groups() if group is not None)
+        code = int(digits, 8 if match.group(5) else 16)
+        return chr(code) if code <= 0x10FFFF else match.group()
+
+    unescaped = _BACKSLASH_ESCAPE.sub(one, text)
+    try:
+        return unescaped.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return unescaped
 
 
 def _read(raw: bytes, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:

@@ -44,6 +44,9 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "hex": lambda text: text.encode().hex(),
     "base32": lambda text: base64.b32encode(text.encode()).decode(),
     "gzip+base64": lambda text: _b64(gzip.compress(text.encode(), compresslevel=9, mtime=0)),
+    "hex_escapes": lambda text: "".join(f"\\x{byte:02x}" for byte in text.encode()),
+    "unicode_escapes": lambda text: "".join(f"\\u{ord(char):04x}" for char in text),
+    "html_references": lambda text: "".join(f"&#{ord(char)};" for char in text),
 }
 
 

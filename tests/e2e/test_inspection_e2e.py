@@ -117,6 +117,11 @@ CHANNELS = {
         "json": {"blob": base64.b64encode(gzip.compress(f"key {AWS_KEY}".encode())).decode()}},
     "zero-width interleaved": lambda t: {"url_suffix": f"/z?t={t}",
                                          "json": {"k": "\u200b".join(AWS_KEY)}},
+    "hex escapes in a text body": lambda t: {
+        "url_suffix": f"/x?t={t}", "headers": {"Content-Type": "text/plain"},
+        "data": "payload = '" + "".join(f"\\x{b:02x}" for b in AWS_KEY.encode()) + "'"},
+    "html references in a form field": lambda t: {
+        "url_suffix": f"/r?t={t}", "data": {"comment": "".join(f"&#{ord(c)};" for c in AWS_KEY)}},
 }
 
 

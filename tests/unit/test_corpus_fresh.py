@@ -11,7 +11,7 @@ from tests.corpus.generate import CORPUS_PATH, ENCODINGS, Entry, build, dumps, l
 
 MIN_POSITIVES = 200
 MIN_NEGATIVES = 200
-ID_SHAPE = re.compile(r"(pos|neg)-\d{3}-[a-z0-9_]+-[a-z0-9_]+-[a-z0-9+]+")
+ID_SHAPE = re.compile(r"(pos|neg)-\d{3}-[a-z0-9_]+-[a-z0-9_]+-[a-z0-9+_]+")
 
 
 @pytest.fixture(scope="module")

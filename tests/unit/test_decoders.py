@@ -412,6 +412,21 @@ PEELED = [
         ("base64", "strings"),
         id="secret-inside-binary-bytes",
     ),
+    pytest.param("".join(f"\\x{b:02x}" for b in SECRET_LINE.encode()), ("escapes",),
+                 id="hex-escapes"),
+    pytest.param("".join(f"\\x{b:02X}" for b in f"€ {SECRET_LINE}".encode()), ("escapes",),
+                 id="hex-escapes-of-utf8"),
+    pytest.param("".join(f"\\u{ord(c):04x}" for c in SECRET_LINE), ("escapes",),
+                 id="unicode-escapes"),
+    pytest.param("".join(f"%u{ord(c):04X}" for c in SECRET_LINE), ("escapes",),
+                 id="percent-u-escapes"),
+    pytest.param("".join(f"\\{ord(c):03o}" for c in SECRET_LINE), ("escapes",),
+                 id="octal-escapes"),
+    pytest.param("".join(f"&#{ord(c)};" for c in SECRET_LINE), ("html",), id="html-decimal"),
+    pytest.param("".join(f"&#x{ord(c):x};" for c in SECRET_LINE), ("html",), id="html-hex"),
+    pytest.param(SECRET_LINE.replace("=", "&equals;"), ("html",), id="html-named"),
+    pytest.param(b64("".join(f"\\x{b:02x}" for b in SECRET_LINE.encode())),
+                 ("base64", "escapes"), id="base64-of-hex-escapes"),
 ]
 
 
@@ -491,6 +506,9 @@ NOT_PEELED = [
     pytest.param(b64(SECRET_LINE)[:12], id="base64-run-below-minimum"),
     pytest.param(SECRET_LINE.encode().hex()[:30], id="hex-run-below-minimum"),
     pytest.param("100% sure, 50%-off", id="percent-sign-without-escapes"),
+    pytest.param(r"C:\\Users\\build\\src", id="windows-path-without-escapes"),
+    pytest.param("fish & chips; salt&pepper", id="ampersands-without-references"),
+    pytest.param(r"regex \\d+\\s*\\w", id="regex-backslashes"),
     pytest.param(FAKE_GH_TOKEN, id="random-token"),
 ]
 
