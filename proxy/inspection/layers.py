@@ -10,8 +10,9 @@
   "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
   first bytes decompress to text and the whole stream decodes), and "strings", the long
   printable runs of binary data;
-- normalisations, no depth, each once per chain: "zero_width" (invisible characters removed)
-  and "nfkc" (compatibility forms such as full-width letters folded).
+- normalisations, no depth, each once per chain: "zero_width" (invisible characters removed),
+  "nfkc" (compatibility forms such as full-width letters folded) and "confusables" (Cyrillic
+  and Greek letters that look Latin, such as Cyrillic "\\u0410" for "A", folded).
 
 A decoded run that is neither text nor compressed text (an image, a hash, random bytes) yields
 nothing, unless it holds printable runs of MIN_STRINGS_RUN characters or more. Only the decoded
@@ -59,6 +60,19 @@ BLIND_PROBE_BYTES = 1024
 MIN_BLIND_TEXT = 8
 # Zero-width and invisible formatting characters, dropped by the "zero_width" variant.
 INVISIBLE_CHARS = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
+# Cyrillic and Greek letters that look like Latin ones (NFKC leaves them alone): a key written
+# with a Cyrillic A (U+0410) reads the same to whoever receives it. The "confusables" variant
+# folds them.
+CONFUSABLES = {
+    **dict(zip(  # Cyrillic
+        "\u0410\u0412\u0415\u0405\u0406\u0408\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425\u0423"
+        "\u0430\u0435\u0456\u0458\u043e\u0440\u0441\u0445\u0443\u0455\u04bb\u0501\u051b\u051d\u04ae",
+        "ABESIJKMHOPCTXYaeijopcxyshdqwY", strict=True)),
+    **dict(zip(  # Greek
+        "\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7"
+        "\u03b1\u03bf\u03c1\u03b9\u03c5\u03bd",
+        "ABEZHIKMNOPTYXaopiuv", strict=True)),
+}
 
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 # A key=value pair whose unquoted value has a "+": form or query encoding, not base64 padding.
@@ -69,6 +83,8 @@ _BASE32 = re.compile(rf"(?:[A-Z2-7]{{{MIN_BASE32_RUN},}}|[a-z2-7]{{{MIN_BASE32_R
 _HEX = re.compile(rf"[0-9A-Fa-f]{{{MIN_HEX_RUN},}}")
 _UPPER = re.compile("[A-Z]")
 _INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
+_CONFUSABLE = re.compile(f"[{''.join(CONFUSABLES)}]")
+_FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
 # Cheap test that a text may hold anything to decode at all.
 _MAYBE_ENCODED = re.compile(
     rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
@@ -240,11 +256,13 @@ def _read(raw: bytes, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | N
 
 
 def _normalised(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
-    """The zero-width and NFKC variants of a non-ASCII text, once each per chain."""
+    """The zero-width, NFKC and confusables variants of a non-ASCII text, once each per chain."""
     if "zero_width" not in done and _INVISIBLE.search(text):
         yield _INVISIBLE.sub("", text), ("zero_width",), 0
     if "nfkc" not in done and not unicodedata.is_normalized("NFKC", text):
         yield unicodedata.normalize("NFKC", text), ("nfkc",), 0
+    if "confusables" not in done and _CONFUSABLE.search(text):
+        yield text.translate(_FOLD_CONFUSABLES), ("confusables",), 0
 
 
 def _blind_formats(raw: bytes) -> Iterator[str]:

@@ -427,6 +427,8 @@ PEELED = [
     pytest.param(SECRET_LINE.replace("=", "&equals;"), ("html",), id="html-named"),
     pytest.param(b64("".join(f"\\x{b:02x}" for b in SECRET_LINE.encode())),
                  ("base64", "escapes"), id="base64-of-hex-escapes"),
+    pytest.param(SECRET_LINE.replace("A", "\u0410").replace("K", "\u039a"), ("confusables",),
+                 id="cyrillic-and-greek-look-alikes"),
 ]
 
 
@@ -840,3 +842,18 @@ def test_form_encoding_plus_is_read_as_a_space() -> None:
     for text in ("1+1=2 in base ten", "aGVsbG8+d29ybGQ=", 'integrity="sha384-a+b"'):
         layers = {layer.layers for layer in peel_layers(text, max_bytes=65536)}
         assert ("form",) not in layers
+
+
+def test_russian_and_greek_prose_folded_holds_no_secret() -> None:
+    from proxy.inspection.engine import Text, inspect_texts
+    from proxy.inspection.layers import CONFUSABLES
+    from proxy.inspection.scanner import Scanner
+
+    # Russian and Greek sentences, then every look-alike letter the fold knows.
+    prose = ("\u041f\u0440\u0438\u0432\u0435\u0442! \u0421\u0431\u043e\u0440\u043a\u0430 "
+             "\u0443\u043f\u0430\u043b\u0430 \u043d\u0430 \u0442\u0435\u0441\u0442\u0435. "
+             "\u039a\u03b1\u03bb\u03b7\u03bc\u03ad\u03c1\u03b1, \u03bf "
+             "\u03b4\u03b9\u03b1\u03ba\u03bf\u03bc\u03b9\u03c3\u03c4\u03ae\u03c2. "
+             + "".join(CONFUSABLES))
+    inspection = inspect_texts([Text("body", prose)], Scanner(), b"k" * 32, max_depth=3)
+    assert inspection.findings == ()
