@@ -120,6 +120,8 @@ CHANNELS = {
     "hex escapes in a text body": lambda t: {
         "url_suffix": f"/x?t={t}", "headers": {"Content-Type": "text/plain"},
         "data": "payload = '" + "".join(f"\\x{b:02x}" for b in AWS_KEY.encode()) + "'"},
+    "cyrillic look-alike letters": lambda t: {
+        "url_suffix": f"/y?t={t}", "json": {"k": AWS_KEY.replace("A", "\u0410")}},
     "html references in a form field": lambda t: {
         "url_suffix": f"/r?t={t}", "data": {"comment": "".join(f"&#{ord(c)};" for c in AWS_KEY)}},
 }
