@@ -218,11 +218,13 @@ def _check_start_line(sealed: Sealed, path: Path, line: int) -> Problem | None:
     if sealed.event != ChainEvent.START:
         return None
     lost, head_seq = sealed.fields.get("lost_lines"), sealed.fields.get("head_seq")
-    if lost is not None:
+    if isinstance(lost, int) and isinstance(head_seq, int):
+        end = f"at seq {head_seq - lost}" if head_seq >= lost else "with no sealed line"
         return Problem(path, line, TRUNCATED,
                        f"the restart here found the head at seq {head_seq} but the log ending "
-                       f"{lost} line(s) before it: lines were cut from the end before this "
-                       "restart")
+                       f"{end}: {lost} line(s) were cut from the end before this restart")
+    if lost is not None:
+        return Problem(path, line, TRUNCATED, "the restart here found lines cut from the end")
     if sealed.fields.get("head") is not None:
         return Problem(path, line, TRUNCATED,
                        f"the restart here found the head file {sealed.fields['head']}: lines "
