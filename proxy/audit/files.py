@@ -94,6 +94,19 @@ def read_tail(path: Path, key: bytes) -> Tail:
                 return Tail(last=None, after=checked, ends_with_newline=ends_with_newline)
 
 
+def first_seq(path: Path, key: bytes) -> int | None:
+    """The seq of the file's first line, if it is a sealed one."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(TAIL_CHUNK)
+    except FileNotFoundError:
+        return None
+    try:
+        return open_line(first.rstrip(b"\n").decode("utf-8"), key).seq
+    except (BrokenLine, UnicodeDecodeError):
+        return None
+
+
 @dataclass(frozen=True)
 class Head:
     seq: int

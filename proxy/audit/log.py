@@ -26,6 +26,7 @@ from proxy.audit.files import (
     HEAD_SIZE,
     Head,
     Tail,
+    first_seq,
     head_bytes,
     next_rotated,
     read_head,
@@ -124,6 +125,8 @@ class AuditLog:
     def _open(self) -> int:
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._size = os.fstat(descriptor).st_size
+        # The seq of the file's first line, for the rotate line that will follow it.
+        self._file_first = first_seq(self.path, self._key) if self._size else None
         return descriptor
 
     def write(self, record: Line) -> None:
@@ -147,6 +150,8 @@ class AuditLog:
             self._report()
             return
         self._broken = False
+        if self._size == 0:
+            self._file_first = self._seq
         self._size += len(data)
         self._seq += 1
         self._prev = mac
@@ -163,6 +168,11 @@ class AuditLog:
 
     def _rotate(self) -> None:
         target = next_rotated(self.path)
+        # Sealed into the next file's first line: where the file being closed begins and ends.
+        previous: dict[str, object] = {"previous_file": target.name,
+                                       "previous_last_seq": self._seq - 1}
+        if self._file_first is not None:
+            previous["previous_first_seq"] = self._file_first
         try:
             self.path.rename(target)
             descriptor = self._open()
@@ -172,7 +182,7 @@ class AuditLog:
             return
         os.close(self._descriptor)
         self._descriptor = descriptor
-        self._append(ChainEvent(ChainEvent.ROTATE, previous_file=target.name).to_line(time.time()))
+        self._append(ChainEvent(ChainEvent.ROTATE, **previous).to_line(time.time()))
 
     def _report(self) -> None:
         if self._on_error is not None:

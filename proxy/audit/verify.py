@@ -68,6 +68,7 @@ class _Chain:
     mac: str | None = None
     last: Sealed | None = None
     at: tuple[Path, int] | None = None
+    file_first: dict[Path, int] = field(default_factory=dict)  # each file's first sealed seq
 
 
 def verify(files: list[Path], key: bytes, head: Head | str | None = None, *,
@@ -94,13 +95,15 @@ def verify(files: list[Path], key: bytes, head: Head | str | None = None, *,
                 index = skip_to
                 continue
             problem = _check_link(report, chain, sealed, path, index + 1, start=start) \
-                or _check_start_line(sealed, path, index + 1)
+                or _check_start_line(sealed, path, index + 1) \
+                or _check_rotate_line(chain, sealed, path, index + 1)
             if problem is not None:
                 report.problem = problem
                 return report
             report.lines += 1
             chain.expected, chain.mac, chain.last = sealed.seq + 1, sealed.mac, sealed
             chain.at = (path, index + 1)
+            chain.file_first.setdefault(path, sealed.seq)
             if report.first_seq is None:
                 report.first_seq = sealed.seq
             report.last_seq = sealed.seq
@@ -202,9 +205,14 @@ def _check_first(report: Report, sealed: Sealed, path: Path, line: int, start: S
                             f"lines 0..{sealed.seq - 1} were not checked")
         return None
     if start.archived and line == 1 and sealed.event == ChainEvent.ROTATE:
+        before = sealed.fields.get("previous_file")
+        first = sealed.fields.get("previous_first_seq")
+        held = f", the last of them {before}" if isinstance(before, str) else ""
+        held += f" (seq {first}..{sealed.seq - 1})" if isinstance(first, int) and held else ""
         report.notes.append(
             f"the chain is checked from seq {sealed.seq} (rotate line at {path}:{line}), as "
-            f"told (--allow-archived): lines 0..{sealed.seq - 1} were archived, not checked")
+            f"told (--allow-archived): lines 0..{sealed.seq - 1} were archived, not checked"
+            f"{held}")
         return None
     return Problem(path, line, DELETED,
                    f"the chain starts at seq {sealed.seq}: lines 0..{sealed.seq - 1} are missing "
@@ -230,6 +238,24 @@ def _check_start_line(sealed: Sealed, path: Path, line: int) -> Problem | None:
                        f"the restart here found the head file {sealed.fields['head']}: lines "
                        "cut from the end before this restart cannot be ruled out")
     return None
+
+
+def _check_rotate_line(chain: _Chain, sealed: Sealed, path: Path, line: int
+                       ) -> Problem | None:
+    """A rotate line says where the file before it began: that file must begin there."""
+    if sealed.event != ChainEvent.ROTATE or line != 1:
+        return None
+    claimed = sealed.fields.get("previous_first_seq")
+    before = [seen for seen in chain.file_first if seen != path]
+    if not isinstance(claimed, int) or not before:
+        return None
+    found = chain.file_first[before[-1]]
+    if found == claimed:
+        return None
+    missing = f": lines {claimed}..{found - 1} are missing" if found > claimed else ""
+    return Problem(before[-1], 1, DELETED,
+                   f"the rotate line at {path}:{line} says this file began at seq {claimed}, "
+                   f"but it begins at seq {found}{missing}")
 
 
 def _check_end(report: Report, chain: _Chain, head: Head | str | None, files: list[Path],

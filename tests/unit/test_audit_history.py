@@ -5,6 +5,7 @@ single partial line still verify."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -82,6 +83,36 @@ def test_archived_start_is_not_an_excuse_for_a_cut_file(tmp_path: Path) -> None:
     (tmp_path / "audit.key").write_bytes(KEY)
     code, text = verify_audit([tmp_path], start=Start(archived=True))
     assert code == 1 and "audit.log.2:1: deleted: the chain starts at seq" in text, text
+
+
+def test_a_rotate_line_records_the_file_before_it(tmp_path: Path) -> None:
+    write_log(tmp_path, 300, max_bytes=8192)
+    files = chain_files(_live(tmp_path))
+    for before, after in itertools.pairwise(files):
+        rotate = json.loads(lines_of(after)[0])
+        old = [json.loads(line)["seq"] for line in lines_of(before)]
+        assert rotate["event"] == "rotate" and rotate["previous_file"] == before.name
+        assert (rotate["previous_first_seq"], rotate["previous_last_seq"]) == (old[0], old[-1])
+
+
+def test_a_restarted_file_is_recorded_from_its_first_line(tmp_path: Path) -> None:
+    write_log(tmp_path, 5)  # seq 0-6 in audit.log, then a restart that rotates it
+    write_log(tmp_path, 300, max_bytes=8192)
+    rotate = json.loads(lines_of(tmp_path / "audit.log.2")[0])
+    assert rotate["previous_file"] == "audit.log.1" and rotate["previous_first_seq"] == 0
+
+
+def test_cutting_the_start_of_the_oldest_file_kept_shows_with_from_seq(tmp_path: Path) -> None:
+    """Whoever names the start where the cut left it is still told the file lost its beginning."""
+    write_log(tmp_path, 300, max_bytes=8192)
+    (tmp_path / "audit.log.1").unlink()
+    oldest = tmp_path / "audit.log.2"
+    kept = lines_of(oldest)[3:]
+    oldest.write_text("".join(kept), encoding="utf-8")
+    (tmp_path / "audit.key").write_bytes(KEY)
+    code, text = verify_audit([tmp_path], start=Start(seq=json.loads(kept[0])["seq"]))
+    assert code == 1 and "audit.log.2:1: deleted: the rotate line at" in text, text
+    assert "lines 0..17" not in text
 
 
 def test_given_files_must_start_at_the_genesis_too(tmp_path: Path) -> None:
