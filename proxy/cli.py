@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from proxy.audit.check import verify_audit
 from proxy.audit.log import DEFAULT_MAX_BYTES, MIN_MAX_BYTES
+from proxy.audit.verify import Start
 from proxy.policy.check import check_rules
 from proxy.policy.loader import DEFAULT_RULES_PATH, RuleFileError, load_rules
 from proxy.policy.model import Policy
@@ -94,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
                         "state directory's audit.log and its rotated files)")
     verify.add_argument("--key", type=Path, default=None,
                         help="the audit key (default: audit.key beside the last file)")
+    verify.add_argument("--from-seq", type=int, default=None, metavar="N",
+                        help="the chain legitimately starts at seq N (lines before it were "
+                        "archived): the first line checked must have this seq")
+    verify.add_argument("--allow-archived", action="store_true",
+                        help="accept a chain that starts with the rotate line of the oldest file "
+                        "kept (older rotated files archived away)")
     _state_dir_argument(verify)
     verify.set_defaults(handler=_audit_verify)
     return parser
@@ -214,7 +221,8 @@ def _rules_check(args: argparse.Namespace) -> int:
 
 def _audit_verify(args: argparse.Namespace) -> int:
     targets = list(args.paths) or [_paths(args).root]
-    code, text = verify_audit(targets, args.key)
+    start = Start(seq=args.from_seq, archived=args.allow_archived)
+    code, text = verify_audit(targets, args.key, start=start)
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
 

@@ -4,20 +4,25 @@ Rotation renames the live `audit.log` to `audit.log.<n>` with n one more than th
 so numbers grow with age: `audit.log.1` is the oldest, the live file the newest. Nothing is ever
 renamed twice, and archiving old files away leaves the order of the rest intact.
 
-`audit.head` holds the seq and HMAC of the last line written. The log itself cannot show that lines
-were cut from its end; the head can.
+`audit.head` holds the seq and HMAC of the last line written, sealed with its own HMAC under the
+audit key (domain-separated from the lines' HMACs). The log itself cannot show that lines were cut
+from its end; the head can, and without the key nobody can write a head that matches a cut log.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxy.audit.chain import MAC_HEX, BrokenLine, Sealed, open_line
+from proxy.audit.chain import MAC_HEX, BrokenLine, Sealed, mac_of, open_line
 
 TAIL_CHUNK = 64 * 1024
 HEAD_WIDTH = 20  # digits of seq in the head file: fixed width, so one pwrite always replaces it
+HEAD_SIZE = HEAD_WIDTH + 1 + MAC_HEX + 1 + MAC_HEX + 1
+# Line HMACs cover text that starts with "{": this prefix keeps a head MAC from ever being one.
+_HEAD_DOMAIN = "glassbreak audit head\x00"
 
 
 def rotated_files(live: Path) -> list[Path]:
@@ -89,25 +94,58 @@ def read_tail(path: Path, key: bytes) -> Tail:
                 return Tail(last=None, after=checked, ends_with_newline=ends_with_newline)
 
 
+def first_seq(path: Path, key: bytes) -> int | None:
+    """The seq of the file's first line, if it is a sealed one."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(TAIL_CHUNK)
+    except FileNotFoundError:
+        return None
+    try:
+        return open_line(first.rstrip(b"\n").decode("utf-8"), key).seq
+    except (BrokenLine, UnicodeDecodeError):
+        return None
+
+
 @dataclass(frozen=True)
 class Head:
     seq: int
     mac: str
 
 
-def head_bytes(seq: int, mac: str) -> bytes:
-    return f"{seq:0{HEAD_WIDTH}d} {mac}\n".encode("ascii")
+class HeadState:
+    """What the head file holds: a sealed head, nothing, or something the key did not seal."""
+
+    MISSING = "missing"
+    UNAUTHENTICATED = "unauthenticated"
 
 
-def read_head(path: Path) -> Head | None:
+def _head_mac(key: bytes, seq: int, mac: str) -> str:
+    return mac_of(key, f"{_HEAD_DOMAIN}{seq}:{mac}")
+
+
+def head_bytes(seq: int, mac: str, key: bytes) -> bytes:
+    return f"{seq:0{HEAD_WIDTH}d} {mac} {_head_mac(key, seq, mac)}\n".encode("ascii")
+
+
+def read_head(path: Path, key: bytes) -> Head | str:
+    """The head if its HMAC checks out under the key, else a HeadState saying why not."""
     try:
-        text = path.read_text(encoding="ascii").strip()
-    except (FileNotFoundError, UnicodeDecodeError):
-        return None
-    seq, _, mac = text.partition(" ")
-    if not seq.isdigit() or len(mac) != MAC_HEX:
-        return None
-    return Head(seq=int(seq), mac=mac)
+        text = path.read_bytes()[:HEAD_SIZE].decode("ascii")
+    except FileNotFoundError:
+        return HeadState.MISSING
+    except UnicodeDecodeError:
+        return HeadState.UNAUTHENTICATED
+    if not text:
+        return HeadState.MISSING  # created, and no line written yet (or emptied)
+    parts = text.rstrip("\n").split(" ")
+    if len(parts) != 3 or not (parts[0].isdigit() and parts[0].isascii()):
+        return HeadState.UNAUTHENTICATED
+    seq, mac, claimed = int(parts[0]), parts[1], parts[2]
+    if len(mac) != MAC_HEX or len(claimed) != MAC_HEX \
+            or not hmac.compare_digest(_head_mac(key, seq, mac), claimed):
+        return HeadState.UNAUTHENTICATED
+    return Head(seq=seq, mac=mac)
 
 
 def write_all(descriptor: int, data: bytes) -> None:

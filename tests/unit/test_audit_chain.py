@@ -13,9 +13,10 @@ import pytest
 
 from proxy.audit.chain import GENESIS, BrokenLine, open_line, seal
 from proxy.audit.check import verify_audit
-from proxy.audit.files import chain_files, read_head
+from proxy.audit.files import Head, chain_files, read_head
 from proxy.audit.log import AuditLog
 from proxy.audit.record import AuditRecord
+from proxy.audit.verify import Start
 from proxy.cli import main
 
 KEY = b"k" * 32
@@ -140,15 +141,15 @@ def test_tampering_is_named_at_its_line(tmp_path: Path, tamper: Tamper, line: in
     assert f"audit.log:{line}: {kind}:" in text, text
 
 
-def test_deleting_the_last_lines_is_invisible_without_the_head(tmp_path: Path) -> None:
-    """Why the head file exists: with it gone, a cut end verifies (and says it could not tell)."""
+def test_deleting_the_last_lines_and_the_head_is_not_invisible(tmp_path: Path) -> None:
+    """Why the head file exists, and must be there: with it gone, a cut end would not show."""
     write_log(tmp_path, 12)
     live = tmp_path / "audit.log"
     live.write_text("".join(lines_of(live)[:-3]), encoding="utf-8")
     (tmp_path / "audit.head").unlink()
     code, text = check(tmp_path)
-    assert code == 0
-    assert "no head file" in text and "does not end with a stop line" in text
+    assert code == 1, text
+    assert "audit.log:12: head: no head file" in text, text
 
 
 def test_rotation_keeps_the_chain_across_files(tmp_path: Path) -> None:
@@ -185,12 +186,14 @@ def test_a_missing_middle_file_or_a_moved_line_across_files_is_found(tmp_path: P
     assert code == 1 and "audit.log.1:4: edited:" in text, text
 
 
-def test_archived_old_files_are_a_note_not_a_problem(tmp_path: Path) -> None:
+def test_archived_old_files_fail_unless_the_operator_says_so(tmp_path: Path) -> None:
     write_log(tmp_path, 300, max_bytes=8192)
     (tmp_path / "audit.log.1").unlink()
     code, text = check(tmp_path)
+    assert code == 1 and "audit.log.2:1: deleted: the chain starts at seq" in text, text
+    code, text = verify_audit([tmp_path], start=Start(archived=True))
     assert code == 0, text
-    assert "earlier files were not given" in text
+    assert "were archived, not checked" in text
 
 
 def test_a_restart_continues_the_chain(tmp_path: Path) -> None:
@@ -245,9 +248,9 @@ def test_a_log_sealed_with_another_key_is_kept_apart(tmp_path: Path) -> None:
 
 def test_head_tracks_the_last_line(tmp_path: Path) -> None:
     write_log(tmp_path, 4)
-    head = read_head(tmp_path / "audit.head")
+    head = read_head(tmp_path / "audit.head", KEY)
     last = json.loads(lines_of(tmp_path / "audit.log")[-1])
-    assert head is not None and (head.seq, head.mac) == (last["seq"], last["hmac"])
+    assert isinstance(head, Head) and (head.seq, head.mac) == (last["seq"], last["hmac"])
 
 
 def test_files_are_private(tmp_path: Path) -> None:
