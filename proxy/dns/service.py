@@ -289,7 +289,7 @@ class DnsService:
                 if label_signals(label, policy):
                     masked[index] = f"[payload:{len(label)}]"
         if self._find_secrets is not None:
-            for index, detector in secret_labels(labels, self._find_secrets).items():
+            for index, detector in secret_labels(scope.chosen, self._find_secrets).items():
                 if masked[index] is None:
                     masked[index] = f"[REDACTED:{detector}]"
         name = ".".join(m if m is not None else _plain(label)
