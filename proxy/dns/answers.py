@@ -98,16 +98,18 @@ def _in_any(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
                for network in networks for candidate in (address, target))
 
 
-def answer_records(response: DNSRecord, name: str) -> list[RR]:
-    """The answer section of an upstream response, owner names checked.
+def answer_records(response: DNSRecord, name: str, qtype: int) -> list[RR]:
+    """The answer section of an upstream response, owner names and types checked.
 
     Records must belong to the question's name or to the CNAME chain that starts there; anything
-    else (cache-poisoning "bonus" records) is left out.
+    else (cache-poisoning "bonus" records) is left out. Only records of the type asked for and
+    the chain's CNAMEs are kept: a TXT or NULL record slipped into an A answer is a channel the
+    rules did not open (`record_types`). The authority and additional sections are never passed.
     """
     owners = {DNSLabel(name)}
     kept: list[RR] = []
     for record in response.rr:
-        if record.rname not in owners:
+        if record.rname not in owners or record.rtype not in (qtype, QTYPE_CNAME):
             continue
         kept.append(record)
         if record.rtype == QTYPE_CNAME:

@@ -3,7 +3,9 @@
 `python -m proxy.dns.evaluate` prints the per-query detection rate on generated iodine-, dnscat2-
 and base64-style names, the false-positive rate on ordinary names (CDN and cloud hostnames, long
 human labels), and how many queries a tunnel gets through before the sliding window stops it.
-The corpus is generated from a fixed seed, so the figures are reproducible.
+Names are judged as the server judges them under the wildcard rules of `WILDCARDS` (several sit
+on a public suffix, where the labels an attacker chooses start right under the suffix). The
+corpus is generated from a fixed seed, so the figures are reproducible.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ import sys
 from collections.abc import Iterator
 
 from proxy.dns.names import name_info
-from proxy.dns.tunnelling import TunnelDetector, query_signals
+from proxy.dns.scope import detection_scope
+from proxy.dns.tunnelling import query_signals
+from proxy.dns.windows import TunnelDetector
 from proxy.policy.dns_model import TunnellingPolicy
+from proxy.policy.hosts import HostPattern
 
 SEED = 4
+# Wildcard allow rules the corpus is judged under: the first five sit on public suffixes.
+WILDCARDS = tuple(HostPattern.parse(text) for text in (
+    "*.githubusercontent.com", "*.github.io", "*.cloudfront.net", "*.netlify.app",
+    "*.herokuapp.com", "*.amazonaws.com", "*.attacker.example"))
+# Tunnel payloads right under a public-suffix wildcard (the labels the PSL calls registered).
+PSL_TUNNEL_BASES = ("githubusercontent.com", "github.io", "cloudfront.net", "netlify.app",
+                    "herokuapp.com")
 _IODINE32 = "abcdefghijklmnopqrstuvwxyz012345"  # iodine's own base32 alphabet
 _WORDS = ["api", "build", "cache", "cdn", "data", "deploy", "dev", "edge", "eu", "files", "git",
           "images", "internal", "login", "mail", "media", "mirror", "prod", "registry",
@@ -54,6 +66,25 @@ def tunnel_names(rng: random.Random, count: int = 300) -> Iterator[tuple[str, by
         yield family, ".".join([*labels, domain]).encode()
 
 
+def psl_tunnel_names(rng: random.Random, count: int = 100) -> Iterator[tuple[str, bytes]]:
+    """Tunnel queries whose payload sits right under a public-suffix wildcard's base."""
+    for i in range(count):
+        payload = rng.randbytes(rng.randint(12, 110))
+        family = ("dnscat2", "base32", "iodine-base128", "base64")[i % 4]
+        base = rng.choice(PSL_TUNNEL_BASES)
+        if family == "iodine-base128":
+            raw = bytes(rng.randint(0xBC, 0xFD) for _ in range(len(payload)))
+            yield f"psl-{family}", b".".join([b"r" + raw[:62], base.encode()])
+            continue
+        if family == "dnscat2":
+            text = payload.hex()
+        elif family == "base64":
+            text = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+        else:
+            text = base64.b32encode(payload).decode().rstrip("=").lower()
+        yield f"psl-{family}", ".".join([*_labels(text), base]).encode()
+
+
 ORDINARY = [
     "www.google.com", "storage.googleapis.com", "oauth2.googleapis.com",
     "us-central1-docker.pkg.dev", "my-service-abc123xyz-uc.a.run.app",
@@ -87,6 +118,17 @@ ORDINARY = [
     "xn--bcher-kva.example", "xn--80ak6aa92e.com", "time.cloudflare.com",
     "1.2.3.4.in-addr.arpa", "_http._tcp.example.com", "crl3.digicert.com", "ocsp.pki.goog",
 ]
+# Ordinary names under public-suffix wildcards (*.githubusercontent.com, *.github.io, ...).
+PSL_ORDINARY = [
+    "raw.githubusercontent.com", "avatars.githubusercontent.com",
+    "user-images.githubusercontent.com",
+    "private-user-images.githubusercontent.com", "release-assets.githubusercontent.com",
+    "camo.githubusercontent.com", "media.githubusercontent.com", "gist.githubusercontent.com",
+    "octocat.github.io", "my-org-docs.github.io", "pages.github.io", "www.react-docs.github.io",
+    "d3rlzzxlkffcpc.cloudfront.net", "d1234.cloudfront.net", "dkx8ypzq13x2a.cloudfront.net",
+    "my-site-2024.netlify.app", "deploy-preview-123--my-site.netlify.app",
+    "stormy-citadel-12345.herokuapp.com", "shielded-ridge-88123.herokuapp.com",
+]
 
 
 def ordinary_names(rng: random.Random, count: int = 300) -> Iterator[bytes]:
@@ -109,10 +151,29 @@ def ordinary_names(rng: random.Random, count: int = 300) -> Iterator[bytes]:
         yield name.encode()
 
 
+def psl_ordinary_names(rng: random.Random, count: int = 100) -> Iterator[bytes]:
+    """Listed and generated names under the public-suffix wildcards of `WILDCARDS`."""
+    for name in PSL_ORDINARY:
+        yield name.encode()
+    alphabet = string.ascii_lowercase + string.digits
+    for _ in range(count - len(PSL_ORDINARY)):
+        shape = rng.randrange(4)
+        if shape == 0:  # GitHub Pages: a user or organisation name
+            name = f"{'-'.join(rng.choice(_WORDS) for _ in range(rng.randint(1, 3)))}.github.io"
+        elif shape == 1:  # CloudFront distribution id straight under the suffix
+            name = f"d{''.join(rng.choice(alphabet) for _ in range(13))}.cloudfront.net"
+        elif shape == 2:  # Heroku / Netlify generated app names
+            name = (f"{rng.choice(_WORDS)}-{rng.choice(_WORDS)}-{rng.randint(10000, 99999)}."
+                    f"{rng.choice(['herokuapp.com', 'netlify.app'])}")
+        else:
+            name = f"{rng.choice(_WORDS)}{rng.randint(1, 9)}.githubusercontent.com"
+        yield name.encode()
+
+
 def _signals(name: bytes, policy: TunnellingPolicy) -> tuple[str, ...]:
     labels = tuple(name.split(b"."))
-    info = name_info(labels)
-    return tuple(query_signals(info.sub_labels, sum(len(x) + 1 for x in labels), policy))
+    scope = detection_scope(labels, name_info(labels), WILDCARDS)
+    return tuple(query_signals(scope.chosen, sum(len(x) + 1 for x in labels), policy))
 
 
 def window_queries_until_blocked(policy: TunnellingPolicy, labels_per_query: int = 1) -> int:
@@ -133,10 +194,12 @@ def evaluate(policy: TunnellingPolicy | None = None) -> dict[str, float]:
     policy = policy or TunnellingPolicy()
     rng = random.Random(SEED)  # noqa: S311 - a reproducible corpus, not a secret
     tunnels = list(tunnel_names(rng))
+    tunnels += psl_tunnel_names(random.Random(SEED + 1))  # noqa: S311 - reproducible
     detected: dict[str, list[bool]] = {}
     for family, name in tunnels:
         detected.setdefault(family, []).append(bool(_signals(name, policy)))
     ordinary = list(ordinary_names(rng))
+    ordinary += psl_ordinary_names(random.Random(SEED + 1))  # noqa: S311 - reproducible
     false_positives = [name for name in ordinary if _signals(name, policy)]
     results = {f"detection_{family}": sum(hits) / len(hits) for family, hits in detected.items()}
     results["detection_all"] = sum(sum(h) for h in detected.values()) / len(tunnels)
@@ -152,7 +215,8 @@ def false_positives(policy: TunnellingPolicy | None = None) -> list[tuple[str, t
     rng = random.Random(SEED)  # noqa: S311 - a reproducible corpus, not a secret
     list(tunnel_names(rng))
     found = []
-    for name in ordinary_names(rng):
+    ordinary = [*ordinary_names(rng), *psl_ordinary_names(random.Random(SEED + 1))]  # noqa: S311
+    for name in ordinary:
         signals = _signals(name, policy)
         if signals:
             found.append((name.decode(), signals))

@@ -81,3 +81,12 @@ def _domain_label_count(host: str | None, lowered: tuple[bytes, ...]) -> int:
         return len(lowered)  # the name is itself a public suffix
     # Not a host: key by the last two labels, so that junk under one domain is counted together.
     return min(2, len(lowered))
+
+
+def split_name(labels: tuple[bytes, ...], keep: int) -> tuple[str, str, tuple[bytes, ...]]:
+    """(the last `keep` labels, lower case; the rest, lower case; the rest as sent)."""
+    split = max(0, len(labels) - keep)
+    lowered = tuple(label.lower() for label in labels)
+    key = ".".join(label.decode("ascii", "replace") for label in lowered[split:])
+    rest = ".".join(label.decode("latin-1") for label in lowered[:split])
+    return key or ".", rest, labels[:split]

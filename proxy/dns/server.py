@@ -2,21 +2,29 @@
 
 Everything a packet means is decided in proxy/dns/service.py; this module only moves bytes, with
 bounds: a TCP length prefix larger than any query closes the connection, idle and slow
-connections are closed, and connections are capped per client and in total.
+connections are closed, each connection has a lifetime and a query budget, and connections are
+capped per client and in total. A full table never turns a new client away: the idlest
+connection of the client holding the most is closed to make room (its own, when a client is at
+its own cap), so a few addresses cannot keep every slot by trickling queries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import struct
+import time
 from contextlib import suppress
+from dataclasses import dataclass, field
 
 from proxy.dns.service import DnsService
 from proxy.dns.wire import HEADER_SIZE, MAX_QUERY_BYTES
 from proxy.runtime.listen import ListenAddress
 
 TCP_IDLE_SECONDS = 10.0
+TCP_LIFETIME_SECONDS = 30.0
+MAX_TCP_QUERIES = 1000  # per connection
 MAX_TCP_CONNECTIONS = 256
 MAX_TCP_PER_CLIENT = 16
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024  # absorbs bursts so one client's burst does not drop others
@@ -56,13 +64,32 @@ class _UdpListener:
                 handle(data, str(addr[0]), "udp", reply)
 
 
+@dataclass(frozen=True, kw_only=True)
+class TcpLimits:
+    idle_seconds: float = TCP_IDLE_SECONDS
+    lifetime_seconds: float = TCP_LIFETIME_SECONDS
+    max_queries: int = MAX_TCP_QUERIES
+    max_connections: int = MAX_TCP_CONNECTIONS
+    max_per_client: int = MAX_TCP_PER_CLIENT
+
+
+@dataclass(eq=False)
+class _Connection:
+    writer: asyncio.StreamWriter
+    opened: float
+    last_active: float = field(default=0.0)
+
+
 class DnsServer:
-    def __init__(self, service: DnsService, listen: ListenAddress) -> None:
+    def __init__(self, service: DnsService, listen: ListenAddress,
+                 tcp_limits: TcpLimits | None = None) -> None:
         self.service = service
         self.listen = listen
+        self.tcp_limits = tcp_limits or TcpLimits()
         self._udp: socket.socket | None = None
         self._tcp: asyncio.Server | None = None
-        self._connections: dict[str, int] = {}
+        self._connections: dict[str, dict[int, _Connection]] = {}
+        self._ids = itertools.count()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -97,31 +124,51 @@ class DnsServer:
                          writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         client = str(peer[0]) if peer else "?"
-        total = sum(self._connections.values())
-        if total >= MAX_TCP_CONNECTIONS or self._connections.get(client, 0) >= MAX_TCP_PER_CLIENT:
-            writer.close()
-            return
-        self._connections[client] = self._connections.get(client, 0) + 1
+        limits = self.tcp_limits
+        self._make_room(client)
+        now = time.monotonic()
+        ident = next(self._ids)
+        self._connections.setdefault(client, {})[ident] = _Connection(writer, now, now)
         try:
-            await self._tcp_queries(client, reader, writer)
+            await asyncio.wait_for(self._tcp_queries(client, ident, reader, writer),
+                                   limits.lifetime_seconds)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ConnectionError):
             pass
         finally:
-            left = self._connections.get(client, 1) - 1
-            if left > 0:
-                self._connections[client] = left
-            else:
-                self._connections.pop(client, None)
+            mine = self._connections.get(client)
+            if mine is not None:
+                mine.pop(ident, None)
+                if not mine:
+                    del self._connections[client]
             writer.close()
 
-    async def _tcp_queries(self, client: str, reader: asyncio.StreamReader,
+    def _make_room(self, client: str) -> None:
+        """Close connections until `client` may open one more (never refuse the newcomer)."""
+        limits = self.tcp_limits
+        for _ in range(limits.max_connections + 1):  # bounded: each round closes one
+            mine = self._connections.get(client, {})
+            total = sum(len(c) for c in self._connections.values())
+            if len(mine) >= limits.max_per_client:
+                victim_client = client
+            elif total >= limits.max_connections:
+                victim_client = max(self._connections, key=lambda c: len(self._connections[c]))
+            else:
+                return
+            table = self._connections[victim_client]
+            ident = min(table, key=lambda i: (table[i].last_active, table[i].opened))
+            table.pop(ident).writer.transport.abort()
+            if not table:
+                del self._connections[victim_client]
+
+    async def _tcp_queries(self, client: str, ident: int, reader: asyncio.StreamReader,
                            writer: asyncio.StreamWriter) -> None:
-        while True:
-            prefix = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE_SECONDS)
+        idle = self.tcp_limits.idle_seconds
+        for _ in range(self.tcp_limits.max_queries):
+            prefix = await asyncio.wait_for(reader.readexactly(2), idle)
             (length,) = struct.unpack("!H", prefix)
             if length < HEADER_SIZE or length > MAX_QUERY_BYTES:
                 return  # not a query: close rather than read what may never come
-            data = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE_SECONDS)
+            data = await asyncio.wait_for(reader.readexactly(length), idle)
             answered: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
 
             def reply(wire: bytes, done: asyncio.Future[bytes | None] = answered) -> None:
@@ -131,10 +178,13 @@ class DnsServer:
             if not self.service.handle(data, client, "tcp", reply):
                 return  # dropped (rate limit, not a query): nothing will be answered
             # Answered already, or once the upstream answers (bounded by its timeout).
-            wire = await asyncio.wait_for(answered, TCP_IDLE_SECONDS)
+            wire = await asyncio.wait_for(answered, idle)
             if wire is None:
                 return
             writer.write(struct.pack("!H", len(wire)) + wire)
             if writer.transport.get_write_buffer_size() > MAX_TCP_WRITE_BUFFER:
                 return  # the client does not read its answers
-            await asyncio.wait_for(writer.drain(), TCP_IDLE_SECONDS)
+            await asyncio.wait_for(writer.drain(), idle)
+            connection = self._connections.get(client, {}).get(ident)
+            if connection is not None:
+                connection.last_active = time.monotonic()

@@ -28,9 +28,12 @@ from proxy.dns.answers import (
 from proxy.dns.cache import AnswerCache
 from proxy.dns.decide import DnsDecision, DnsFacts, decide_dns
 from proxy.dns.limits import ClientBuckets
-from proxy.dns.names import NameInfo, name_info, presentation
-from proxy.dns.tunnelling import Signal, TunnelDetector, label_signals, query_signals
+from proxy.dns.names import name_info, presentation
+from proxy.dns.scope import Scope, detection_scope, wildcard_patterns
+from proxy.dns.secrets_in_names import FindSecrets, secret_labels
+from proxy.dns.tunnelling import Signal, label_signals, query_signals
 from proxy.dns.upstream import Forwarder, UpstreamError
+from proxy.dns.windows import TunnelDetector
 from proxy.dns.wire import (
     NOERROR,
     RCODE_NAMES,
@@ -78,20 +81,23 @@ class DnsService:
     def __init__(self, policy: Policy, audit: AuditLog | None, *,
                  hooks: DnsHooks | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 scrub: Callable[[str], str] | None = None) -> None:
+                 scrub: Callable[[str], str] | None = None,
+                 find_secrets: FindSecrets | None = None) -> None:
         dns = policy.dns
         self.policy = policy
         self._audit = audit
         self._hooks = hooks or DnsHooks()
         self._clock = clock
         self._scrub = scrub
+        self._find_secrets = find_secrets
+        self._wildcards = wildcard_patterns(policy)
         self.detector = TunnelDetector(dns.tunnelling, clock)
         self.cache = AnswerCache(dns.cache_entries, clock)
         self.forwarder = Forwarder(dns.upstreams, dns.timeout_seconds)
         self._buckets = ClientBuckets(dns.client_qps, dns.client_burst, clock)
         self._pending: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._signals: dict[tuple[bytes, ...], tuple[Signal, ...]] = {}
+        self._signals: dict[tuple[bytes, ...], tuple[Scope, tuple[Signal, ...]]] = {}
         self._drops: dict[tuple[str, str], list[float]] = {}  # -> [count, first drop]
 
     # --- the entry point -------------------------------------------------------------------
@@ -124,13 +130,17 @@ class DnsService:
                   reply: Reply) -> bool:
         limit = TCP_LIMIT if transport == "tcp" else query.udp_limit()
         info = name_info(query.labels)
-        signals = self._detect(query, info, client)
+        # Only a name the rules would send upstream gets a window or causes a block: a refused
+        # name discloses nothing, and must not let a client churn the detector's tables.
+        forwardable = info.host is not None and decide_dns(
+            DnsFacts(host=info.host, qtype=query.qtype), self.policy).forward
+        scope, signals = self._detect(query, client, forwardable=forwardable)
         facts = DnsFacts(host=info.host, qtype=query.qtype, signals=tuple(signals),
-                         client_blocked=self.detector.blocked(client, info.domain))
+                         client_blocked=self.detector.blocked(client, scope.key))
         decision = decide_dns(facts, self.policy)
         record = DnsAuditRecord(
             request_id=secrets.token_hex(8), client=client, transport=transport,
-            name=self._logged_name(info, query, signals), qtype=_type_name(query.qtype),
+            name=self._logged_name(query, scope, signals), qtype=_type_name(query.qtype),
             decision=_decision_text(decision), reason=decision.reason.value,
             rule=decision.rule_id, signals=[s.value for s in signals], started=started,
         )
@@ -199,7 +209,7 @@ class DnsService:
                 self._send(reply, response(query, SERVFAIL, limit=limit), record, SERVFAIL)
                 return
             rcode = int(answer.response.header.rcode)
-            records = answer_records(answer.response, host)
+            records = answer_records(answer.response, host, query.qtype)
             unsafe = unsafe_answer(records, self.policy.network.allow_private)
             if unsafe is not None:
                 blocked = self._blocked_rcode()
@@ -241,38 +251,49 @@ class DnsService:
 
     # --- detection -------------------------------------------------------------------------
 
-    def _detect(self, query: Query, info: NameInfo, client: str) -> list[Signal]:
+    def _detect(self, query: Query, client: str, *,
+                forwardable: bool) -> tuple[Scope, list[Signal]]:
         policy = self.policy.dns.tunnelling
-        per_query = self._signals.get(query.labels)
-        if per_query is None:
+        cached = self._signals.get(query.labels)
+        if cached is None:
+            scope = detection_scope(query.labels, name_info(query.labels), self._wildcards)
             name_length = sum(len(label) + 1 for label in query.labels)
-            per_query = query_signals(info.sub_labels, name_length, policy)
+            cached = (scope, query_signals(scope.chosen, name_length, policy))
             if len(self._signals) >= SIGNAL_CACHE_SIZE:
                 self._signals.clear()
-            self._signals[query.labels] = per_query
-        windowed = self.detector.observe(client, info.domain, info.subdomain, query.qtype)
+            self._signals[query.labels] = cached
+        scope, per_query = cached
+        windowed: tuple[Signal, ...] = ()
+        if forwardable:
+            windowed = self.detector.observe(client, scope.key, scope.subdomain, query.qtype)
         signals = list(dict.fromkeys(per_query + windowed))
         if signals:
-            if policy.action is TunnelAction.BLOCK:
-                self.detector.block(client, info.domain)
+            if policy.action is TunnelAction.BLOCK and forwardable:
+                self.detector.block(client, scope.key)
             if self._hooks.on_detection is not None:
                 for signal in signals:
                     self._hooks.on_detection(signal.value)
-        return signals
+        return scope, signals
 
-    def _logged_name(self, info: NameInfo, query: Query, signals: list[Signal]) -> str:
+    def _logged_name(self, query: Query, scope: Scope, signals: list[Signal]) -> str:
         """The name for the audit log, with labels that look like a payload masked.
 
-        `<secret>.attacker.example` must not put the secret in the log.
+        `<secret>.attacker.example` must not put the secret in the log, nor must a secret split
+        over several short labels (`ghp_A1b2.C3d4....attacker.example`).
         """
-        if not signals:
-            name = info.display
-        else:
+        labels = query.labels
+        masked: list[str | None] = [None] * len(labels)
+        if signals:
             policy = self.policy.dns.tunnelling
-            split = len(info.sub_labels)
-            masked = [f"[payload:{len(label)}]" if label_signals(label, policy) else
-                      _plain(label) for label in query.labels[:split]]
-            name = ".".join([*masked, *map(_plain, query.labels[split:])]) + "."
+            for index, label in enumerate(scope.chosen):
+                if label_signals(label, policy):
+                    masked[index] = f"[payload:{len(label)}]"
+        if self._find_secrets is not None:
+            for index, detector in secret_labels(scope.chosen, self._find_secrets).items():
+                if masked[index] is None:
+                    masked[index] = f"[REDACTED:{detector}]"
+        name = ".".join(m if m is not None else _plain(label)
+                        for m, label in zip(masked, labels, strict=True)) + "." if labels else "."
         return self._scrub(name) if self._scrub is not None else name
 
     # --- malformed and dropped -------------------------------------------------------------

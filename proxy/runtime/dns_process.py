@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.audit.log import AuditLog
+from proxy.dns.secrets_in_names import FindSecrets
 from proxy.dns.server import DnsServer
 from proxy.dns.service import DnsHooks, DnsService
+from proxy.inspection.detectors import SCAN_LIMIT_ID
 from proxy.inspection.engine import scrub
 from proxy.inspection.scanner import Scanner
 from proxy.metrics.registry import Metrics
@@ -29,7 +31,8 @@ def parse_dns_listen(text: str) -> ListenAddress | None:
 
 async def start_dns_server(policy: Policy, listen: ListenAddress, audit: AuditLog,
                            scanner: Scanner, hooks: DnsHooks | None = None) -> DnsServer:
-    service = DnsService(policy, audit, hooks=hooks, scrub=_scrubber(scanner))
+    service = DnsService(policy, audit, hooks=hooks, scrub=_scrubber(scanner),
+                         find_secrets=_secret_finder(scanner))
     server = DnsServer(service, listen)
     await server.start()
     print(f"glassbreak: DNS on {listen.host}:{listen.port} (udp, tcp), upstreams "
@@ -49,6 +52,14 @@ def dns_metrics_hooks(metrics: Metrics) -> DnsHooks:
 
 def _scrubber(scanner: Scanner) -> Callable[[str], str]:
     return lambda text: scrub(text, scanner)
+
+
+def _secret_finder(scanner: Scanner) -> FindSecrets:
+    def find(text: str) -> list[tuple[int, int, str]]:
+        return [(m.start, m.end, m.detector) for m in scanner.scan(text)
+                if m.detector != SCAN_LIMIT_ID and m.value]
+
+    return find
 
 
 @dataclass(frozen=True, kw_only=True)

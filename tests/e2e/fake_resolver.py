@@ -9,6 +9,7 @@ Names it answers (any other name: 93.184.215.14):
   alias.*    -> CNAME target.alias-cdn.example + A 93.184.215.15
   many.*     -> 60 A records (more than 512 bytes: TC over UDP)
   nx.*       -> NXDOMAIN
+  txtina.*   -> A 93.184.215.14 plus a TXT record slipped into the A answer
   TXT questions -> "v=fake"
 """
 
@@ -54,6 +55,10 @@ class RecordingResolver(BaseResolver):  # type: ignore[misc]
             reply.add_answer(RR(name, QTYPE.TXT, ttl=TTL, rdata=TXT("v=fake")))
             return reply
         if qtype != QTYPE.A:
+            return reply
+        if first == "txtina":
+            reply.add_answer(RR(name, QTYPE.A, ttl=TTL, rdata=A("93.184.215.14")))
+            reply.add_answer(RR(name, QTYPE.TXT, ttl=TTL, rdata=TXT("exfil-channel-down")))
             return reply
         if first == "alias":
             target = "target.alias-cdn.example."

@@ -58,6 +58,8 @@ destinations:
     hosts: [rebind.example, meta.example, private-ok.example]
   - id: tunnel-target
     hosts: ["*.tunnel.example"]
+  - id: psl-wildcard
+    hosts: ["*.githubusercontent.com"]
   - id: no-bad
     action: deny
     host: bad.wild.example
@@ -228,6 +230,23 @@ def test_a_rule_can_allow_txt_for_one_name(server: DnsProcess) -> None:
     assert rcode(answer) == "NOERROR"
     assert [r.to_text() for rrset in answer.answer for r in rrset] == ['"v=fake"']
     assert rcode(server.ask("allowed.example", "TXT")) == "REFUSED"
+
+
+def test_records_of_a_type_not_asked_are_dropped_from_the_answer(server: DnsProcess) -> None:
+    answer = server.ask("txtina.wild.example", "A")
+    assert rcode(answer) == "NOERROR"
+    assert [r.to_text() for rrset in answer.answer for r in rrset] == ["93.184.215.14"]
+
+
+def test_payloads_under_a_public_suffix_wildcard_are_caught(server: DnsProcess,
+                                                            upstream: FakeResolver) -> None:
+    payload = "6a6f686e646f6573656372657470617373776f7264313233"
+    answer = server.ask(f"{payload}.githubusercontent.com", source="127.0.0.30")
+    assert rcode(answer) == "NXDOMAIN" and not reached_upstream(upstream, payload)
+    codes = [rcode(server.ask(f"p{i}x.githubusercontent.com", source="127.0.0.31"))
+             for i in range(25)]
+    assert codes[:20] == ["NOERROR"] * 20 and set(codes[21:]) == {"NXDOMAIN"}
+    assert rcode(server.ask("raw.githubusercontent.com", source="127.0.0.32")) == "NOERROR"
 
 
 # --- rebinding ---------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from proxy.dns.evaluate import evaluate, false_positives
-from proxy.dns.tunnelling import Signal, TunnelDetector, label_signals
+from proxy.dns.tunnelling import Signal, label_signals
+from proxy.dns.windows import TunnelDetector
 from proxy.policy.dns_model import TunnellingPolicy
 
 POLICY = TunnellingPolicy()
@@ -77,7 +78,7 @@ def test_window_state_is_bounded() -> None:
     det, _ = detector(max_unique_subdomains=10)
     for i in range(5000):
         det.observe("c", "x.example", f"s{i}", 1)
-    window = det._windows[("c", "x.example")]
+    window = det._windows["c"]["x.example"]
     assert len(window.subdomains) <= 11
 
 

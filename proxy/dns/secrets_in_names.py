@@ -1,0 +1,46 @@
+"""Secrets split across the labels of a name, for masking the audit line's `name`.
+
+The scrubber run over the dotted name finds `<secret>.attacker.example`, but not a token cut
+into short labels (`ghp_A1b2C3d4.E5f6G7h8....attacker.example`) or split by hyphens. So the
+labels the client chose (left of the window key, proxy/dns/scope.py) are also scanned joined
+without dots, and joined without dots and hyphens. Detectors want a boundary around a token, so
+every run of labels that starts at the first label or ends at the last one is scanned (a linear
+number of texts, at most `MAX_LABELS` each way). A match masks every label it covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+# text -> (start, end, detector) of each value a detector finds in it
+FindSecrets = Callable[[str], Sequence[tuple[int, int, str]]]
+MAX_LABELS = 32  # runs scanned each way; a name has at most 127 labels
+
+
+def secret_labels(labels: tuple[bytes, ...], find: FindSecrets) -> dict[int, str]:
+    """Index of each label a secret found in a run of joined labels covers -> the detector."""
+    covered: dict[int, str] = {}
+    texts = [label.decode("latin-1") for label in labels]
+    count = len(texts)
+    if count < 2 and not any("-" in text for text in texts):
+        return covered  # one plain label: the dotted name's own scrub sees the same text
+    runs = {(0, count)}
+    runs.update((0, end) for end in range(2, min(count, MAX_LABELS) + 1))
+    runs.update((start, count) for start in range(max(0, count - MAX_LABELS), count - 1))
+    for drop_hyphens in (False, True):
+        parts = [t.replace("-", "") if drop_hyphens else t for t in texts]
+        for start, end in sorted(runs):
+            if drop_hyphens and not any("-" in t for t in texts[start:end]):
+                continue
+            _cover(parts, start, end, find, covered)
+    return covered
+
+
+def _cover(parts: list[str], start: int, end: int, find: FindSecrets,
+           covered: dict[int, str]) -> None:
+    owner: list[int] = []  # the label each character of the joined run comes from
+    for index in range(start, end):
+        owner.extend([index] * len(parts[index]))
+    for first, last, detector in find("".join(parts[start:end])):
+        for position in range(max(0, first), min(last, len(owner))):
+            covered.setdefault(owner[position], detector)

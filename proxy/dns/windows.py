@@ -1,0 +1,169 @@
+"""The tunnelling detector's memory: sliding windows and blocks, per client, all bounded.
+
+A client must not be able to reset its own window, lift its own block or evict another client's
+state by sending junk, so:
+- windows are kept per client; a client's own windows evict only its own (least recently used
+  first), and only names the rules would forward get a window (the caller decides: a name that
+  is refused discloses nothing and must not cost anyone a slot);
+- the table of clients with windows is bounded; evicting a client forgets its windows only;
+- blocks live in their own table and are never evicted while active. A client whose block table
+  is full is blocked for every domain instead. When the table of blocked clients is full of
+  active blocks, the detector fails closed: every client without an entry of its own is treated
+  as blocked until the newest block could have ended.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from proxy.dns.tunnelling import Signal
+from proxy.policy.dns_model import TunnellingPolicy
+
+TXT_LIKE_TYPES = frozenset({16, 10})  # TXT, NULL: the bulk channels of iodine and dnscat2
+MAX_WINDOW_CLIENTS = 1024  # clients with windows; the least recently seen is forgotten
+MAX_WINDOWS_PER_CLIENT = 32  # window keys per client (bounded by the rule file anyway)
+MAX_BLOCKED_CLIENTS = 4096  # clients with an active block; never evicted while active
+MAX_BLOCKS_PER_CLIENT = 32  # then the client is blocked for every domain
+
+
+@dataclass
+class _Window:
+    """One client's traffic under one window key, in per-second buckets."""
+
+    buckets: deque[tuple[int, int, int]] = field(default_factory=deque)  # second, queries, txt
+    queries: int = 0
+    txt: int = 0
+    # hash(subdomain) -> last seen: the hash is salted per process, and small.
+    subdomains: dict[int, float] = field(default_factory=dict)
+
+    def prune(self, now: float, window: float) -> None:
+        horizon = now - window
+        while self.buckets and self.buckets[0][0] < int(horizon):
+            _, queries, txt = self.buckets.popleft()
+            self.queries -= queries
+            self.txt -= txt
+        if self.subdomains and min(self.subdomains.values()) < horizon:
+            self.subdomains = {s: t for s, t in self.subdomains.items() if t >= horizon}
+
+    def add(self, now: float, subdomain: str, txt_like: bool, max_unique: int) -> None:
+        second = int(now)
+        if self.buckets and self.buckets[-1][0] == second:
+            _, queries, txt = self.buckets[-1]
+            self.buckets[-1] = (second, queries + 1, txt + txt_like)
+        else:
+            self.buckets.append((second, 1, int(txt_like)))
+        self.queries += 1
+        self.txt += txt_like
+        # One more than the threshold is all that must be known: the set stays bounded.
+        key = hash(subdomain)
+        if key in self.subdomains or len(self.subdomains) <= max_unique:
+            self.subdomains[key] = now
+
+
+@dataclass
+class _Blocks:
+    """One client's active blocks: per window key, or everything."""
+
+    domains: dict[str, float] = field(default_factory=dict)  # key -> until
+    everything_until: float = 0.0
+
+    def until(self) -> float:
+        return max([self.everything_until, *self.domains.values()])
+
+
+class TunnelDetector:
+    """Sliding windows per (client, window key) and the blocks detections cause."""
+
+    def __init__(self, policy: TunnellingPolicy, clock: Callable[[], float], *,
+                 max_window_clients: int = MAX_WINDOW_CLIENTS,
+                 max_windows_per_client: int = MAX_WINDOWS_PER_CLIENT,
+                 max_blocked_clients: int = MAX_BLOCKED_CLIENTS,
+                 max_blocks_per_client: int = MAX_BLOCKS_PER_CLIENT) -> None:
+        self.policy = policy
+        self._clock = clock
+        self._max_window_clients = max_window_clients
+        self._max_windows_per_client = max_windows_per_client
+        self._max_blocked_clients = max_blocked_clients
+        self._max_blocks_per_client = max_blocks_per_client
+        self._windows: OrderedDict[str, OrderedDict[str, _Window]] = OrderedDict()
+        self._blocks: dict[str, _Blocks] = {}
+        self._saturated_until = 0.0  # blocked-client table full of active blocks: fail closed
+        self._purged_at = float("-inf")
+
+    def observe(self, client: str, key: str, subdomain: str, qtype: int) -> tuple[Signal, ...]:
+        """Count one query; the window signals it raises (each at most once per query)."""
+        now = self._clock()
+        window = self._window(client, key)
+        policy = self.policy
+        window.prune(now, policy.window_seconds)
+        window.add(now, subdomain, qtype in TXT_LIKE_TYPES, policy.max_unique_subdomains)
+        found: list[Signal] = []
+        if len(window.subdomains) > policy.max_unique_subdomains:
+            found.append(Signal.UNIQUE_SUBDOMAINS)
+        if window.queries > policy.max_queries:
+            found.append(Signal.QUERY_RATE)
+        if window.queries >= policy.txt_share_min_queries and (
+            window.txt / window.queries > policy.max_txt_share
+        ):
+            found.append(Signal.TXT_SHARE)
+        return tuple(found)
+
+    def _window(self, client: str, key: str) -> _Window:
+        windows = self._windows.get(client)
+        if windows is None:
+            windows = self._windows[client] = OrderedDict()
+            if len(self._windows) > self._max_window_clients:
+                self._windows.popitem(last=False)  # forgets windows only, never a block
+        else:
+            self._windows.move_to_end(client)
+        window = windows.get(key)
+        if window is None:
+            window = windows[key] = _Window()
+            if len(windows) > self._max_windows_per_client:
+                windows.popitem(last=False)  # the client's own least recently used window
+        else:
+            windows.move_to_end(key)
+        return window
+
+    def block(self, client: str, key: str) -> None:
+        now = self._clock()
+        until = now + self.policy.block_seconds
+        blocks = self._blocks.get(client)
+        if blocks is None:
+            if len(self._blocks) >= self._max_blocked_clients and now - self._purged_at >= 1.0:
+                self._forget_expired(now)  # at most once a second: a full scan
+            if len(self._blocks) >= self._max_blocked_clients:
+                # Every entry is an active block: none may go. Fail closed for everyone else.
+                self._saturated_until = until
+                return
+            blocks = self._blocks[client] = _Blocks()
+        if key in blocks.domains or len(blocks.domains) < self._max_blocks_per_client:
+            blocks.domains[key] = until
+            return
+        # A full table: rather than forget a block, block the client for every domain.
+        blocks.everything_until = until
+        blocks.domains.clear()
+
+    def blocked(self, client: str, key: str) -> bool:
+        now = self._clock()
+        blocks = self._blocks.get(client)
+        if blocks is None:
+            return now < self._saturated_until
+        if now < blocks.everything_until:
+            return True
+        until = blocks.domains.get(key)
+        if until is None:
+            return False
+        if now >= until:
+            del blocks.domains[key]
+            if blocks.until() <= now:
+                del self._blocks[client]
+            return False
+        return True
+
+    def _forget_expired(self, now: float) -> None:
+        self._purged_at = now
+        for client in [c for c, b in self._blocks.items() if b.until() <= now]:
+            del self._blocks[client]
