@@ -40,7 +40,7 @@ def redact_request(request: http.Request, hits: Sequence[Hit], decoded_body: byt
             continue
         replaced.append(old)
         location = hit.finding.location
-        if location == "url.path" or location.startswith("query:"):
+        if location.startswith(("url.", "query:")):
             if old not in path:
                 raise RedactionImpossible("value not verbatim in the URL")
             path = path.replace(old, new)

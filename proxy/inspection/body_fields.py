@@ -283,6 +283,33 @@ class _JsonWalk:
         out.extend(_joined(location, parts))
 
 
+def joined_field(location: str, values: list[str]) -> Iterator[Field]:
+    """The short strings among `values` joined in order, when there are two or more: for a
+    secret split over several fields of one object, array, form or query string."""
+    return _joined(location, values)
+
+
+MAX_JOIN_WINDOWS = 64  # pairs and triples of neighbours, at most, per list of values
+
+
+def joined_neighbours(location: str, values: list[str]) -> Iterator[Field]:
+    """Each two and three neighbouring short values joined on their own.
+
+    The join of all values glues a split secret to the values around it (`<id>AKIA...`),
+    where detectors that need a boundary no longer see it; a secret split in two or three
+    has its own window here. Meant for short lists (a query string): the cost grows with
+    the number of values, bounded by MAX_JOIN_WINDOWS.
+    """
+    parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]
+    windows = 0
+    for size in (2, 3):
+        for start in range(len(parts) - size + 1):
+            if windows >= MAX_JOIN_WINDOWS:
+                return
+            windows += 1
+            yield Field(location, "".join(parts[start:start + size]))
+
+
 def _joined(location: str, values: list[str]) -> Iterator[Field]:
     """The short strings among `values` joined in order, when there are two or more."""
     parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]

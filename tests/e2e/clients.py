@@ -6,6 +6,7 @@ import json
 import socket
 import ssl
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,39 @@ def curl_codes(result: subprocess.CompletedProcess[str]) -> tuple[int, int]:
 
 def curl_body(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.rsplit("\n", 1)[0]
+
+
+def h2_post_with_trailers(proxy_port: int, authority: str, path: str, cafile: Path, *,
+                          body: bytes, trailers: list[tuple[str, str]]) -> int | None:
+    """One HTTP/2 POST through the proxy whose trailers follow the body; the response status,
+    or None when the stream was reset or the connection closed first."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    sock, reply = open_tunnel(proxy_port, authority)
+    assert reply.status == 200, reply
+    tls = tls_client(sock, authority.rsplit(":", 1)[0], cafile, alpn=["h2"])
+    assert tls.selected_alpn_protocol() == "h2"
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    conn.send_headers(1, [(":method", "POST"), (":scheme", "https"), (":authority", authority),
+                          (":path", path), ("te", "trailers")])
+    conn.send_data(1, body)
+    conn.send_headers(1, trailers, end_stream=True)
+    tls.sendall(conn.data_to_send())
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline:
+            data = tls.recv(65536)
+            if not data:
+                return None
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    return int(dict(event.headers)[b":status"])
+                if isinstance(event, h2.events.StreamReset):
+                    return None
+            tls.sendall(conn.data_to_send())
+    finally:
+        tls.close()
+    return None
