@@ -15,11 +15,12 @@ from addons.failclosed import fail_closed
 from addons.respond import META_STAGE, record_decision, refuse, refuse_internal_error, request_id_of
 from addons.state import Gate, Tunnel
 from proxy.audit.record import LOGGED_HEADERS, MAX_HEADER_VALUE, AuditRecord
+from proxy.inspection.host_secrets import secret_in_host
 from proxy.metrics.labels import Component
 from proxy.policy.decide import decide
 from proxy.policy.decision import Decision, Facts, Stage
 from proxy.policy.model import IPAddress
-from proxy.policy.reasons import Action
+from proxy.policy.reasons import Action, Reason
 
 
 class Allowlist:
@@ -112,6 +113,13 @@ class Allowlist:
         if not decision.allowed or decision.host is None:
             return decision, ()
         self.gate.raise_if_fault_injected(decision.host)
+        if self.gate.policy.inspection.enabled:
+            # Before resolving: resolving `<key>.allowed-wildcard.example` would send the key.
+            detector = secret_in_host(facts.host, self.gate.scanner)
+            if detector is not None:
+                # The name itself is the secret: it is shown (answer, audit line) masked.
+                return replace(decision, action=Action.BLOCK, reason=Reason.SECRET_DETECTED,
+                               would_block=False, host=f"[REDACTED:{detector}]"), ()
         addresses = await self.gate.resolver.resolve(decision.host, facts.port)
         return decide(replace(facts, addresses=addresses), self.gate.policy), addresses
 

@@ -596,3 +596,24 @@ def test_clients_configured_by_glassbreak_env_reach_exactly_the_allowlist(
                             check=False)
     assert result.stdout.split() == ["200", "403", "200"], result.stdout + result.stderr
     assert len(upstream.seen_with_marker(tag)) == 2
+
+
+@pytest.mark.parametrize("labels", [
+    "{key}",  # the whole key as one label
+    "{head}.{tail}",  # cut into two labels
+    "x-{key}-y",  # glued into one label with hyphens
+])
+def test_a_secret_in_a_host_under_an_allowed_wildcard_is_refused_before_resolution(
+        proxy: Proxy, upstream: Upstream, labels: str) -> None:
+    """Resolving `<key>.wild.test` would send the key to a resolver: refused before that (the
+    reason would be resolution_failed otherwise: the name is in no hosts map)."""
+    key = "AKIA" + "GVRZQ5CFT3DQ7XB7"  # format-valid, fake
+    name = labels.format(key=key, head=key[:10], tail=key[10:]).lower() + ".wild.test"
+    sock, reply = open_tunnel(proxy.port, f"{name}:{upstream.ports['https']}")
+    sock.close()
+    assert reply.status == 403
+    assert reply.reason == "secret_detected"
+    assert key.lower() not in reply.body.decode().lower()  # the answer names it masked
+    lines = [line for line in proxy.audit() if line.get("reason") == "secret_detected"
+             and line.get("kind") == "connect"]
+    assert lines and all(key.lower() not in str(line) for line in lines)

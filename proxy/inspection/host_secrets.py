@@ -1,0 +1,41 @@
+"""Secrets in a destination's host name: `<key>.allowed-wildcard.example` is a channel too.
+
+A name under an allowed wildcard is resolved (and its SNI and Host sent) before any request
+body exists: a key written into the name would leave through the resolver and the TLS
+handshake. So the name is scanned before it is resolved, dotted and with its labels joined
+(a key cut into short labels, or split by hyphens), for credential detectors only: personal
+data detectors would mistake the digits of ordinary hosts (`ec2-3-4-5-6`) for numbers.
+"""
+
+from __future__ import annotations
+
+from proxy.dns.secrets_in_names import secret_labels
+from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
+from proxy.inspection.findings import Kind
+from proxy.inspection.scanner import Scanner
+
+
+def secret_in_host(host: str, scanner: Scanner) -> str | None:
+    """The id of a credential detector that finds a value in `host` as the client wrote it,
+    or upper-cased (names are case-insensitive: a key sent in lower case is read back in upper
+    case, and many key formats are upper case), else None."""
+    for spelling in dict.fromkeys((host, host.upper())):
+        detector = _secret_in(spelling, scanner)
+        if detector is not None:
+            return detector
+    return None
+
+
+def _secret_in(host: str, scanner: Scanner) -> str | None:
+
+    def find(text: str) -> list[tuple[int, int, str]]:
+        return [(m.start, m.end, m.detector) for m in scanner.scan(text)
+                if m.detector != SCAN_LIMIT_ID and m.value
+                and DETECTORS_BY_ID[m.detector].kind is Kind.SECRET]
+
+    found = find(host)
+    if found:
+        return found[0][2]
+    labels = tuple(label.encode("latin-1", "replace") for label in host.split("."))
+    covered = secret_labels(labels, find)
+    return next(iter(covered.values()), None)

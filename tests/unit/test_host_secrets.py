@@ -1,0 +1,43 @@
+"""Credentials written into a destination's host name are found before it is resolved."""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.inspection.host_secrets import secret_in_host
+from proxy.inspection.scanner import Scanner
+
+AWS = "AKIA" + "GVRZQ5CFT3DQ7XB7"  # format-valid, fake
+GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner()
+
+
+@pytest.mark.parametrize(("host", "detector"), [
+    (f"{AWS}.wild.example", "aws_access_key"),
+    (f"{AWS.lower()}.wild.example", "aws_access_key"),  # names are case-insensitive
+    (f"{AWS[:10]}.{AWS[10:]}.wild.example", "aws_access_key"),  # cut into labels
+    (f"x-{AWS.lower()}-y.wild.example", "aws_access_key"),
+    (f"{GITHUB[:20]}.{GITHUB[20:]}.wild.example".replace("_", "-"), None),  # "_" is not "-"
+    (f"{GITHUB}.wild.example", "github_token"),
+])
+def test_a_key_in_a_host_is_found(scanner: Scanner, host: str, detector: str | None) -> None:
+    assert secret_in_host(host, scanner) == detector
+
+
+@pytest.mark.parametrize("host", [
+    "ec2-3-94-123-45.compute-1.amazonaws.com",
+    "d1234abcdef8.cloudfront.net",
+    "r3---sn-abc123xyz.googlevideo.com",
+    "storage.googleapis.com",
+    "123e4567-e89b-12d3-a456-426614174000.example.com",
+    "9fceb02d0ae598e95dc970b74767f19372d61af8.example.com",
+    "a95fbc180b680b58a6468ef929d6b9f2.gr7.us-west-2.eks.amazonaws.com",
+    "4556737586899855.example.com",  # digits: personal-data detectors are not run on names
+    "pypi.org",
+])
+def test_ordinary_hosts_hold_no_key(scanner: Scanner, host: str) -> None:
+    assert secret_in_host(host, scanner) is None
