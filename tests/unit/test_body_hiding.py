@@ -200,3 +200,19 @@ def test_multipart_with_too_many_parts_is_refused() -> None:
 def test_plain_utf8_body_is_read_once() -> None:
     assert list(body_fields(b"hello world", "text/plain", limit=LIMIT)) == [
         Field("body", "hello world")]
+
+
+JOINED_TEXTS = [
+    pytest.param("body:$.zips[*]", "372033720637215", set(), id="array-join-no-card"),
+    pytest.param("body:$.*", "372033720637215", set(), id="object-join-no-card"),
+    pytest.param("form:*", "372033720637215", set(), id="form-join-no-card"),
+    pytest.param("form:*", AWS, {"aws_access_key"}, id="form-join-keeps-secrets"),
+    pytest.param("body:$.zip", "372033720637215", {"payment_card"}, id="one-field-is-a-card"),
+]
+
+
+@pytest.mark.parametrize(("location", "text", "expected"), JOINED_TEXTS)
+def test_joined_locations_are_scanned_for_secrets_only(location: str, text: str,
+                                                       expected: set[str]) -> None:
+    inspection = inspect_texts([Text(location, text)], SCANNER, b"k" * 32, max_depth=3)
+    assert {finding.detector for finding in inspection.findings} == expected
