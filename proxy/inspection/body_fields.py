@@ -4,12 +4,18 @@ Locations (never carrying a value; a name is shown only when `is_plain_name` say
 like an ordinary identifier, else by its position "#N"):
 - "body": the whole body as text, yielded once for every content type;
 - "body:$.a.b[0]": a JSON string (escapes undone), or an integer of 9 to 19 digits as text
-  (cards, SSNs and phone numbers sent as numbers); "body:$.a.<key#2>": the third key of $.a,
-  itself scanned because keys can carry secrets; "body:$.a.*" / "body:$.a[*]": the short
-  strings of one object or array joined in order (see "Split values" below);
+  (cards, SSNs and phone numbers sent as numbers; a float that is such a whole number too);
+  "body:$.a[bytes]": an array of integers 0..255 read as bytes; "body:$.a.<key#2>": the
+  third key of $.a, itself scanned because keys can carry secrets; "body:$.a.*" /
+  "body:$.a[*]": the short strings of one object or array joined in order (see "Split
+  values" below);
 - "body:line3:$.a": the same inside the third line of NDJSON;
 - "form:name" per urlencoded value (percent-encoding undone), "form:<key#N>", "form:*";
-- "multipart:name" per part (file uploads too, binary ones read as UTF-8 with replacement).
+- "multipart:name" per part (file uploads too, binary ones read as UTF-8 with replacement);
+  "multipart:outer/inner" for a part of a multipart part.
+
+A body (or part) whose charset, BOM or sniffed encoding is not UTF-8 is yielded in that reading
+and in its UTF-8 reading (invalid bytes replaced): a receiver may ignore the charset.
 
 JSON is recognised by its first character whatever the content type says. Work: the whole
 body is scanned as it is, and each field once more in its decoded form (about twice the body
@@ -21,8 +27,8 @@ Split values: a secret cut into pieces in one JSON object or array (or one form)
 the joined field when each piece is JOIN_PART_MIN to JOIN_PART_MAX characters and the pieces
 are its only short strings or are adjacent in order; pieces spread over different objects,
 over the URL and the body, or over several requests are not. Joined fields can produce false
-positives of their own (digits of unrelated short strings passing a checksum): the scanner
-can weigh findings at a "*" location accordingly.
+positives of their own (digits of unrelated short strings passing a checksum): the engine
+applies only secret detectors there (`engine.is_joined`).
 """
 
 from __future__ import annotations
@@ -33,19 +39,23 @@ import json
 import quopri
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from proxy.inspection.decode_errors import DecodeLimitExceeded
-from proxy.inspection.textual import bytes_as_text, looks_utf16le
+from proxy.inspection.textual import bytes_as_text, sniff_wide_codec
 
 MIN_FIELD_CHARS = 6  # a shorter string holds no detectable secret or PII on its own ("a@b.io")
 NUMBER_DIGITS = range(9, 20)  # integers yielded as text: SSN (9) to the longest card (19)
 JOIN_PART_MIN = 3  # pieces shorter than this are left out of joins: "1", "2"... make card-like
 JOIN_PART_MAX = 64  # longer strings are scanned on their own
 JOIN_MAX_CHARS = 1024  # one joined field at most
+BYTE_ARRAY_MIN = 8  # a JSON array of this many integers 0..255 is also read as bytes
+MULTIPART_MAX_DEPTH = 4  # multipart inside multipart: deeper is refused (DecodeLimitExceeded)
+MULTIPART_MAX_PARTS = 10_000  # parts in one body over all levels: more is refused
 PLAIN_NAME_MAX = 32  # longer names are shown by position: secrets are long
 PLAIN_NAME_SHORT = 8  # names this short are always shown: too short to be a secret
 PLAIN_WORD_MAX = 16  # longest camelCase/snake_case word in a shown name (uppercase: 12)
@@ -57,6 +67,7 @@ _NAME_PART = re.compile(r"([A-Za-z]*)[0-9]{0,4}")  # letters, then at most a sho
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_BASE64_BLOCK = re.compile(rb"[^=]+=*|=+")
 _UTF8_NAMES = {"utf-8", "utf_8", "utf8", "us-ascii", "ascii"}
 
 
@@ -82,11 +93,18 @@ def body_fields(data: bytes, content_type: str | None, *, limit: int) -> Iterato
     mime, params = parse_content_type(content_type)
     text, alternative = _readings(data, params.get("charset"))
     structured = 0
-    for field in _structured(data, text, mime, params):
-        structured += 1
-        yield field
+    if mime.startswith("multipart/") and params.get("boundary"):
+        for field in _multipart_fields(data, params["boundary"], _PartBudget()):
+            structured += 1
+            yield field
+    else:
+        for field in _text_structure(text, mime):
+            structured += 1
+            yield field
     yield Field("body", text, peel=not structured)
     if alternative is not None:
+        if not mime.startswith("multipart/"):
+            yield from _text_structure(alternative, mime)
         yield Field("body", alternative)
 
 
@@ -133,16 +151,14 @@ def name_segment(name: str, index: int) -> str:
 
 
 def _readings(data: bytes, charset: str | None) -> tuple[str, str | None]:
-    """The body as text per its charset (or BOM, or sniffed UTF-16), and its UTF-8 reading
-    too when that differs: a receiver may ignore the declared charset."""
+    """The body as text per its charset (or BOM, or sniffed UTF-16/UTF-32), and its UTF-8
+    reading (invalid bytes replaced) too when that differs: a receiver may ignore the declared
+    charset, and one invalid byte must not hide the ASCII text around it."""
     codec = _codec(data, charset)
     if codec is None:
-        return bytes_as_text(data), None
+        return data.decode("utf-8", errors="replace"), None
     text = data.decode(codec, errors="replace")
-    try:
-        utf8 = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return text, None
+    utf8 = data.decode("utf-8", errors="replace")
     return text, (utf8 if utf8 != text else None)
 
 
@@ -163,15 +179,12 @@ def _codec(data: bytes, charset: str | None) -> str | None:
         except LookupError:
             return None
         return charset.strip()
-    return "utf-16-le" if looks_utf16le(data) else None
+    return sniff_wide_codec(data)
 
 
-def _structured(data: bytes, text: str, mime: str, params: dict[str, str]) -> Iterator[Field]:
-    """The fields of a multipart, JSON or form body; nothing for plain text. JSON is tried
-    before the declared type: an agent can send JSON as text/plain or as a form."""
-    if mime.startswith("multipart/") and params.get("boundary"):
-        yield from _multipart_fields(data, params["boundary"])
-        return
+def _text_structure(text: str, mime: str) -> Iterator[Field]:
+    """The fields of a JSON or form body; nothing for plain text. JSON is tried before the
+    declared type: an agent can send JSON as text/plain or as a form."""
     documents = _json_documents(text) if _JSON_SNIFF.match(text) else None
     if documents is not None:
         for root, document in documents:
@@ -201,7 +214,8 @@ _INVALID = object()
 def _parse_json(text: str) -> Any:
     """The parsed document with objects as _Members, or _INVALID."""
     try:
-        return json.loads(text, object_pairs_hook=_Members)
+        # Decimal keeps a float's digits as sent: 4.556737586899855e15 is a card number.
+        return json.loads(text, object_pairs_hook=_Members, parse_float=Decimal)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
         return _INVALID
 
@@ -241,6 +255,8 @@ class _JsonWalk:
             elif kind is list:
                 children = [(f"{path}[{index}]", child) for index, child in enumerate(value)]
                 self._join(out, f"{path}[*]", value)
+                if len(value) >= BYTE_ARRAY_MIN:
+                    _byte_array(out, f"{path}[bytes]", value)
             else:
                 self._scalar(out, path, value)
                 continue
@@ -268,7 +284,8 @@ class _JsonWalk:
         return f"{path}.{key}" if plain else f"{path}.#{index}"
 
     def _scalar(self, out: list[Field], path: str, value: Any) -> None:
-        """A string long enough to matter, or an integer that may be a card, SSN or phone."""
+        """A string long enough to matter, or an integer (or a float that is a whole number)
+        that may be a card, SSN or phone."""
         if type(value) is str:
             if len(value) >= MIN_FIELD_CHARS:
                 out.append(Field(path, self._text(value)))
@@ -276,6 +293,10 @@ class _JsonWalk:
             digits = str(abs(value))
             if len(digits) in NUMBER_DIGITS:
                 out.append(Field(path, digits))
+        elif type(value) is Decimal:
+            whole = _integral_digits(value)
+            if whole is not None:
+                out.append(Field(path, whole))
 
     def _join(self, out: list[Field], location: str, values: list[Any]) -> None:
         """Short strings among `values` joined in order (see "Split values" above)."""
@@ -310,6 +331,23 @@ def joined_neighbours(location: str, values: list[str]) -> Iterator[Field]:
             yield Field(location, "".join(parts[start:start + size]))
 
 
+def _integral_digits(number: Decimal) -> str | None:
+    """The digits of a JSON float that is a whole number of NUMBER_DIGITS digits
+    ("376542598747175.0", "4.556737586899855e15"), else None. The exponent is checked
+    before converting: "1e999999" must not become a million-digit integer."""
+    if not number.is_finite() or number.adjusted() + 1 not in NUMBER_DIGITS:
+        return None
+    if number != number.to_integral_value():
+        return None
+    return str(abs(int(number)))
+
+
+def _byte_array(out: list[Field], location: str, values: list[Any]) -> None:
+    """An array of integers 0..255 read as the bytes it spells: [65, 75, 73, 65, ...]."""
+    if all(type(v) is int and 0 <= v <= 255 for v in values):
+        out.append(Field(location, bytes_as_text(bytes(values))))
+
+
 def _joined(location: str, values: list[str]) -> Iterator[Field]:
     """The short strings among `values` joined in order, when there are two or more."""
     parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]
@@ -340,17 +378,40 @@ def _form_fields(text: str) -> Iterator[Field]:
 # --- multipart ---------------------------------------------------------------------------
 
 
-def _multipart_fields(data: bytes, boundary: str) -> Iterator[Field]:
-    """Each part of a multipart body as text, named by its field name or file name."""
+class _PartBudget:
+    """Parts left to read in one body, over all nesting levels."""
+
+    def __init__(self) -> None:
+        self.left = MULTIPART_MAX_PARTS
+
+    def take(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise DecodeLimitExceeded(f"more than {MULTIPART_MAX_PARTS} multipart parts")
+
+
+def _multipart_fields(data: bytes, boundary: str, budget: _PartBudget, *,
+                      prefix: str = "multipart:", depth: int = 1) -> Iterator[Field]:
+    """Each part of a multipart body as text (both readings when its charset is not UTF-8),
+    named by its field name or file name; a part that is itself multipart is split too."""
     for index, (headers, body) in enumerate(_split_multipart(data, boundary)):
+        budget.take()
         disposition = headers.get("content-disposition", "")
         names = _disposition_names(disposition)
-        label = next((n for n in names if is_plain_name(n)), f"#{index}")
+        label = prefix + next((n for n in names if is_plain_name(n)), f"#{index}")
         content = _undo_transfer_encoding(body, headers.get("content-transfer-encoding", ""))
-        _, params = parse_content_type(headers.get("content-type"))
-        text, _ = _readings(content, params.get("charset"))
+        mime, params = parse_content_type(headers.get("content-type"))
+        if mime.startswith("multipart/") and params.get("boundary"):
+            if depth >= MULTIPART_MAX_DEPTH:
+                # Deeper nesting could hide an inner transfer encoding: refuse, not forward.
+                raise DecodeLimitExceeded(f"multipart nested deeper than {MULTIPART_MAX_DEPTH}")
+            yield from _multipart_fields(content, params["boundary"], budget,
+                                         prefix=f"{label}/", depth=depth + 1)
+        text, alternative = _readings(content, params.get("charset"))
         if text:
-            yield Field(f"multipart:{label}", text)
+            yield Field(label, text)
+        if alternative:
+            yield Field(label, alternative)
 
 
 def _split_multipart(data: bytes, boundary: str) -> Iterator[tuple[dict[str, str], bytes]]:
@@ -404,9 +465,23 @@ def _undo_transfer_encoding(body: bytes, encoding: str) -> bytes:
     encoding = encoding.strip().lower()
     try:
         if encoding == "base64":
-            return binascii.a2b_base64(body)
+            return _base64_blocks(body)
         if encoding == "quoted-printable":
             return quopri.decodestring(body)
     except (binascii.Error, ValueError):
         return body  # undecodable: scanned as it is, peeling may still find the runs
     return body
+
+
+def _base64_blocks(body: bytes) -> bytes:
+    """Base64 content decoded block by block: `a2b_base64` stops at the first padding, so
+    `b64(a)` then `b64(b)` on the next line would show only `a`. A block ends at its padding;
+    a block that does not decode is kept as it is, for peeling."""
+    compact = re.sub(rb"\s+", b"", body)
+    out = []
+    for block in _BASE64_BLOCK.findall(compact):
+        try:
+            out.append(binascii.a2b_base64(block))
+        except binascii.Error:
+            out.append(block)
+    return b"".join(out)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from proxy.inspection.clean_texts import CleanKey, CleanTexts
 from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
-from proxy.inspection.findings import Finding, Match
+from proxy.inspection.findings import Finding, Kind, Match
 from proxy.inspection.layers import OpenedRuns, has_layers
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
@@ -128,16 +128,29 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
               hits: list[Hit], seen: set[tuple[str, str, str]]) -> bool:
     """Add the variant's hits; True when its scan stopped at its candidate cap."""
     limit_reached = False
+    joined = is_joined(text.location)
     for match in _specific_first(matches):
         if match.detector == SCAN_LIMIT_ID:
             limit_reached = True
             continue
+        if joined and DETECTORS_BY_ID[match.detector].kind is Kind.PII:
+            continue  # digits of unrelated short strings pass checksums: see is_joined
         if (text.location, match.detector, match.value) in seen:
             continue
         seen.add((text.location, match.detector, match.value))
         finding = _finding(match.detector, match.value, text.location, variant.layers, key)
         hits.append(Hit(finding=finding, value=match.value))
     return limit_reached
+
+
+def is_joined(location: str) -> bool:
+    """Whether a location is short strings joined together ("body:$.a[*]", "form:*").
+
+    Joins exist to catch a secret cut into pieces. Personal-data detectors are not applied
+    there: zip codes or status codes joined together pass a card's Luhn check or look like a
+    phone number or SSN about one time in ten, so a card or SSN split over fields is not caught.
+    """
+    return location.endswith(("*", "[*]"))
 
 
 def _most_specific(hits: list[Hit]) -> tuple[Hit, ...]:
@@ -163,7 +176,7 @@ def _channel(location: str) -> str:
 
 def _precision(hit: Hit) -> tuple[int, int]:
     location = hit.finding.location
-    vague = location == "body" or location.endswith("*")
+    vague = location == "body" or is_joined(location)
     return (0 if vague else 1, -len(hit.finding.layers))
 
 

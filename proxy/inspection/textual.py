@@ -12,26 +12,46 @@ MIN_TOLERANT_TEXT = 32
 # Printable ASCII runs at least this long are kept from binary data (like `strings`):
 # shorter runs occur by chance in images and compressed data.
 MIN_STRINGS_RUN = 16
-# UTF-16LE text (e.g. PowerShell's -EncodedCommand) shows as a zero in most odd bytes.
-_UTF16_ZERO_SHARE = 0.9
+# UTF-16/32 text of ASCII-range characters (e.g. PowerShell's -EncodedCommand is UTF-16LE)
+# shows as a zero in most of the bytes that hold the high part of each code unit.
+_WIDE_ZERO_SHARE = 0.9
+_MIN_WIDE_BYTES = 8
 
 _NON_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 _STRINGS = re.compile(rb"[\x20-\x7e\t\r\n]{%d,}" % MIN_STRINGS_RUN)
 
 
 def bytes_as_text(raw: bytes) -> str:
-    """Decode as UTF-16LE when it looks like it, else UTF-8, replacing what does not decode."""
-    if looks_utf16le(raw):
-        return raw.decode("utf-16-le", errors="replace")
-    return raw.decode("utf-8", errors="replace")
+    """Decode as UTF-16 or UTF-32 (either byte order) when it looks like it, else UTF-8,
+    replacing what does not decode."""
+    return raw.decode(sniff_wide_codec(raw) or "utf-8", errors="replace")
 
 
 def looks_utf16le(raw: bytes) -> bool:
     """Most odd bytes zero: ASCII-range text encoded as UTF-16LE."""
-    if len(raw) < 8:
-        return False
-    odd = raw[1::2]
-    return odd.count(0) >= _UTF16_ZERO_SHARE * len(odd)
+    return sniff_wide_codec(raw) == "utf-16-le"
+
+
+def sniff_wide_codec(raw: bytes) -> str | None:
+    """The UTF-16/UTF-32 codec that ASCII-range text without a BOM would show as, or None.
+
+    UTF-32 is tried first: UTF-32LE text also has zero odd bytes, UTF-32BE zero even ones.
+    """
+    if len(raw) < _MIN_WIDE_BYTES:
+        return None
+    for codec, zero_offsets, step in (
+        ("utf-32-le", (1, 2, 3), 4),
+        ("utf-32-be", (0, 1, 2), 4),
+        ("utf-16-le", (1,), 2),
+        ("utf-16-be", (0,), 2),
+    ):
+        if all(_mostly_zero(raw[offset::step]) for offset in zero_offsets):
+            return codec
+    return None
+
+
+def _mostly_zero(column: bytes) -> bool:
+    return column.count(0) >= _WIDE_ZERO_SHARE * len(column)
 
 
 def is_text(text: str) -> bool:

@@ -99,6 +99,12 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+NESTED_MULTIPART = (
+    '--o\r\nContent-Disposition: form-data; name="a"\r\n'
+    "Content-Type: multipart/mixed; boundary=i\r\n\r\n"
+    "--i\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "key {qp}\r\n--i--\r\n\r\n--o--\r\n")
+
 CHANNELS = {
     "path": lambda t: {"url_suffix": f"/x/{AWS_KEY}?t={t}"},
     "query value": lambda t: {"url_suffix": f"/q?t={t}&key={AWS_KEY}"},
@@ -131,6 +137,19 @@ CHANNELS = {
         "url_suffix": f"/y?t={t}", "json": {"k": AWS_KEY.replace("A", "\u0410")}},
     "html references in a form field": lambda t: {
         "url_suffix": f"/r?t={t}", "data": {"comment": "".join(f"&#{ord(c)};" for c in AWS_KEY)}},
+    "ascii body behind an invalid byte and a cp037 charset": lambda t: {
+        "url_suffix": f"/cs?t={t}", "headers": {"Content-Type": "text/plain; charset=cp037"},
+        "data": b"\xff key " + AWS_KEY.encode()},
+    "utf-32le body without a bom": lambda t: {
+        "url_suffix": f"/u32?t={t}", "headers": {"Content-Type": "text/plain"},
+        "data": f"key {AWS_KEY}".encode("utf-32-le")},
+    "quoted-printable inside nested multipart": lambda t: {
+        "url_suffix": f"/mp?t={t}", "headers": {"Content-Type": "multipart/form-data; boundary=o"},
+        "data": NESTED_MULTIPART.format(qp="".join(f"={b:02X}" for b in AWS_KEY.encode()))},
+    "json decimal byte array": lambda t: {"url_suffix": f"/ba?t={t}",
+                                          "json": {"b": list(AWS_KEY.encode())}},
+    "json split over one array": lambda t: {"url_suffix": f"/sp?t={t}",
+                                            "json": {"p": [AWS_KEY[:10], AWS_KEY[10:]]}},
 }
 
 
@@ -174,6 +193,17 @@ def test_benign_bodies_arrive_byte_for_byte(proxy: Proxy, upstream: Upstream) ->
             headers=headers, timeout=10)
         assert response.status_code == 200
         assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_short_numeric_strings_joined_are_not_personal_data(proxy: Proxy,
+                                                              upstream: Upstream) -> None:
+    """Zip codes joined pass a card's Luhn check: PII is not looked for in joins."""
+    marker = tag()
+    response = client(proxy).post(
+        f"https://allowed.test:{upstream.ports['https']}/zips?t={marker}",
+        json={"delivery_zips": ["37203", "37206", "37215"]}, timeout=10)
+    assert response.status_code == 200
+    assert len(upstream.seen_with_marker(marker)) == 1
 
 
 def test_alert_mode_forwards_and_logs_without_the_value(proxy: Proxy,
