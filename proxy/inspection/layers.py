@@ -115,7 +115,7 @@ _DECIMAL_LIST = re.compile(
 _HEX_LIST_NOISE = re.compile(r"0[xX]|[^0-9A-Fa-f]")
 # Cheap test that a text may hold such a list, part of _MAYBE_ENCODED: a decimal digit, then
 # MIN_LISTED_BYTES - 1 more separated bytes. No look-behind: it costs little beside the other
-# alternatives. A hex list is looked at only from a byte with a decimal digit: before the last
+# alternatives. A hex list may be looked at only from a byte with a decimal digit: before the last
 # MIN_LISTED_BYTES - 1 bytes, a list without one holds only bytes 0xAA-0xFF (no ASCII).
 _LISTED_HINT = re.compile(
     rf"[0-9][xX]?[0-9A-Fa-f]{{0,2}}"
