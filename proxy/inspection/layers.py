@@ -5,7 +5,9 @@
   "escapes" (backslash escapes `\\xNN`, `\\uNNNN`, `\\UNNNNNNNN`, `\\NNN` and `%uNNNN`, with
   escaped bytes read as UTF-8 when they spell it) and "html" (character references `&#65;`,
   `&#x41;`, `&amp;`) of the whole text, and runs inside the text of
-  "base64" (standard alphabet), "base64url", "base32" and "hex";
+  "base64" (standard alphabet; also wrapped into lines, MIME and PEM style, joined),
+  "base64url", "base32" and "hex" (also bytes listed with separators: `de:ad`, `0x41,0x4b`,
+  `41 4b`), and "decimal_bytes" (byte values listed: `65,75,73,65`);
 - rides along with the decoding that exposed it, no extra depth: compressed data ("gzip",
   "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
   first bytes decompress to text and the whole stream decodes), and "strings", the long
@@ -54,6 +56,9 @@ MAX_VARIANTS = 1024  # variants yielded per input, besides the input itself
 MIN_BASE64_RUN = 16  # characters: 12 decoded bytes; shorter runs are mostly ordinary words
 MIN_BASE32_RUN = 16
 MIN_HEX_RUN = 32  # a 16-byte value; shorter hex runs are colours, ids and short hashes
+# Bytes written one by one with separators ("de:ad:be:ef", "0x41,0x4b", "65, 75, 73"): fewer
+# are MAC addresses, times, versions and short lists of numbers.
+MIN_LISTED_BYTES = 8
 # Compressed data without a magic number (br, raw deflate) counts only when this much of its
 # start decompresses to text: random bytes rarely get that far.
 BLIND_PROBE_BYTES = 1024
@@ -82,12 +87,47 @@ _BASE64URL = re.compile(rf"[A-Za-z0-9_-]{{{MIN_BASE64_RUN},}}={{0,2}}")
 _BASE32 = re.compile(rf"(?:[A-Z2-7]{{{MIN_BASE32_RUN},}}|[a-z2-7]{{{MIN_BASE32_RUN},}})={{0,6}}")
 _HEX = re.compile(rf"[0-9A-Fa-f]{{{MIN_HEX_RUN},}}")
 _UPPER = re.compile("[A-Z]")
+# Base64 wrapped into lines (MIME, PEM, `base64` without -w0): two or more lines of at least
+# MIN_BASE64_RUN characters, then an optional shorter last line; lines after the first may be
+# indented or quoted ("> ") as in a mail reply. The first line is also a run of its own, so
+# _MAYBE_ENCODED needs nothing new for it.
+_BASE64_LINES = re.compile(
+    rf"[A-Za-z0-9+/]{{{MIN_BASE64_RUN},}}"
+    rf"(?:[ \t]*\r?\n[ \t>]*[A-Za-z0-9+/]{{{MIN_BASE64_RUN},}})*"
+    r"[ \t]*\r?\n[ \t>]*(?:[A-Za-z0-9+/]+={0,2}|={1,2})(?=[ \t]*(?:\r?\n|$))"
+)
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_LINE_END_STARTS = " \t\r\n"  # what may follow the first line of wrapped base64
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+# One byte in hex or in decimal, and what may separate two of them: ":" or "-", or a comma
+# and/or white space. Not inside a word or a decimal number.
+_HEX_BYTE = r"(?:0[xX])?[0-9A-Fa-f]{2}"
+_DECIMAL_BYTE = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_BYTE_SEPARATOR = r"(?:[:-]|,?\s+|,)"
+_HEX_LIST = re.compile(
+    rf"(?<![0-9A-Za-z]){_HEX_BYTE}(?:{_BYTE_SEPARATOR}{_HEX_BYTE}){{{MIN_LISTED_BYTES - 1},}}"
+    r"(?![0-9A-Za-z])"
+)
+_DECIMAL_LIST = re.compile(
+    rf"(?<![\w.]){_DECIMAL_BYTE}(?:(?:,?\s+|,){_DECIMAL_BYTE}){{{MIN_LISTED_BYTES - 1},}}"
+    r"(?![\w.])"
+)
+_HEX_LIST_NOISE = re.compile(r"0[xX]|[^0-9A-Fa-f]")
+# Cheap test that a text may hold such a list, part of _MAYBE_ENCODED: a decimal digit, then
+# MIN_LISTED_BYTES - 1 more separated bytes. No look-behind: it costs little beside the other
+# alternatives. A hex list may be looked at only from a byte with a decimal digit: before the last
+# MIN_LISTED_BYTES - 1 bytes, a list without one holds only bytes 0xAA-0xFF (no ASCII).
+_LISTED_HINT = re.compile(
+    rf"[0-9][xX]?[0-9A-Fa-f]{{0,2}}"
+    rf"(?:{_BYTE_SEPARATOR}(?:0[xX])?[0-9A-Fa-f]{{1,3}}){{{MIN_LISTED_BYTES - 1}}}"
+)
 _INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 _CONFUSABLE = re.compile(f"[{''.join(CONFUSABLES)}]")
 _FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
 # Cheap test that a text may hold anything to decode at all.
 _MAYBE_ENCODED = re.compile(
     rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
+    rf"|{_LISTED_HINT.pattern}"
 )
 # Backslash escapes as C, Python, JavaScript and shells write them, and JavaScript's %uNNNN.
 _BACKSLASH_ESCAPE = re.compile(
@@ -274,8 +314,10 @@ def _blind_formats(raw: bytes) -> Iterator[str]:
 
 
 def _decoded_runs(text: str) -> Iterator[tuple[str, bytes]]:
-    """(encoding name, bytes) for every run of base64, base64url, base32 or hex in `text`."""
+    """(encoding name, bytes) for every run of base64, base64url, base32 or hex in `text`,
+    base64 wrapped into lines, and bytes listed in hex or decimal with separators."""
     spans: set[tuple[int, int]] = set()
+    wrapped_end = 0
     # Each alphabet is a subset of _ANY_RUN's, so each run lies inside one of its runs: looking
     # only there finds the same runs as looking everywhere, at a fraction of the cost on prose.
     for area in _ANY_RUN.finditer(text):
@@ -287,6 +329,40 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, bytes]]:
                 raw = decode(match.group())
                 if raw:
                     yield name, raw
+        end = area.end()
+        if end < len(text) and text[end] in _LINE_END_STARTS and area.start() >= wrapped_end:
+            # A block is tried once, from its first line, even when it opens to nothing:
+            # trying again from each of its lines would be quadratic (a list of hashes).
+            wrapped_end, joined = _wrapped_base64(text, area.start(), end)
+            if joined:
+                yield "base64", joined
+    if _LISTED_HINT.search(text):  # most texts have no list of bytes
+        yield from _listed_bytes(text)
+
+
+def _wrapped_base64(text: str, area_start: int, line_end: int) -> tuple[int, bytes | None]:
+    """(end, bytes) of base64 wrapped into two lines or more whose first line ends the area
+    `text[area_start:line_end]` ("data=" and other glue before it left out); the bytes are
+    None when there is no such block (end is then `line_end`) or it is not base64 of anything.
+    """
+    start = line_end
+    while start > area_start and text[start - 1] in _BASE64_CHARS:
+        start -= 1
+    match = _BASE64_LINES.match(text, start)
+    if match is None:
+        return line_end, None
+    run = _NOT_BASE64.sub("", match.group())
+    if len(run) < 2 * MIN_BASE64_RUN or not _UPPER.search(run):
+        return match.end(), None
+    return match.end(), _b64(run)
+
+
+def _listed_bytes(text: str) -> Iterator[tuple[str, bytes]]:
+    """("hex" or "decimal_bytes", bytes) for every list of MIN_LISTED_BYTES bytes or more."""
+    for match in _HEX_LIST.finditer(text):
+        yield "hex", bytes.fromhex(_HEX_LIST_NOISE.sub("", match.group()))
+    for match in _DECIMAL_LIST.finditer(text):
+        yield "decimal_bytes", bytes(int(number) for number in re.findall(r"[0-9]+", match.group()))
 
 
 def _not_base64(run: str, span: tuple[int, int], spans: set[tuple[int, int]]) -> bool:

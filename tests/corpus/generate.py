@@ -37,6 +37,12 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def _b64_lines(data: bytes, width: int = 76) -> str:
+    """Base64 wrapped as MIME writes it: lines of `width` characters."""
+    encoded = _b64(data)
+    return "\n".join(encoded[i:i + width] for i in range(0, len(encoded), width))
+
+
 ENCODINGS: dict[str, Callable[[str], str]] = {
     "base64": lambda text: _b64(text.encode()),
     "base64url": lambda text: base64.urlsafe_b64encode(text.encode()).decode(),
@@ -47,6 +53,10 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "hex_escapes": lambda text: "".join(f"\\x{byte:02x}" for byte in text.encode()),
     "unicode_escapes": lambda text: "".join(f"\\u{ord(char):04x}" for char in text),
     "html_references": lambda text: "".join(f"&#{ord(char)};" for char in text),
+    "base64_lines": lambda text: _b64_lines(text.encode()),
+    "hex_colons": lambda text: ":".join(f"{byte:02x}" for byte in text.encode()),
+    "hex_0x_commas": lambda text: ",".join(f"0x{byte:02x}" for byte in text.encode()),
+    "decimal_bytes": lambda text: ", ".join(str(byte) for byte in text.encode()),
 }
 
 

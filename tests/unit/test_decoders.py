@@ -33,7 +33,7 @@ from proxy.inspection.decoders import (
     parse_content_encoding,
     peel,
 )
-from proxy.inspection.layers import MAX_VARIANTS
+from proxy.inspection.layers import MAX_VARIANTS, has_layers
 
 MiB = 1024 * 1024
 LIMIT = 10 * MiB
@@ -56,6 +56,17 @@ PAYLOAD = (SECRET_LINE + "\n" + "filler words repeated " * 8).encode()
 def b64(text: str | bytes) -> str:
     data = text.encode() if isinstance(text, str) else text
     return base64.b64encode(data).decode()
+
+
+def wrapped(encoded: str, width: int, newline: str = "\n", indent: str = "") -> str:
+    """`encoded` cut into lines of `width` characters, as MIME, PEM and mail replies wrap it."""
+    return newline.join(indent + encoded[i:i + width] for i in range(0, len(encoded), width))
+
+
+# Bytes before the secret so that, wrapped at 60-76 characters, it straddles a line break: no
+# line on its own decodes to the whole secret.
+STRADDLING = b"attachment follows, see the secret below. " + PAYLOAD
+SECRET_BYTES = SECRET_LINE.encode()
 
 
 def reaching(text: str, needle: str = SECRET_LINE, **kwargs: int) -> tuple[str, ...] | None:
@@ -429,6 +440,38 @@ PEELED = [
                  ("base64", "escapes"), id="base64-of-hex-escapes"),
     pytest.param(SECRET_LINE.replace("A", "\u0410").replace("K", "\u039a"), ("confusables",),
                  id="cyrillic-and-greek-look-alikes"),
+    # base64 wrapped into lines: the lines are joined and decoded as one run
+    pytest.param(wrapped(b64(STRADDLING), 76, "\r\n"), ("base64",), id="base64-mime-76-crlf"),
+    pytest.param(f"-----BEGIN DATA-----\n{wrapped(b64(STRADDLING), 64)}\n-----END DATA-----\n",
+                 ("base64",), id="base64-pem-64-lf"),
+    pytest.param(wrapped(b64(STRADDLING), 60, indent="> "), ("base64",), id="base64-lines-quoted"),
+    pytest.param(wrapped(b64(STRADDLING), 72, indent="    "), ("base64",),
+                 id="base64-lines-indented"),
+    pytest.param(f"payload={wrapped(b64(STRADDLING), 76)}\nthanks", ("base64",),
+                 id="base64-lines-glued-to-a-name"),
+    pytest.param(wrapped(b64(b64(STRADDLING)), 76), ("base64", "base64"),
+                 id="base64-lines-of-base64"),
+    pytest.param(wrapped(b64(gzip.compress(STRADDLING)), 76, "\r\n"), ("base64", "gzip"),
+                 id="base64-lines-gzip"),
+    pytest.param(wrapped(b64(STRADDLING), 20), ("base64",), id="base64-lines-of-20"),
+    # hex with separators
+    pytest.param(":".join(f"{b:02x}" for b in SECRET_BYTES), ("hex",), id="hex-colons"),
+    pytest.param("-".join(f"{b:02X}" for b in SECRET_BYTES), ("hex",), id="hex-dashes"),
+    pytest.param(" ".join(f"{b:02x}" for b in SECRET_BYTES), ("hex",), id="hex-spaces"),
+    pytest.param(",".join(f"0x{b:02x}" for b in SECRET_BYTES), ("hex",), id="hex-0x-commas"),
+    pytest.param(" ".join(f"0x{b:02X}" for b in SECRET_BYTES), ("hex",), id="hex-0x-spaces"),
+    pytest.param("{" + ",\n  ".join(f"0x{b:02x}" for b in SECRET_BYTES) + "}", ("hex",),
+                 id="hex-0x-c-array-over-lines"),
+    pytest.param(" ".join(f"{b:02x}" for b in gzip.compress(PAYLOAD)), ("hex", "gzip"),
+                 id="hex-spaces-gzip"),
+    # decimal byte values
+    pytest.param(",".join(str(b) for b in SECRET_BYTES), ("decimal_bytes",),
+                 id="decimal-bytes-commas"),
+    pytest.param(" ".join(str(b) for b in SECRET_BYTES), ("decimal_bytes",),
+                 id="decimal-bytes-spaces"),
+    pytest.param(json.dumps(list(SECRET_BYTES)), ("decimal_bytes",), id="decimal-bytes-json-list"),
+    pytest.param(b64(",".join(str(b) for b in SECRET_BYTES)), ("base64", "decimal_bytes"),
+                 id="base64-of-decimal-bytes"),
 ]
 
 
@@ -512,12 +555,37 @@ NOT_PEELED = [
     pytest.param("fish & chips; salt&pepper", id="ampersands-without-references"),
     pytest.param(r"regex \\d+\\s*\\w", id="regex-backslashes"),
     pytest.param(FAKE_GH_TOKEN, id="random-token"),
+    # wrapped base64: what is not base64, or not text once joined
+    pytest.param(wrapped(b64(png()), 76), id="base64-png-wrapped"),
+    pytest.param("getUserAccountSettingsById\ncreateOrganizationMembership\nvalidateSchemaFields",
+                 id="identifiers-one-per-line"),
+    pytest.param(wrapped(b64(STRADDLING)[:12], 4), id="base64-lines-below-minimum"),
+    # hex and decimal lists: too short, not bytes, or not text
+    pytest.param(":".join(f"{b:02x}" for b in SECRET_BYTES[:7]), id="hex-colons-seven-bytes"),
+    pytest.param("mac 00:1a:2b:3c:4d:5e, ipv6 fe80::1ff:fe23:4567:890a", id="mac-and-ipv6"),
+    pytest.param("de ad be ef ca fe ba be", id="hex-words-without-digits"),
+    pytest.param("0x4b 0x1f 0x8c 0x02 0x9e 0x11 0x7f 0x03", id="hex-0x-list-of-binary"),
+    pytest.param("1, 2, 3, 4, 5, 6, 7, 8, 9, 10", id="small-numbers"),
+    pytest.param("0 1 2 3 4 5 6 7 8 9 10 11 12", id="small-numbers-spaces"),
+    pytest.param(",".join(str(b) for b in SECRET_BYTES[:7]), id="decimal-bytes-seven"),
+    pytest.param("97,119,115,300,97,99,99,101,115,115", id="decimal-list-broken-by-300"),
+    pytest.param("[0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]", id="floats"),
+    pytest.param("2024-06-01 12:30:45, 2024-06-02 13:31:46", id="timestamps"),
+    pytest.param("ports 8080 8443 9090 10250 30000 31000 32000 33000", id="numbers-over-255"),
 ]
 
 
 @pytest.mark.parametrize("text", NOT_PEELED)
 def test_near_misses_yield_no_variants(text: str) -> None:
     assert list(peel(text, max_bytes=BUDGET)) == [Layer(text, ())]
+
+
+def test_texts_without_a_trigger_skip_peeling() -> None:
+    # Numbers, dates and short lists in prose do not make a text pay for peeling.
+    for text in ("in 2024 we shipped 3 releases, 12 fixes and 150 tests",
+                 "retry at 12:30:45 on 2024-06-01, then 3, 4 or 5 times",
+                 "limit=100 offset=20 page 7 of 9"):
+        assert not has_layers(text), text
 
 
 def test_random_base64_rarely_yields_a_variant() -> None:
