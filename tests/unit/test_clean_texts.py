@@ -49,9 +49,10 @@ def test_a_clean_text_is_inspected_once(scanner: CountingScanner) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    f"key {AWS}",  # plain
-    "data " + base64.b64encode(f"aws key {AWS}".encode()).decode(),  # inside a layer
-    "name jane.doe@example.org",  # an alert-level finding counts too
+    pytest.param(f"key {AWS}", id="plain"),
+    pytest.param("data " + base64.b64encode(f"aws key {AWS}".encode()).decode(),
+                 id="inside-a-layer"),
+    pytest.param("name jane.doe@example.org", id="alert-level-email"),
 ])
 def test_a_text_with_a_finding_is_never_remembered(scanner: CountingScanner, text: str) -> None:
     clean = CleanTexts()

@@ -16,13 +16,15 @@ def scanner() -> Scanner:
     return Scanner()
 
 
+# ids name the case, never the value: test output must not carry key-shaped strings
 @pytest.mark.parametrize(("host", "detector"), [
-    (f"{AWS}.wild.example", "aws_access_key"),
-    (f"{AWS.lower()}.wild.example", "aws_access_key"),  # names are case-insensitive
-    (f"{AWS[:10]}.{AWS[10:]}.wild.example", "aws_access_key"),  # cut into labels
-    (f"x-{AWS.lower()}-y.wild.example", "aws_access_key"),
-    (f"{GITHUB[:20]}.{GITHUB[20:]}.wild.example".replace("_", "-"), None),  # "_" is not "-"
-    (f"{GITHUB}.wild.example", "github_token"),
+    pytest.param(f"{AWS}.wild.example", "aws_access_key", id="aws-one-label"),
+    pytest.param(f"{AWS.lower()}.wild.example", "aws_access_key", id="aws-lower-case"),
+    pytest.param(f"{AWS[:10]}.{AWS[10:]}.wild.example", "aws_access_key", id="aws-two-labels"),
+    pytest.param(f"x-{AWS.lower()}-y.wild.example", "aws_access_key", id="aws-hyphen-glued"),
+    pytest.param(f"{GITHUB[:20]}.{GITHUB[20:]}.wild.example".replace("_", "-"), None,
+                 id="github-prefix-mangled"),  # "ghp-" is not the "ghp_" format
+    pytest.param(f"{GITHUB}.wild.example", "github_token", id="github-one-label"),
 ])
 def test_a_key_in_a_host_is_found(scanner: Scanner, host: str, detector: str | None) -> None:
     assert secret_in_host(host, scanner) == detector
