@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 from proxy.audit.files import chain_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,6 +121,15 @@ class Proxy:
         for path in chain_files(self.audit_log):
             lines += path.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line]
+
+    def session(self) -> requests.Session:
+        """A Python client that goes through this proxy only (no proxy settings from the
+        environment) and trusts its CA."""
+        client = requests.Session()
+        client.trust_env = False
+        client.proxies = {"http": self.url, "https": self.url}
+        client.verify = str(self.ca)
+        return client
 
     def audit_for(self, request_id: str) -> list[dict[str, object]]:
         return [line for line in self.audit() if line.get("request_id") == request_id]

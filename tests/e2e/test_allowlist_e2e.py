@@ -15,7 +15,6 @@ import time
 import uuid
 
 import pytest
-import requests
 
 from tests.e2e.clients import (
     closed_without_reply,
@@ -36,14 +35,6 @@ def marker() -> str:
     return uuid.uuid4().hex
 
 
-def session(proxy: Proxy) -> requests.Session:
-    client = requests.Session()
-    client.trust_env = False
-    client.proxies = {"http": proxy.url, "https": proxy.url}
-    client.verify = str(proxy.ca)
-    return client
-
-
 # --- allowed traffic arrives unchanged ------------------------------------------------------
 
 
@@ -62,7 +53,7 @@ def test_allowed_https_get_with_curl_arrives(proxy: Proxy, upstream: Upstream) -
 def test_allowed_https_post_body_arrives_byte_for_byte(proxy: Proxy, upstream: Upstream) -> None:
     tag = marker()
     body = json.dumps({"tag": tag, "data": "x" * 4000, "n": list(range(50))}).encode()
-    response = session(proxy).post(
+    response = proxy.session().post(
         f"https://allowed.test:{upstream.ports['https']}/post?tag={tag}", data=body,
         headers={"Content-Type": "application/json"}, timeout=10,
     )
@@ -155,7 +146,7 @@ def test_denied_connect_gets_403_json_and_headers_and_an_audit_line(proxy: Proxy
 
 def test_audit_line_has_no_query_values(proxy: Proxy, upstream: Upstream) -> None:
     secret_like = marker()
-    response = session(proxy).get(
+    response = proxy.session().get(
         f"https://allowed.test:{upstream.ports['https']}/search?q={secret_like}&page=2",
         timeout=10)
     assert response.status_code == 200
@@ -399,14 +390,14 @@ def test_passthrough_is_not_reachable_with_the_proxy_ca_when_sni_matches(
 )
 def test_methods_and_paths(proxy: Proxy, upstream: Upstream, method: str, path: str,
                            status: int, reason: str | None) -> None:
-    response = session(proxy).request(
+    response = proxy.session().request(
         method, f"https://api.allowed.test:{upstream.ports['https']}{path}", timeout=10)
     assert response.status_code == status
     assert response.headers.get("X-Glassbreak-Reason") == reason
 
 
 def test_explicit_deny_entry_wins_over_allow(proxy: Proxy, upstream: Upstream) -> None:
-    client = session(proxy)
+    client = proxy.session()
     base = f"https://allowed.test:{upstream.ports['https']}"
     denied = client.get(base + "/admin/users", timeout=10)
     assert (denied.status_code, denied.headers["X-Glassbreak-Reason"]) == (403, "denied_by_rule")
@@ -417,7 +408,7 @@ def test_explicit_deny_entry_wins_over_allow(proxy: Proxy, upstream: Upstream) -
 def test_monitor_rule_lets_through_and_logs_a_would_block(proxy: Proxy,
                                                           upstream: Upstream) -> None:
     tag = marker()
-    response = session(proxy).post(
+    response = proxy.session().post(
         f"https://monitor.test:{upstream.ports['https']}/m?tag={tag}", data=b"{}", timeout=10)
     assert response.status_code == 200
     assert len(upstream.seen_with_marker(tag)) == 1
@@ -542,7 +533,7 @@ def test_kept_alive_connections_reuse_one_upstream_connection(proxy: Proxy,
                                                               upstream: Upstream) -> None:
     # mitmproxy allows five upstream connections per address and client: more requests than that
     # on one kept-alive connection hang unless the pinned connection is found again and reused.
-    client = session(proxy)
+    client = proxy.session()
     tag = marker()
     for scheme, port in (("https", upstream.ports["https"]), ("http", upstream.ports["http"])):
         for index in range(12):

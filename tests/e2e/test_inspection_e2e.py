@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.corpus import fakes
 from tests.e2e.clients import (
@@ -81,14 +80,6 @@ def proxy(upstream: Upstream, upstream_ca_file: Path,
     everything = running.audit_log.read_text() + running.log.read_text(errors="replace")
     for value in (AWS_KEY, GITHUB_TOKEN, ANTHROPIC_KEY):
         assert value not in everything, "a secret value reached a log"
-
-
-def client(proxy: Proxy) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies = {"http": proxy.url, "https": proxy.url}
-    session.verify = str(proxy.ca)
-    return session
 
 
 def tag() -> str:
@@ -159,7 +150,7 @@ def test_a_secret_in_every_channel_is_blocked(proxy: Proxy, upstream: Upstream,
     marker = tag()
     spec = CHANNELS[channel](marker)
     url = f"https://allowed.test:{upstream.ports['https']}{spec.pop('url_suffix')}"
-    response = client(proxy).post(url, timeout=10, **spec)
+    response = proxy.session().post(url, timeout=10, **spec)
     assert response.status_code == 403, channel
     assert response.headers["X-Glassbreak-Reason"] == "secret_detected"
     body = response.json()
@@ -170,7 +161,7 @@ def test_a_secret_in_every_channel_is_blocked(proxy: Proxy, upstream: Upstream,
 
 def test_a_secret_in_plain_http_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
     marker = tag()
-    response = client(proxy).post(f"http://allowed.test:{upstream.ports['http']}/p?t={marker}",
+    response = proxy.session().post(f"http://allowed.test:{upstream.ports['http']}/p?t={marker}",
                                   data=f"token={AWS_KEY}", timeout=10)
     assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (403,
                                                                                "secret_detected")
@@ -188,7 +179,7 @@ def test_benign_bodies_arrive_byte_for_byte(proxy: Proxy, upstream: Upstream) ->
         (gzip.compress(json.dumps(lock).encode()), {"Content-Type": "application/json",
                                                     "Content-Encoding": "gzip"}),
     ):
-        response = client(proxy).post(
+        response = proxy.session().post(
             f"https://allowed.test:{upstream.ports['https']}/ok?t={marker}", data=body,
             headers=headers, timeout=10)
         assert response.status_code == 200
@@ -199,7 +190,7 @@ def test_short_numeric_strings_joined_are_not_personal_data(proxy: Proxy,
                                                               upstream: Upstream) -> None:
     """Zip codes joined pass a card's Luhn check: PII is not looked for in joins."""
     marker = tag()
-    response = client(proxy).post(
+    response = proxy.session().post(
         f"https://allowed.test:{upstream.ports['https']}/zips?t={marker}",
         json={"delivery_zips": ["37203", "37206", "37215"]}, timeout=10)
     assert response.status_code == 200
@@ -209,7 +200,7 @@ def test_short_numeric_strings_joined_are_not_personal_data(proxy: Proxy,
 def test_alert_mode_forwards_and_logs_without_the_value(proxy: Proxy,
                                                         upstream: Upstream) -> None:
     marker = tag()
-    response = client(proxy).post(
+    response = proxy.session().post(
         f"https://allowed.test:{upstream.ports['https']}/alert?t={marker}",
         json={"token": GITHUB_TOKEN}, timeout=10)
     assert response.status_code == 200
@@ -223,10 +214,10 @@ def test_alert_mode_forwards_and_logs_without_the_value(proxy: Proxy,
 def test_a_destination_may_receive_its_own_key_and_nothing_else(proxy: Proxy,
                                                                 upstream: Upstream) -> None:
     base = f"https://api.allowed.test:{upstream.ports['https']}"
-    own = client(proxy).post(f"{base}/v1/messages", json={"x": 1},
+    own = proxy.session().post(f"{base}/v1/messages", json={"x": 1},
                              headers={"X-Api-Key": ANTHROPIC_KEY}, timeout=10)
     assert own.status_code == 200
-    elsewhere = client(proxy).post(f"https://allowed.test:{upstream.ports['https']}/leak",
+    elsewhere = proxy.session().post(f"https://allowed.test:{upstream.ports['https']}/leak",
                                    headers={"X-Api-Key": ANTHROPIC_KEY}, timeout=10)
     assert (elsewhere.status_code, elsewhere.headers["X-Glassbreak-Reason"]) == (
         403, "secret_detected")
@@ -236,7 +227,7 @@ def test_redact_mode_delivers_the_placeholder_with_a_correct_length(proxy: Proxy
                                                                     upstream: Upstream) -> None:
     marker = tag()
     body = json.dumps({"note": f"key {AWS_KEY} here", "n": 1}).encode()
-    response = client(proxy).post(
+    response = proxy.session().post(
         f"https://api.allowed.test:{upstream.ports['https']}/v1/r?t={marker}", data=body,
         headers={"Content-Type": "application/json"}, timeout=10)
     assert response.status_code == 200
@@ -248,7 +239,7 @@ def test_redact_mode_delivers_the_placeholder_with_a_correct_length(proxy: Proxy
 
 def test_redact_of_an_encoded_value_blocks_instead(proxy: Proxy, upstream: Upstream) -> None:
     marker = tag()
-    response = client(proxy).post(
+    response = proxy.session().post(
         f"https://api.allowed.test:{upstream.ports['https']}/v1/r?t={marker}",
         json={"blob": b64(AWS_KEY)}, timeout=10)
     assert response.status_code == 403
@@ -258,7 +249,7 @@ def test_redact_of_an_encoded_value_blocks_instead(proxy: Proxy, upstream: Upstr
 def test_monitor_mode_forwards_a_secret_and_logs_a_would_block(proxy: Proxy,
                                                                upstream: Upstream) -> None:
     marker = tag()
-    response = client(proxy).post(f"https://monitor.test:{upstream.ports['https']}/m?t={marker}",
+    response = proxy.session().post(f"https://monitor.test:{upstream.ports['https']}/m?t={marker}",
                                   json={"k": AWS_KEY}, timeout=10)
     assert response.status_code == 200
     lines = [line for line in proxy.audit() if line.get("path") == "/m?t="]
@@ -268,7 +259,7 @@ def test_monitor_mode_forwards_a_secret_and_logs_a_would_block(proxy: Proxy,
 
 def test_a_body_over_the_limit_is_never_forwarded(proxy: Proxy, upstream: Upstream) -> None:
     marker = tag()
-    response = client(proxy).post(
+    response = proxy.session().post(
         f"https://allowed.test:{upstream.ports['https']}/big?t={marker}",
         data=b"a" * 300_000, timeout=10)
     assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
@@ -279,7 +270,7 @@ def test_a_body_over_the_limit_is_never_forwarded(proxy: Proxy, upstream: Upstre
 def test_a_gzip_bomb_is_refused(proxy: Proxy, upstream: Upstream) -> None:
     marker = tag()
     bomb = gzip.compress(b"\0" * 50_000_000)  # 50 MB of zeros in ~50 KB
-    response = client(proxy).post(
+    response = proxy.session().post(
         f"https://allowed.test:{upstream.ports['https']}/bomb?t={marker}", data=bomb,
         headers={"Content-Encoding": "gzip"}, timeout=30)
     assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
@@ -317,20 +308,20 @@ def _masked_text_frame(text: str) -> bytes:
 def test_one_email_passes_and_a_customer_list_does_not(proxy: Proxy,
                                                        upstream: Upstream) -> None:
     base = f"https://allowed.test:{upstream.ports['https']}"
-    commit = client(proxy).post(f"{base}/commit", json={
+    commit = proxy.session().post(f"{base}/commit", json={
         "message": "Fix the parser\n\nSigned-off-by: Jane Doe <jane.doe@example.org>"},
         timeout=10)
     assert commit.status_code == 200
     rng = random.Random(7)
     csv = fakes.customer_csv(rng, 40)
-    export = client(proxy).post(f"{base}/export", data=csv,
+    export = proxy.session().post(f"{base}/export", data=csv,
                                 headers={"Content-Type": "text/csv"}, timeout=10)
     assert (export.status_code, export.headers["X-Glassbreak-Reason"]) == (403, "pii_detected")
 
 
 def test_a_social_security_number_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
     ssn = fakes.us_ssn(random.Random(11))
-    response = client(proxy).post(f"https://allowed.test:{upstream.ports['https']}/form",
+    response = proxy.session().post(f"https://allowed.test:{upstream.ports['https']}/form",
                                   data={"ssn": ssn}, timeout=10)
     assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (403,
                                                                                 "pii_detected")
@@ -370,7 +361,7 @@ def test_a_secret_split_over_query_parameters_is_blocked(proxy: Proxy,
     marker = tag()
     url = (f"https://allowed.test:{upstream.ports['https']}/s?t={marker}"
            f"&a={AWS_KEY[:10]}&b={AWS_KEY[10:]}")
-    response = client(proxy).get(url, timeout=10)
+    response = proxy.session().get(url, timeout=10)
     assert response.status_code == 403
     assert [f["location"] for f in response.json()["findings"]] == ["query:*"]
     assert upstream.seen_with_marker(marker) == []

@@ -83,14 +83,6 @@ def deltas(before: Series, after: Series, name: str) -> dict[tuple[tuple[str, st
             if metric == name and value != before.get((metric, labels), 0.0)}
 
 
-def session(proxy: Proxy) -> requests.Session:
-    client = requests.Session()
-    client.trust_env = False
-    client.proxies = {"http": proxy.url, "https": proxy.url}
-    client.verify = str(proxy.ca)
-    return client
-
-
 def wait_for(proxy: Proxy, done: Callable[[Series], bool]) -> Series:
     """Tunnel lines are written when the client has gone: poll a bounded while for them."""
     deadline = time.monotonic() + POLL_SECONDS
@@ -116,7 +108,7 @@ def test_counts_after_real_traffic_are_exact(proxy: Proxy, upstream: Upstream) -
     _, before = scrape(proxy)
     received = 0
     body = b"x" * 1000
-    with session(proxy) as client:
+    with proxy.session() as client:
         allowed = client.post(f"http://allowed.test:{http}/upload", data=body, timeout=10)
         assert allowed.status_code == 200
         received += len(allowed.content)
@@ -167,7 +159,7 @@ def test_varied_traffic_adds_no_series_and_leaks_nothing(proxy: Proxy,
     hosts = [f"h{uuid.uuid4().hex[:12]}.example" for _ in range(30)]
     paths = [f"/p-{uuid.uuid4().hex}" for _ in range(30)]
     secrets = [fakes.aws_access_key_id(RNG) for _ in range(10)]
-    with session(proxy) as client:
+    with proxy.session() as client:
         for host in hosts:
             client.get(f"http://{host}/", timeout=10)
         for path in paths:
