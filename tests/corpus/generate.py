@@ -23,9 +23,10 @@ import sys
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from proxy.inspection.evaluate import CorpusEntry as Entry  # one record for writer and reader
 from tests.corpus import negatives, positives
 
 SEED = 20240521
@@ -58,18 +59,6 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "hex_0x_commas": lambda text: ",".join(f"0x{byte:02x}" for byte in text.encode()),
     "decimal_bytes": lambda text: ", ".join(str(byte) for byte in text.encode()),
 }
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One labelled text. `detector` is the id a scanner must report (None for negatives)."""
-
-    id: str
-    label: str
-    detector: str | None
-    encoding: str
-    carrier: str
-    text: str
 
 
 def _variants(text: str) -> Iterator[tuple[str, str]]:
