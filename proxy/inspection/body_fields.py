@@ -301,13 +301,7 @@ class _JsonWalk:
     def _join(self, out: list[Field], location: str, values: list[Any]) -> None:
         """Short strings among `values` joined in order (see "Split values" above)."""
         parts = [self._text(v) for v in values if type(v) is str]
-        out.extend(_joined(location, parts))
-
-
-def joined_field(location: str, values: list[str]) -> Iterator[Field]:
-    """The short strings among `values` joined in order, when there are two or more: for a
-    secret split over several fields of one object, array, form or query string."""
-    return _joined(location, values)
+        out.extend(joined_field(location, parts))
 
 
 MAX_JOIN_WINDOWS = 64  # pairs and triples of neighbours, at most, per list of values
@@ -348,8 +342,9 @@ def _byte_array(out: list[Field], location: str, values: list[Any]) -> None:
         out.append(Field(location, bytes_as_text(bytes(values))))
 
 
-def _joined(location: str, values: list[str]) -> Iterator[Field]:
-    """The short strings among `values` joined in order, when there are two or more."""
+def joined_field(location: str, values: list[str]) -> Iterator[Field]:
+    """The short strings among `values` joined in order, when there are two or more: for a
+    secret split over several fields of one object, array, form or query string."""
     parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]
     if len(parts) >= 2:
         yield Field(location, "".join(parts)[:JOIN_MAX_CHARS])
@@ -372,7 +367,7 @@ def _form_fields(text: str) -> Iterator[Field]:
             yield Field(f"form:<key#{index}>", name)
         if len(value) >= MIN_FIELD_CHARS:
             yield Field(f"form:{name_segment(name, index)}", value)
-    yield from _joined("form:*", [value for _, value in pairs])
+    yield from joined_field("form:*", [value for _, value in pairs])
 
 
 # --- multipart ---------------------------------------------------------------------------

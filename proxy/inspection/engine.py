@@ -190,6 +190,12 @@ def _specific_first(matches: list[Match]) -> list[Match]:
     ]
 
 
+def found_values(text: str, scanner: Scanner) -> list[Match]:
+    """Every value detectors find in `text` on its own (no peeling), without the marker of a
+    scan that stopped at its cap."""
+    return [m for m in scanner.scan(text) if m.detector != SCAN_LIMIT_ID and m.value]
+
+
 def scrub(text: str, scanner: Scanner) -> str:
     """`text` with every value a detector finds replaced: for what must be logged (paths, hosts)."""
     matches = [m for m in _specific_first(scanner.scan(text))

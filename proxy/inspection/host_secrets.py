@@ -10,7 +10,8 @@ data detectors would mistake the digits of ordinary hosts (`ec2-3-4-5-6`) for nu
 from __future__ import annotations
 
 from proxy.dns.secrets_in_names import secret_labels
-from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
+from proxy.inspection.detectors import DETECTORS_BY_ID
+from proxy.inspection.engine import found_values
 from proxy.inspection.findings import Kind
 from proxy.inspection.scanner import Scanner
 
@@ -29,9 +30,8 @@ def secret_in_host(host: str, scanner: Scanner) -> str | None:
 def _secret_in(host: str, scanner: Scanner) -> str | None:
 
     def find(text: str) -> list[tuple[int, int, str]]:
-        return [(m.start, m.end, m.detector) for m in scanner.scan(text)
-                if m.detector != SCAN_LIMIT_ID and m.value
-                and DETECTORS_BY_ID[m.detector].kind is Kind.SECRET]
+        return [(m.start, m.end, m.detector) for m in found_values(text, scanner)
+                if DETECTORS_BY_ID[m.detector].kind is Kind.SECRET]
 
     found = find(host)
     if found:

@@ -12,8 +12,7 @@ from proxy.audit.log import AuditLog
 from proxy.dns.secrets_in_names import FindSecrets
 from proxy.dns.server import DnsServer
 from proxy.dns.service import DnsHooks, DnsService
-from proxy.inspection.detectors import SCAN_LIMIT_ID
-from proxy.inspection.engine import scrub
+from proxy.inspection.engine import found_values, scrub
 from proxy.inspection.scanner import Scanner
 from proxy.metrics.registry import Metrics
 from proxy.policy.model import Policy
@@ -56,8 +55,7 @@ def _scrubber(scanner: Scanner) -> Callable[[str], str]:
 
 def _secret_finder(scanner: Scanner) -> FindSecrets:
     def find(text: str) -> list[tuple[int, int, str]]:
-        return [(m.start, m.end, m.detector) for m in scanner.scan(text)
-                if m.detector != SCAN_LIMIT_ID and m.value]
+        return [(m.start, m.end, m.detector) for m in found_values(text, scanner)]
 
     return find
 
