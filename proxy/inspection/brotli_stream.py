@@ -31,6 +31,7 @@ def _library() -> ctypes.CDLL | None:
         create = lib.BrotliDecoderCreateInstance
         stream = lib.BrotliDecoderDecompressStream
         destroy = lib.BrotliDecoderDestroyInstance
+        one_shot = lib.BrotliDecoderDecompress
     except (OSError, AttributeError):
         return None
     create.restype = ctypes.c_void_p
@@ -40,6 +41,8 @@ def _library() -> ctypes.CDLL | None:
     stream.restype = ctypes.c_int
     size_p, ptr_p = ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_void_p)
     stream.argtypes = [ctypes.c_void_p, size_p, ptr_p, size_p, ptr_p, ctypes.c_void_p]
+    one_shot.restype = ctypes.c_int
+    one_shot.argtypes = [ctypes.c_size_t, ctypes.c_char_p, size_p, ctypes.c_char_p]
     return lib
 
 
@@ -64,6 +67,27 @@ def brotli_chunks(data: bytes, size: int = CHUNK) -> Generator[bytes, None, None
         yield from _run(lib, state, data, size)
     finally:
         lib.BrotliDecoderDestroyInstance(state)
+
+
+def brotli_head(data: bytes, size: int) -> bytes | None:
+    """The first `size` bytes of output at most, as one decoder call gives them (truncated or
+    damaged input is fine once it produced something); None when it produced nothing and did
+    not end cleanly, or there is no decoder.
+
+    `BrotliDecoderDecompress` is one `BrotliDecoderDecompressStream` call into a buffer of our
+    size (it reports what it wrote even when it fails): the same output as the first chunk of
+    `brotli_chunks(data, size)`, in one ctypes call instead of four. This runs on every
+    undecodable-looking run of base64 in a request.
+    """
+    lib = _library()
+    if lib is None:
+        return None
+    buffer = ctypes.create_string_buffer(size)
+    produced = ctypes.c_size_t(size)
+    result = lib.BrotliDecoderDecompress(len(data), data, ctypes.byref(produced), buffer)
+    if produced.value or result == _SUCCESS:
+        return buffer.raw[: produced.value]
+    return None
 
 
 def _run(lib: ctypes.CDLL, state: int, data: bytes, size: int) -> Iterator[bytes]:

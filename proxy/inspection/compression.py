@@ -12,7 +12,7 @@ from contextlib import closing
 
 import zstandard
 
-from proxy.inspection.brotli_stream import brotli_chunks
+from proxy.inspection.brotli_stream import brotli_chunks, brotli_head
 from proxy.inspection.decode_errors import DecodeLimitExceeded, TruncatedStream, UndecodableBody
 
 CHUNK = 64 * 1024  # output produced per step: the most a cap can be overshot in memory
@@ -62,6 +62,8 @@ def probe_head(fmt: str, data: bytes, *, size: int) -> bytes | None:
             )
         except zlib.error:
             return None
+    if fmt == "br":
+        return brotli_head(data, size)
     try:
         return next(_chunks(fmt, data, size), b"")
     except UndecodableBody:

@@ -14,7 +14,7 @@ from proxy.inspection.clean_texts import CleanKey, CleanTexts
 from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.findings import Finding, Kind, Match
-from proxy.inspection.layers import OpenedRuns, has_layers
+from proxy.inspection.layers import OpenedRuns, maybe_encoded
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
 
@@ -93,6 +93,8 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
     characters. One scan per batch, not per variant: a request is mostly short texts, where
     the cost of a scan call outweighs the scanning."""
     opened: OpenedRuns = {}  # decoded runs are opened once per request
+    if clean is not None and clean.max_entries <= 0:
+        clean = None  # a cache that keeps nothing: no keys to compute
     batch = _Batch()
     for text in texts:
         digest = None
@@ -107,13 +109,14 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
         batch.texts.append(text)
         if digest is not None:
             batch.digests[index] = digest
-        if not text.peel or not has_layers(text.text):  # most texts: nothing to peel
+        maybe = text.peel and maybe_encoded(text.text)
+        if not text.peel or (not maybe and text.text.isascii()):  # most texts: nothing to peel
             batch.variants.append((index, Layer(text.text, ())))
             batch.size += len(text.text)
             continue
         try:
             for variant in peel(text.text, max_depth=max_depth, max_bytes=_budget(text.text),
-                                opened=opened):
+                                opened=opened, maybe=maybe):
                 batch.variants.append((index, variant))
                 batch.size += len(variant.text)
         except DecodeLimitExceeded:

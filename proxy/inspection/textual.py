@@ -39,6 +39,10 @@ def sniff_wide_codec(raw: bytes) -> str | None:
     """
     if len(raw) < _MIN_WIDE_BYTES:
         return None
+    # Every codec below needs a column of at least len // 2 bytes mostly zero: most decoded
+    # runs (random ids, hashes) have almost no zero byte, and one count rules them all out.
+    if raw.count(0) < _WIDE_ZERO_SHARE * (len(raw) // 2):
+        return None
     for codec, zero_offsets, step in (
         ("utf-32-le", (1, 2, 3), 4),
         ("utf-32-be", (0, 1, 2), 4),
