@@ -17,6 +17,7 @@ from proxy.inspection.findings import Finding, Kind, Match
 from proxy.inspection.layers import OpenedRuns, maybe_encoded
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
+from proxy.inspection.transforms import TRANSFORMS
 
 # Catch-all detectors: when a specific detector names the same value, the specific one speaks.
 GENERIC_DETECTORS = frozenset({"high_entropy_assignment"})
@@ -62,12 +63,19 @@ def inspect_texts(texts: Iterable[Text], scanner: Scanner, key: bytes, *,
     limit_reached = False
     for batch in _variant_batches(texts, max_depth, clean):
         limit_reached |= batch.limit_reached
-        results = scanner.scan_many([variant.text for _, variant in batch.variants])
+        variant_texts = [variant.text for _, variant in batch.variants]
+        results, rewrites = scanner.scan_many_and_rewrites(variant_texts)
         for (index, variant), matches in zip(batch.variants, results, strict=True):
             if matches:
                 batch.dirty.add(index)
                 limit_reached |= _add_hits(batch.texts[index], variant, matches, key=key,
                                            hits=hits, seen=seen)
+        for position, rewrite, matches in rewrites:
+            index, variant = batch.variants[position]
+            batch.dirty.add(index)
+            rewritten = Layer(variant.text, (*variant.layers, rewrite))
+            limit_reached |= _add_hits(batch.texts[index], rewritten, matches, key=key,
+                                       hits=hits, seen=seen)
         if clean is not None:
             for index, digest in batch.digests.items():
                 if index not in batch.dirty:
@@ -131,13 +139,13 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
               hits: list[Hit], seen: set[tuple[str, str, str]]) -> bool:
     """Add the variant's hits; True when its scan stopped at its candidate cap."""
     limit_reached = False
-    joined = is_joined(text.location)
+    secrets_only = is_joined(text.location) or is_rewritten(variant.layers)
     for match in _specific_first(matches):
         if match.detector == SCAN_LIMIT_ID:
             limit_reached = True
             continue
-        if joined and DETECTORS_BY_ID[match.detector].kind is Kind.PII:
-            continue  # digits of unrelated short strings pass checksums: see is_joined
+        if secrets_only and DETECTORS_BY_ID[match.detector].kind is Kind.PII:
+            continue  # see is_joined and is_rewritten
         if (text.location, match.detector, match.value) in seen:
             continue
         seen.add((text.location, match.detector, match.value))
@@ -154,6 +162,12 @@ def is_joined(location: str) -> bool:
     phone number or SSN about one time in ten, so a card or SSN split over fields is not caught.
     """
     return location.endswith(("*", "[*]"))
+
+
+def is_rewritten(layers: tuple[str, ...]) -> bool:
+    """Whether a variant is a reversed or rot13'd text, where only secrets are looked for
+    (see proxy/inspection/transforms.py)."""
+    return bool(layers) and layers[-1] in TRANSFORMS
 
 
 def _most_specific(hits: list[Hit]) -> tuple[Hit, ...]:

@@ -22,9 +22,11 @@ from types import MappingProxyType
 from typing import Protocol
 
 from proxy.inspection.decode_errors import DecodeLimitExceeded
-from proxy.inspection.findings import Match
+from proxy.inspection.detectors import DETECTORS_BY_ID
+from proxy.inspection.findings import Kind, Match
 from proxy.inspection.layers import peel
 from proxy.inspection.scanner import Scanner
+from proxy.inspection.transforms import TRANSFORMS
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "corpus" / "corpus.jsonl"
 MAX_DEPTH = 3
@@ -146,12 +148,17 @@ def load_corpus(path: Path = DEFAULT_CORPUS) -> list[CorpusEntry]:
 
 
 def detect(scanner: TextScanner, text: str) -> frozenset[str]:
-    """Detector ids matching in any peeled layer of `text`, with MIN_COUNT applied."""
+    """Detector ids matching in any peeled layer of `text` or, for secret detectors, in its
+    reversed or rot13 form (as the proxy looks: transforms.py), with MIN_COUNT applied."""
     values: dict[str, set[str]] = defaultdict(set)
     try:
         for layer in peel(text, max_depth=MAX_DEPTH, max_bytes=MAX_BYTES):
             for match in scanner.scan(layer.text):
                 values[match.detector].add(match.value)
+            for rewrite in TRANSFORMS.values():
+                for match in scanner.scan(rewrite(layer.text)):
+                    if DETECTORS_BY_ID[match.detector].kind is Kind.SECRET:
+                        values[match.detector].add(match.value)
     except DecodeLimitExceeded:
         values[DECODE_LIMIT].add("")
     return frozenset(d for d, seen in values.items() if len(seen) >= MIN_COUNT.get(d, 1))

@@ -23,7 +23,8 @@ the context in the outer layer and the value alone in the inner one.
 
 Not caught here: runs shorter than the minimums below, base64 glued to letters before it
 (misaligned unless the glue is a multiple of 4 characters), encodings other than those named
-(rot13, base85, custom alphabets, XOR, reversed text), layers deeper
+(base85, custom alphabets, XOR; reversed and rot13 text are scanned, not peeled: see
+transforms.py), layers deeper
 than `max_depth`, and anything encrypted. Work is bounded: past MAX_VARIANTS variants or
 `max_bytes` characters of decoded text, peel raises DecodeLimitExceeded (after yielding what
 fit) so that the caller blocks rather than forwards what it could not look into.
@@ -105,6 +106,7 @@ _LINE_END_STARTS = " \t\r\n"  # what may follow the first line of wrapped base64
 # followed by a space and a word, and are not walked back over.
 _LINE_BREAK = re.compile(r"[ \t]*\r?\n")
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+_BASE64_ALPHABET_ONLY = re.compile(r"[A-Za-z0-9+/]*")
 # One byte in hex or in decimal, and what may separate two of them: ":" or "-", or a comma
 # and/or white space. Not inside a word or a decimal number.
 _HEX_BYTE = r"(?:0[xX])?[0-9A-Fa-f]{2}"
@@ -292,7 +294,9 @@ class _Peeler:
         text = bytes_as_text(raw)
         if is_text(text):
             return text, ()
-        for blind in _blind_formats(raw):
+        for blind in _BLIND_FORMATS:
+            if not _starts_as_text(blind, raw):
+                continue
             # Without one, the whole stream must decode: random bytes sometimes start like
             # deflate or Brotli, but never end like it.
             try:
@@ -337,12 +341,13 @@ def _normalised(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[s
         yield text.translate(_FOLD_CONFUSABLES), ("confusables",), 0
 
 
-def _blind_formats(raw: bytes) -> Iterator[str]:
-    """Formats without a magic number (br, raw deflate) whose first output bytes are text."""
-    for blind in ("br", "deflate"):
-        head = probe_head(blind, raw, size=BLIND_PROBE_BYTES)
-        if head is not None and len(head) >= MIN_BLIND_TEXT and is_text(bytes_as_text(head)):
-            yield blind
+_BLIND_FORMATS = ("br", "deflate")  # compressed formats without a magic number
+
+
+def _starts_as_text(blind: str, raw: bytes) -> bool:
+    """Whether the first output bytes of `raw` read as `blind` (br or raw deflate) are text."""
+    head = probe_head(blind, raw, size=BLIND_PROBE_BYTES)
+    return head is not None and len(head) >= MIN_BLIND_TEXT and is_text(bytes_as_text(head))
 
 
 def _decoded_runs(text: str) -> Iterator[tuple[str, bytes]]:
@@ -415,8 +420,12 @@ def _b64(run: str) -> bytes | None:
     """Standard base64, padding optional; a dangling last character is dropped."""
     body = run.rstrip("=")
     body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
+    if not _BASE64_ALPHABET_ONLY.fullmatch(body):  # b64decode(validate=True) refuses these
+        return None
     try:
-        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+        # No length of 1 modulo 4 is left and the padding is ours: this never fails, but
+        # a2b_base64 states that better than a comment would.
+        return binascii.a2b_base64(body + "=" * (-len(body) % 4))
     except binascii.Error:
         return None
 

@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
-from proxy.inspection.findings import Match
+from proxy.inspection.findings import Kind, Match
+from proxy.inspection.transforms import ROT13_BYTES, TRANSFORMS
 
 try:
     import hyperscan
@@ -83,6 +84,13 @@ class Scanner:
             for pattern in detector.patterns
         ]
         self._database = _hyperscan_database(self._patterns) if hyperscan is not None else None
+        # Rewrites (reversed, rot13) are looked at for secrets only: the personal-data patterns
+        # are the broad ones, and leaving them out makes that pass about twice as fast.
+        self._finds_secrets = any(p.detector.kind is Kind.SECRET for p in self._patterns)
+        self._secrets_database = (
+            _hyperscan_database(self._patterns, kind=Kind.SECRET)
+            if hyperscan is not None and self._finds_secrets else None
+        )
         if self._database is None:
             log.warning(
                 "hyperscan unavailable (%s): scanning with Python re, one pattern at a time; "
@@ -107,24 +115,71 @@ class Scanner:
 
     def scan_many(self, texts: Sequence[str]) -> list[list[Match]]:
         """`[self.scan(t) for t in texts]`, with one hyperscan pass for all of them."""
-        results: list[list[Match]] = [[] for _ in texts]
-        for index in self._texts_with_hits(texts):
-            results[index] = self.scan(texts[index])
-        return results
+        return self._scan_joined(texts, rewrites=False)[0]
 
-    def _texts_with_hits(self, texts: Sequence[str]) -> range | list[int]:
-        """Indexes of the texts in which some pattern may match: all of them when unsure."""
-        if self._database is None or len(texts) < 2:
-            return range(len(texts))
-        starts: list[int] = []
-        position = 0
-        for text in texts:
-            starts.append(position)
-            position += len(text.encode("utf-8", "surrogatepass")) + len(SEPARATOR)
-        joined = SEPARATOR.join(texts).encode("utf-8", "surrogatepass")
-        hits, cut = self._prefilter(joined)
+    def scan_many_and_rewrites(self, texts: Sequence[str]
+                               ) -> tuple[list[list[Match]], list[tuple[int, str, list[Match]]]]:
+        """What `scan_many` returns, and (index, rewrite, matches) for every text whose rewrite
+        (transforms.TRANSFORMS: reversed, rot13) holds a match, as
+        `scan(TRANSFORMS[name](text))` finds it. One hyperscan pass per rewrite for all texts."""
+        return self._scan_joined(texts, rewrites=True)
+
+    def _scan_joined(self, texts: Sequence[str], *, rewrites: bool
+                     ) -> tuple[list[list[Match]], list[tuple[int, str, list[Match]]]]:
+        results: list[list[Match]] = [[] for _ in texts]
+        rewritten: list[tuple[int, str, list[Match]]] = []
+        if self._database is None:  # the slow fallback: each text on its own
+            everything = range(len(texts))
+            plain: Sequence[int] = everything
+            by_rewrite: dict[str, Sequence[int]] = dict.fromkeys(TRANSFORMS, everything)
+        else:
+            plain, by_rewrite = self._candidates(texts, rewrites=rewrites)
+        for index in plain:
+            results[index] = self.scan(texts[index])
+        if rewrites:
+            for name, indexes in by_rewrite.items():
+                rewrite = TRANSFORMS[name]
+                for index in indexes:
+                    if matches := self.scan(rewrite(texts[index])):
+                        rewritten.append((index, name, matches))
+        return results, rewritten
+
+    def _candidates(self, texts: Sequence[str], *, rewrites: bool
+                    ) -> tuple[Sequence[int], dict[str, Sequence[int]]]:
+        """Indexes of the texts in which some pattern may match, as they are and (with
+        `rewrites`) reversed and rot13'd: the texts joined by SEPARATOR, one pass each.
+
+        A rewrite keeps each text's length in bytes. rot13 works on the joined bytes
+        (transforms.ROT13_BYTES); the joined text reversed holds the texts in reverse order,
+        each reversed, so its starts are the mirror image of the plain ones.
+        """
+        if len(texts) < 2:  # a pass to find which texts to scan would be a scan of its own
+            everything = range(len(texts))
+            return everything, dict.fromkeys(TRANSFORMS if self._finds_secrets else (), everything)
+        joined_text = SEPARATOR.join(texts)
+        joined = joined_text.encode("utf-8", "surrogatepass")
+        starts = _starts(texts)
+        plain = self._texts_with_hits(joined, starts, len(texts))
+        if not rewrites or not self._finds_secrets:
+            return plain, {}
+        rot13 = self._texts_with_hits(joined.translate(ROT13_BYTES), starts, len(texts),
+                                      secrets_only=True)
+        ends = [*starts[1:], len(joined) + len(SEPARATOR)]
+        mirrored = [len(joined) - (ends[i] - len(SEPARATOR)) for i in reversed(range(len(texts)))]
+        backwards = joined_text[::-1].encode("utf-8", "surrogatepass")
+        last = len(texts) - 1
+        reversed_hits = [last - i for i in self._texts_with_hits(backwards, mirrored, len(texts),
+                                                                 secrets_only=True)]
+        return plain, {"reversed": sorted(reversed_hits), "rot13": rot13}
+
+    def _texts_with_hits(self, joined: bytes, starts: list[int], count: int, *,
+                         secrets_only: bool = False) -> range | list[int]:
+        """Indexes of the texts joined (by SEPARATOR) in `joined` in which some pattern (of a
+        secret detector, with `secrets_only`) may match: all of them when unsure. `starts`:
+        where each text begins, in bytes."""
+        hits, cut = self._prefilter(joined, secrets_only=secrets_only)
         if cut is not None:  # too many candidates to sort out here: each text on its own
-            return range(len(texts))
+            return range(count)
         # A hit ends in the text whose bytes (and trailing separator) hold its last byte; a
         # match that consumed the separator after a text belongs to that text.
         return sorted({bisect_right(starts, end - 1) - 1 for _, _, end in hits})
@@ -186,12 +241,15 @@ class Scanner:
             found.append(_Found(pattern.detector.id, value_start, value_end, value))
         return found
 
-    def _prefilter(self, data: bytes) -> tuple[list[_Hit], int | None]:
-        """Every pattern hit, and the offset where scanning stopped if it reached the cap."""
+    def _prefilter(self, data: bytes, *, secrets_only: bool = False
+                   ) -> tuple[list[_Hit], int | None]:
+        """Every pattern hit (of a secret detector, with `secrets_only`), and the offset where
+        scanning stopped if it reached the cap."""
         hits: list[_Hit] = []
         if not data:
             return hits, None
-        if self._database is None:
+        database = self._secrets_database if secrets_only else self._database
+        if database is None:
             return _prefilter_re(self._patterns, data)
 
         def on_match(index: int, start: int, end: int, flags: int, context: object) -> bool:
@@ -199,10 +257,21 @@ class Scanner:
             return len(hits) >= MAX_CANDIDATES_PER_SCAN  # True stops the scan
 
         try:
-            self._database.scan(data, match_event_handler=on_match)
+            database.scan(data, match_event_handler=on_match)
         except hyperscan.ScanTerminated:
             return hits, hits[-1][2]
         return hits, None
+
+
+def _starts(texts: Sequence[str]) -> list[int]:
+    """Where each text begins in the bytes of the texts joined by SEPARATOR."""
+    starts: list[int] = []
+    position = 0
+    for text in texts:
+        starts.append(position)
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        position += size + len(SEPARATOR)
+    return starts
 
 
 def _compile(detector: Detector, order: int, pattern: str) -> _Pattern:
@@ -225,18 +294,21 @@ def _compile(detector: Detector, order: int, pattern: str) -> _Pattern:
     )
 
 
-def _hyperscan_database(patterns: Sequence[_Pattern]) -> hyperscan.Database:
-    """One block-mode database. Start-of-match tracking locates a hit for Python's re, except for
-    detectors with `max_length`: re finds their start in that window before the end."""
+def _hyperscan_database(patterns: Sequence[_Pattern], kind: Kind | None = None
+                        ) -> hyperscan.Database:
+    """One block-mode database of the patterns (of detectors of `kind`, when given), each
+    reported by its index in `patterns`. Start-of-match tracking locates a hit for Python's re,
+    except for detectors with `max_length`: re finds their start in that window before the end."""
+    chosen = [(i, p) for i, p in enumerate(patterns) if kind is None or p.detector.kind is kind]
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(
-        expressions=[_NAMED_GROUP.sub("(", p.regex.pattern.decode()).encode() for p in patterns],
-        ids=list(range(len(patterns))),
-        elements=len(patterns),
+        expressions=[_NAMED_GROUP.sub("(", p.regex.pattern.decode()).encode() for _, p in chosen],
+        ids=[i for i, _ in chosen],
+        elements=len(chosen),
         flags=[
             (0 if p.detector.max_length else hyperscan.HS_FLAG_SOM_LEFTMOST)
             | (hyperscan.HS_FLAG_CASELESS if p.detector.caseless else 0)
-            for p in patterns
+            for _, p in chosen
         ],
     )
     return database

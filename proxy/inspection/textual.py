@@ -62,10 +62,9 @@ def is_text(text: str) -> bool:
     """Mostly printable: not binary data read as characters."""
     if not text:
         return False
-    bad = len(_NON_TEXT.findall(text))
     if len(text) < MIN_TOLERANT_TEXT:
-        return bad == 0
-    return bad <= MAX_NON_TEXT_RATIO * len(text)
+        return _NON_TEXT.search(text) is None
+    return len(_NON_TEXT.findall(text)) <= MAX_NON_TEXT_RATIO * len(text)
 
 
 def printable_strings(raw: bytes) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import codecs
 import gzip
 import json
 import random
@@ -26,7 +27,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from proxy.inspection.detectors import DETECTORS_BY_ID
 from proxy.inspection.evaluate import CorpusEntry as Entry  # one record for writer and reader
+from proxy.inspection.findings import Kind
 from tests.corpus import negatives, positives
 
 SEED = 20240521
@@ -61,11 +64,23 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
 }
 
 
-def _variants(text: str) -> Iterator[tuple[str, str]]:
-    """The plain text and each single-layer encoding of it."""
+# Whole-text rewrites that Glassbreak undoes for secret detectors only (proxy/inspection/
+# transforms.py): positives of secret families get them too. Not in ENCODINGS, whose order
+# picks the encodings of negatives; every negative's rewrites are scanned by the evaluation.
+SECRET_REWRITES: dict[str, Callable[[str], str]] = {
+    "reversed": lambda text: text[::-1],
+    "rot13": lambda text: codecs.encode(text, "rot13"),
+}
+
+
+def _variants(text: str, *, secret: bool) -> Iterator[tuple[str, str]]:
+    """The plain text and each single-layer encoding of it (and rewrite, for a secret)."""
     yield "plain", text
     for name, encode in ENCODINGS.items():
         yield name, encode(text)
+    if secret:
+        for name, rewrite in SECRET_REWRITES.items():
+            yield name, rewrite(text)
 
 
 def positive_entries(rng: random.Random) -> Iterator[Entry]:
@@ -73,7 +88,8 @@ def positive_entries(rng: random.Random) -> Iterator[Entry]:
     for n, (plant, carrier) in enumerate(positives.plants(rng), start=1):
         detector = plant.family
         text = positives.render(rng, plant, carrier)
-        for encoding, variant in _variants(text):
+        secret = DETECTORS_BY_ID[detector].kind is Kind.SECRET
+        for encoding, variant in _variants(text, secret=secret):
             entry_id = f"pos-{n:03d}-{plant.family}-{carrier}-{encoding}"
             yield Entry(entry_id, "positive", detector, encoding, carrier, variant)
 

@@ -7,6 +7,7 @@ assertion message ever contains one.
 from __future__ import annotations
 
 import base64
+import codecs
 import gzip
 import hashlib
 import json
@@ -141,6 +142,12 @@ CHANNELS = {
                                           "json": {"b": list(AWS_KEY.encode())}},
     "json split over one array": lambda t: {"url_suffix": f"/sp?t={t}",
                                             "json": {"p": [AWS_KEY[:10], AWS_KEY[10:]]}},
+    "reversed in json": lambda t: {"url_suffix": f"/rv?t={t}",
+                                   "json": {"note": f"backwards: {AWS_KEY[::-1]}"}},
+    "rot13 in a header": lambda t: {"url_suffix": f"/13?t={t}",
+                                    "headers": {"X-Note": codecs.encode(AWS_KEY, "rot13")}},
+    "base64 of the reversed key in a query": lambda t: {
+        "url_suffix": f"/rb?t={t}&v=" + base64.urlsafe_b64encode(AWS_KEY[::-1].encode()).decode()},
 }
 
 

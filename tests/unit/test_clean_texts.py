@@ -22,9 +22,10 @@ class CountingScanner(Scanner):
         super().__init__()
         self.scanned: list[str] = []
 
-    def scan_many(self, texts: list[str]) -> list[list[Match]]:  # type: ignore[override]
+    def scan_many_and_rewrites(  # type: ignore[override]
+            self, texts: list[str]) -> tuple[list[list[Match]], list[tuple[int, str, list[Match]]]]:
         self.scanned += texts
-        return super().scan_many(texts)
+        return super().scan_many_and_rewrites(texts)
 
 
 @pytest.fixture()

@@ -7,7 +7,17 @@ from collections import Counter
 
 import pytest
 
-from tests.corpus.generate import CORPUS_PATH, ENCODINGS, Entry, build, dumps, load
+from proxy.inspection.detectors import DETECTORS_BY_ID
+from proxy.inspection.findings import Kind
+from tests.corpus.generate import (
+    CORPUS_PATH,
+    ENCODINGS,
+    SECRET_REWRITES,
+    Entry,
+    build,
+    dumps,
+    load,
+)
 
 MIN_POSITIVES = 200
 MIN_NEGATIVES = 200
@@ -53,5 +63,9 @@ def test_every_positive_family_is_plain_and_in_every_encoding() -> None:
         assert (e.label == "positive") == (e.detector is not None), e.id
         if e.detector:
             seen.setdefault(e.detector, set()).add(e.encoding)
-    expected = {"plain", *ENCODINGS}
-    assert {det: encs for det, encs in seen.items() if encs != expected} == {}
+    def expected(detector: str) -> set[str]:
+        secret = DETECTORS_BY_ID[detector].kind is Kind.SECRET
+        return {"plain", *ENCODINGS, *(SECRET_REWRITES if secret else ())}
+
+    assert {det: encs for det, encs in seen.items() if encs != expected(det)} == {}
+    assert any("reversed" in encs for encs in seen.values())

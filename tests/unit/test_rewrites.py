@@ -1,0 +1,103 @@
+"""Reversed and rot13'd secrets (proxy/inspection/transforms.py): found, secrets only.
+
+The scanner's joined pass per rewrite must find what scanning each rewritten text alone finds;
+the engine reports such a finding with the rewrite as its last layer, never for personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import random
+
+import pytest
+
+from proxy.inspection.detectors import DETECTORS_BY_ID
+from proxy.inspection.engine import Text, inspect_texts
+from proxy.inspection.evaluate import load_corpus
+from proxy.inspection.findings import Kind, Match
+from proxy.inspection.scanner import Scanner
+from proxy.inspection.transforms import ROT13_BYTES, TRANSFORMS, rot13
+from tests.corpus import fakes
+
+_RNG = random.Random(4242)
+AWS_KEY = fakes.aws_access_key_id(_RNG)
+GITHUB = fakes.github_token(_RNG, "ghp_")
+KEY = b"k" * 32
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner()
+
+
+def _has_secret(matches: list[Match]) -> bool:
+    return any(DETECTORS_BY_ID[m.detector].kind is Kind.SECRET for m in matches)
+
+
+def _texts() -> list[str]:
+    texts = [entry.text for entry in load_corpus()][::3]
+    texts += [AWS_KEY[::-1], rot13(AWS_KEY), f"é {GITHUB[::-1]} ü", "", "x", "\udc80 lone"]
+    _RNG.shuffle(texts)
+    return texts
+
+
+@pytest.mark.parametrize("group", [1, 2, 9, 60])
+def test_each_rewrite_pass_finds_what_scanning_each_rewritten_text_finds(
+        scanner: Scanner, group: int) -> None:
+    texts = _texts()
+    found_secrets = 0
+    for first in range(0, len(texts), group):
+        batch = texts[first:first + group]
+        plain, rewrites = scanner.scan_many_and_rewrites(batch)
+        assert plain == scanner.scan_many(batch)
+        reported = {(index, name): matches for index, name, matches in rewrites}
+        for index, text in enumerate(batch):
+            for name, rewrite in TRANSFORMS.items():
+                expected = scanner.scan(rewrite(text))
+                if (index, name) in reported:
+                    assert reported[(index, name)] == expected
+                else:  # skipped only when no secret can be there
+                    assert not _has_secret(expected), (name, index)
+                found_secrets += _has_secret(expected)
+    assert found_secrets > 30  # the corpus holds rewritten secrets: not a vacuous comparison
+
+
+def test_rot13_of_utf8_bytes_is_rot13_of_the_text() -> None:
+    text = "Zürich AKIA ĳ \u00e9t\u00e9 \U0001f600 zZaA"
+    assert text.encode().translate(ROT13_BYTES) == rot13(text).encode()
+    assert rot13(rot13(text)) == text
+
+
+@pytest.mark.parametrize(("text", "layers"), [
+    (AWS_KEY[::-1], ("reversed",)),
+    (codecs.encode(AWS_KEY, "rot13"), ("rot13",)),
+    (f"see {GITHUB}"[::-1], ("reversed",)),
+    (base64.b64encode(AWS_KEY[::-1].encode()).decode(), ("base64", "reversed")),
+])
+def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: str,
+                                                        layers: tuple[str, ...]) -> None:
+    inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
+    assert [hit.finding.layers for hit in inspection.hits] == [layers]
+
+
+@pytest.mark.parametrize("text", [
+    codecs.encode("call me at 415-555-0132 or mail ann@example.com", "rot13"),
+    "4556737586899855 draC",  # a card reversed is a card: found plain, not twice
+    "moc.elpmaxe@nna dna moc.elpmaxe@bob",
+])
+def test_personal_data_is_not_looked_for_in_rewrites(scanner: Scanner, text: str) -> None:
+    inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
+    assert all(hit.finding.layers[-1:] not in (("reversed",), ("rot13",))
+               for hit in inspection.hits)
+
+
+@pytest.mark.parametrize("text", [
+    "the agent reads build log and proposes a patch",
+    "7f0c2d9e4b1a8c3f5e6d7a8b9c0d1e2f3a4b5c6d",  # a git SHA
+    "550e8400-e29b-41d4-a716-446655440000",
+    "sha512-" + base64.b64encode(bytes(range(64))).decode(),
+    "AKIAIOSFODNN7EXAMPLE"[::-1],  # AWS's documented example key, reversed
+])
+def test_honest_texts_rewritten_find_nothing(scanner: Scanner, text: str) -> None:
+    assert inspect_texts([Text("body:$.x", text)], scanner, KEY, max_depth=3).hits == ()
