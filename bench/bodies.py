@@ -209,3 +209,55 @@ def make_body(size: int, seed: int = SEED) -> bytes:
     if len(body) != size:
         raise AssertionError(f"built {len(body)} bytes, wanted {size}")
     return body
+
+
+def conversation_bodies(size: int, count: int, seed: int = SEED) -> list[bytes]:
+    """``count`` requests of exactly ``size`` bytes from one agent conversation, each one turn on.
+
+    What an agent loop sends: request k holds the request head, the system message, the most
+    recent turns that fit (so each request resends most of the previous one's history and adds
+    the newest turn: a tool call with a new id and its result), and a last user message of new
+    prose that fills it to ``size``. Every request differs from every other, and about a third
+    to a half of each is new. Deterministic for a seed; another seed is another conversation.
+    """
+    if size < MIN_BODY_BYTES:
+        raise ValueError(f"body size must be at least {MIN_BODY_BYTES} bytes")
+    maker = _Maker(seed)
+    head = json.dumps(_head(maker), ensure_ascii=False)
+    system = json.dumps({"role": "system", "content": "You are a coding agent working in a "
+                         "sandbox. " + maker.prose(3)}, ensure_ascii=False)
+    opening = head[:-1] + ', "messages": [' + system
+    closing = "]}"
+    last_prefix, last_suffix = ', {"role": "user", "content": "', '"}'
+    room = size - len(opening.encode()) - len(closing) - len(last_prefix) - len(last_suffix)
+    least_fill = 64  # bytes of new prose in every request's last message at least
+    turns: list[str] = []  # each turn's messages as JSON, with the ", " before each
+    bodies: list[bytes] = []
+    for _ in range(4 * count):  # bounded: a turn too big to fit is skipped, and rarely
+        if len(bodies) == count:
+            break
+        turn = ", " + ", ".join(json.dumps(m, ensure_ascii=False) for m in maker.turn())
+        if len(turn.encode()) > room - least_fill:
+            continue  # a turn too big for the window on its own: the agent's next one
+        turns.append(turn)
+        window: list[str] = []
+        used = 0
+        for recent in reversed(turns):
+            grow = len(recent.encode())
+            if used + grow > room - least_fill:
+                break
+            window.append(recent)
+            used += grow
+        del turns[: len(turns) - len(window)]  # older turns never fit again
+        missing = room - used
+        fill = ""
+        for _ in range(missing):
+            if len(fill) >= missing:
+                break
+            fill += maker.prose(4).encode("ascii", "ignore").decode() + " "
+        body = (opening + "".join(reversed(window)) + last_prefix + fill[:missing]
+                + last_suffix + closing).encode()
+        if len(body) != size:
+            raise AssertionError(f"built {len(body)} bytes, wanted {size}")
+        bodies.append(body)
+    return bodies

@@ -39,9 +39,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.bodies import make_body
+from bench.bodies import conversation_bodies, make_body
 
 BODY_SIZE = 4096
+# Requests of one conversation prepared for a window: more than a window sends at ~1500/s.
+CONVERSATION_REQUESTS = 24_000
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024  # of a response: the upstream answers a small JSON
 MAX_ERRORS = 50
@@ -218,8 +220,39 @@ class LoadState:
         return True
 
 
+class Requests:
+    """What a load window sends: one request again and again, or (traffic "conversation") the
+    requests of one agent conversation in order, each body new (bench/bodies.py). Shared by the
+    workers of a window: request n goes to whichever connection is free."""
+
+    def __init__(self, authority: str, bodies: list[bytes]) -> None:
+        self._requests = [make_request(authority, body) for body in bodies]
+        self._sent = 0
+        self.body_bytes = len(bodies[0])
+        self.distinct = len(bodies)
+
+    @classmethod
+    def for_config(cls, cfg: dict[str, Any]) -> Requests:
+        size = int(cfg.get("body_size", BODY_SIZE))
+        if cfg.get("traffic", "repeat") == "conversation":
+            count = int(cfg.get("conversation_requests", CONVERSATION_REQUESTS))
+            seed = int(cfg.get("conversation_seed", 0))
+            return cls(cfg["authority"], conversation_bodies(size, count, seed=seed))
+        return cls(cfg["authority"], [make_body(size)])
+
+    @property
+    def reused(self) -> bool:
+        """Whether a conversation ran out and started again (its bodies were seen before)."""
+        return self.distinct > 1 and self._sent > self.distinct
+
+    def next(self) -> bytes:
+        request = self._requests[self._sent % len(self._requests)]
+        self._sent += 1
+        return request
+
+
 async def _load_worker(
-    state: LoadState, cfg: dict[str, Any], context: ssl.SSLContext, request: bytes,
+    state: LoadState, cfg: dict[str, Any], context: ssl.SSLContext, requests: Requests,
     conns: list[Connection], hold: asyncio.Condition,
 ) -> None:
     conn: Connection | None = None
@@ -242,7 +275,7 @@ async def _load_worker(
                 conns.append(conn)
                 state.connections_opened += 1
             if state.phase == "warm":
-                status = await post(conn, request)
+                status = await post(conn, requests.next())
                 state.warm_requests += 1
                 state.note_status(status, measured=False)
                 continue
@@ -250,6 +283,7 @@ async def _load_worker(
                 continue
             state.started += 1
             measured = True
+            request = requests.next()
             start = time.perf_counter_ns()
             status = await post(conn, request)
             end = time.perf_counter_ns()
@@ -318,7 +352,7 @@ def _cpu_seconds() -> float:
 async def run_load(cfg: dict[str, Any]) -> None:
     context = ssl.create_default_context(cafile=cfg["ca_file"])
     context.set_alpn_protocols(["http/1.1"])
-    request = make_request(cfg["authority"], make_body(int(cfg.get("body_size", BODY_SIZE))))
+    requests = Requests.for_config(cfg)
     concurrency = int(cfg["concurrency"])
     limit = float(cfg["time_limit_s"])
     stall_s = float(cfg.get("stall_s", STALL_S))
@@ -328,7 +362,7 @@ async def run_load(cfg: dict[str, Any]) -> None:
     hold = asyncio.Condition()
     conns: list[Connection] = []
     tasks = [
-        asyncio.create_task(_load_worker(state, cfg, context, request, conns, hold))
+        asyncio.create_task(_load_worker(state, cfg, context, requests, conns, hold))
         for _ in range(concurrency)
     ]
     try:
@@ -392,7 +426,9 @@ async def run_load(cfg: dict[str, Any]) -> None:
             "statuses": state.statuses,
             "warm_errors": state.warm_errors,
             "warm_statuses": state.warm_statuses,
-            "body_bytes": len(request) - request.index(b"\r\n\r\n") - 4,
+            "body_bytes": requests.body_bytes,
+            "distinct_bodies": requests.distinct,
+            "bodies_reused": requests.reused,
             "error_samples": state.error_samples,
             "connections_opened": state.connections_opened,
             "client_cpu_s": cpu1 - cpu0,

@@ -61,8 +61,11 @@ INSPECT_ARM = "glassbreak-inspect"
 # The defaults: the bench resends one body, as an agent resends its conversation on every LLM
 # call, so texts found clean before are skipped. Informational: the target is on INSPECT_ARM.
 WARM_ARM = "glassbreak-inspect-warm"
-ARMS = ("direct", "bare", "glassbreak", INSPECT_ARM, WARM_ARM)
-GLASSBREAK_ARMS = ("glassbreak", INSPECT_ARM, WARM_ARM)
+# The defaults on an agent's conversation: every request a new body that resends most of the
+# previous one (bench/bodies.py, conversation_bodies), about 44% of its text new. Informational.
+CONVERSATION_ARM = "glassbreak-inspect-conversation"
+ARMS = ("direct", "bare", "glassbreak", INSPECT_ARM, WARM_ARM, CONVERSATION_ARM)
+GLASSBREAK_ARMS = ("glassbreak", INSPECT_ARM, WARM_ARM, CONVERSATION_ARM)
 BODY_BYTES = 4096
 MIB = 1024 * 1024
 SWEEP_SIZES = (4 * 1024, 64 * 1024, MIB, 8 * MIB)
@@ -79,6 +82,7 @@ RATIOS = (
     ("glassbreak_inspect_over_bare", INSPECT_ARM, "bare"),
     ("glassbreak_inspect_over_glassbreak", INSPECT_ARM, "glassbreak"),
     ("glassbreak_inspect_warm_over_bare", WARM_ARM, "bare"),
+    ("glassbreak_inspect_conversation_over_bare", CONVERSATION_ARM, "bare"),
     ("glassbreak_over_direct", "glassbreak", "direct"),
     ("glassbreak_inspect_over_direct", INSPECT_ARM, "direct"),
     ("bare_over_direct", "bare", "direct"),
@@ -103,11 +107,13 @@ INSPECTION_COLD = """\
 inspection:
   clean_cache_entries: 0
 """
-INSPECTION_BY_ARM = {"glassbreak": INSPECTION_OFF, INSPECT_ARM: INSPECTION_COLD, WARM_ARM: ""}
+INSPECTION_BY_ARM = {"glassbreak": INSPECTION_OFF, INSPECT_ARM: INSPECTION_COLD, WARM_ARM: "",
+                     CONVERSATION_ARM: ""}
 INSPECTION_LABEL = {
     "glassbreak": "off (inspection: {enabled: false})",
     INSPECT_ARM: "on, clean-text cache off (inspection: {clean_cache_entries: 0})",
     WARM_ARM: "on (defaults: texts found clean before are skipped)",
+    CONVERSATION_ARM: "on (defaults), traffic: one agent conversation, a new body each request",
 }
 
 
@@ -431,6 +437,9 @@ def load_config(arm: ProxyArm, up: Upstream, concurrency: int, s: Settings) -> d
         "duration_s": s.duration_s,
         "max_requests": s.max_requests,
         "time_limit_s": STEP_LIMIT_S,
+        # One conversation per window (its seed), so that no window resends another's bodies.
+        **({"traffic": "conversation", "conversation_seed": concurrency}
+           if arm.name == CONVERSATION_ARM else {}),
     }
 
 
@@ -599,7 +608,9 @@ def summarise(summary: dict[str, Any], s: Settings) -> None:
                                 ("glassbreak_inspect_over_bare_rps", INSPECT_ARM,
                                  TARGET_INSPECT_OVER_BARE),
                                 ("glassbreak_inspect_warm_over_bare_rps", WARM_ARM,
-                                 TARGET_INSPECT_OVER_BARE)):
+                                 TARGET_INSPECT_OVER_BARE),
+                                ("glassbreak_inspect_conversation_over_bare_rps",
+                                 CONVERSATION_ARM, TARGET_INSPECT_OVER_BARE)):
         for c in s.concurrency:
             value = _ratio(rps(arm, c), rps("bare", c))
             errors = sum(int(r["errors"]) for r in (row(arm, c), row("bare", c)) if r)
@@ -838,6 +849,9 @@ def notes_for(summary: dict[str, Any], s: Settings) -> list[str]:
             if r.get("upstream_cpu_pct", 0) >= 90:
                 notes.append(f"{name} {label}: the upstream used {r['upstream_cpu_pct']:.0f}% "
                              "of a core, so it may be the bottleneck for this row")
+            if r.get("bodies_reused"):
+                notes.append(f"{name} {label}: the conversation's {r['distinct_bodies']} bodies "
+                             "ran out and were sent again: later requests were not new")
             if r["errors"] or r.get("warm_errors"):
                 notes.append(f"{name} {label}: {r['errors']} errors ({r.get('warm_errors', 0)} "
                              f"in warm-up), statuses {r.get('statuses')}, e.g. "
