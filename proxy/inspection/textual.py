@@ -39,6 +39,10 @@ def sniff_wide_codec(raw: bytes) -> str | None:
     """
     if len(raw) < _MIN_WIDE_BYTES:
         return None
+    # Every codec needs a column (every 2nd or 4th byte) mostly zero: no zero byte, or far
+    # fewer in all, rules them all out without slicing (read on every body).
+    if 0 not in raw or raw.count(0) < _WIDE_ZERO_SHARE * (len(raw) // 4):
+        return None
     for codec, zero_offsets, step in (
         ("utf-32-le", (1, 2, 3), 4),
         ("utf-32-be", (0, 1, 2), 4),
