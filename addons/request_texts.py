@@ -6,50 +6,70 @@ Content-Encoding is undone). Locations never echo a name that could itself be a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import repeat
 
 from mitmproxy import http
 
 from proxy.inspection.body_fields import joined_field, joined_neighbours
-from proxy.inspection.decoders import body_fields, decode_content_encoding, name_segment
+from proxy.inspection.decoders import Field, body_fields, decode_content_encoding, name_segment
 from proxy.inspection.engine import Text
 
 PATH = "url.path"
 TARGET = "url.target"  # the whole request-target, when it holds a fragment
 
+# A hundred texts a request: made as tuples, without Text's Python-level __new__ (twice the
+# cost). A body Field is a Text already but for its class: same fields, same order.
+_new = tuple.__new__
+assert Field._fields == Text._fields
+
+
+def _query(request: http.Request) -> Iterable[tuple[str, str]]:
+    """`request.query` as (name, value) pairs. mitmproxy finds them with urlparse(request.url),
+    which finds none without a "?" and fails only on brackets or non-ASCII characters in the
+    host: other URLs are not parsed (most requests have no query)."""
+    url = request.url
+    if "?" in url or "[" in url or "]" in url or not url.isascii():
+        return request.query.items(multi=True)  # type: ignore[no-any-return]
+    return ()
+
 
 def url_and_header_texts(request: http.Request) -> Iterator[Text]:
-    path, _, _ = request.path.partition("?")
-    yield Text(PATH, path)
+    target = request.path
+    path, _, _ = target.partition("?")
+    yield _new(Text, (PATH, path, True))
     # Name and value together: the name is the context some detectors need ("api_key=...",
     # "Authorization: Bearer ..."), and either half may be the secret.
     values: list[str] = []
-    for index, (name, value) in enumerate(request.query.items(multi=True)):
-        yield Text(f"query:{name_segment(name, index)}", f"{name}={value}")
+    for index, (name, value) in enumerate(_query(request)):
+        yield _new(Text, (f"query:{name_segment(name, index)}", f"{name}={value}", True))
         values.append(value)
     # Short values of several parameters joined in order: a key split over `a=...&b=...`.
-    for field in (*joined_field("query:*", values), *joined_neighbours("query:*", values)):
-        yield Text(field.location, field.text)
+    if len(values) >= 2:  # fewer make no join
+        for field in (*joined_field("query:*", values), *joined_neighbours("query:*", values)):
+            yield _new(Text, field)
     # The whole request-target as sent: mitmproxy's query view drops what follows a "#", and
     # the receiver may read it anyway.
-    if "#" in request.path:
-        yield Text(TARGET, request.path)
+    if "#" in target:
+        yield _new(Text, (TARGET, target, True))
     for index, (name, value) in enumerate(request.headers.items(multi=True)):
-        yield Text(f"header:{name_segment(name.lower(), index)}", f"{name}: {value}")
+        yield _new(Text, (f"header:{name_segment(name.lower(), index)}", f"{name}: {value}", True))
     # HTTP/2 (and chunked HTTP/1) trailers are forwarded after the body: headers all the same.
     if request.trailers is not None:
         for index, (name, value) in enumerate(request.trailers.items(multi=True)):
-            yield Text(f"trailer:{name_segment(name.lower(), index)}", f"{name}: {value}")
+            location = f"trailer:{name_segment(name.lower(), index)}"
+            yield _new(Text, (location, f"{name}: {value}", True))
 
 
 def body_texts(request: http.Request, *, limit: int) -> Iterator[Text]:
-    """Raises DecodeLimitExceeded / UndecodableBody: the caller blocks, never forwards."""
+    """Raises DecodeLimitExceeded / UndecodableBody (when called, or for a multipart body
+    while iterating): the caller blocks, never forwards."""
     raw = request.raw_content or b""
     if not raw:
-        return
+        return iter(())
     decoded = decode_content_encoding(raw, request.headers.get("content-encoding"), limit=limit)
-    for field in body_fields(decoded, request.headers.get("content-type"), limit=limit):
-        yield Text(field.location, field.text, field.peel)
+    fields = body_fields(decoded, request.headers.get("content-type"), limit=limit)
+    return map(_new, repeat(Text), fields)
 
 
 def decoded_body(request: http.Request, *, limit: int) -> bytes:
