@@ -7,21 +7,19 @@ Content-Encoding is undone). Locations never echo a name that could itself be a 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import repeat
 
 from mitmproxy import http
 
 from proxy.inspection.body_fields import joined_field, joined_neighbours
-from proxy.inspection.decoders import Field, body_fields, decode_content_encoding, name_segment
+from proxy.inspection.decoders import body_fields, decode_content_encoding, name_segment
 from proxy.inspection.engine import Text
 
 PATH = "url.path"
 TARGET = "url.target"  # the whole request-target, when it holds a fragment
 
 # A hundred texts a request: made as tuples, without Text's Python-level __new__ (twice the
-# cost). A body Field is a Text already but for its class: same fields, same order.
+# cost). A body Field is a Text (engine.Text is body_fields.Field).
 _new = tuple.__new__
-assert Field._fields == Text._fields
 
 
 def _query(request: http.Request) -> Iterable[tuple[str, str]]:
@@ -68,8 +66,7 @@ def body_texts(request: http.Request, *, limit: int) -> Iterator[Text]:
     if not raw:
         return iter(())
     decoded = decode_content_encoding(raw, request.headers.get("content-encoding"), limit=limit)
-    fields = body_fields(decoded, request.headers.get("content-type"), limit=limit)
-    return map(_new, repeat(Text), fields)
+    return body_fields(decoded, request.headers.get("content-type"), limit=limit)
 
 
 def decoded_body(request: http.Request, *, limit: int) -> bytes:
