@@ -7,8 +7,8 @@ like an ordinary identifier, else by its position "#N"):
   (cards, SSNs and phone numbers sent as numbers; a float that is such a whole number too);
   "body:$.a[bytes]": an array of integers 0..255 read as bytes; "body:$.a.<key#2>": the
   third key of $.a, itself scanned because keys can carry secrets; "body:$.a.*" /
-  "body:$.a[*]": the short strings of one object or array joined in order (see "Split
-  values" below);
+  "body:$.a[*]": the short strings of one object or array joined in order, "body:$.a[*].k":
+  those of key k over the objects of array $.a (see "Split values" below);
 - "body:line3:$.a": the same inside the third line of NDJSON;
 - "form:name" per urlencoded value (percent-encoding undone), "form:<key#N>", "form:*";
 - "multipart:name" per part (file uploads too, binary ones read as UTF-8 with replacement);
@@ -25,10 +25,11 @@ decodes base64 that JSON escaped (`\\/`) and avoids peeling the same runs twice.
 
 Split values: a secret cut into pieces in one JSON object or array (or one form) is caught by
 the joined field when each piece is JOIN_PART_MIN to JOIN_PART_MAX characters and the pieces
-are its only short strings or are adjacent in order; pieces spread over different objects,
-over the URL and the body, or over several requests are not. Joined fields can produce false
-positives of their own (digits of unrelated short strings passing a checksum): the engine
-applies only secret detectors there (`engine.is_joined`).
+are its only short strings or are adjacent in order; so is one cut over the same key of the
+objects of one array ("body:$.messages[*].content", scanned but not peeled). Pieces spread
+over other objects, over the URL and the body, or over several requests are not. Joined fields
+can produce false positives of their own (digits of unrelated short strings passing a
+checksum): the engine applies only secret detectors there (`engine.is_joined`).
 """
 
 from __future__ import annotations
@@ -369,6 +370,7 @@ class _JsonWalk:
                     append(new(Field, (f"{path}[*]", "".join(parts)[:JOIN_MAX_CHARS], True)))
                 if len(value) >= BYTE_ARRAY_MIN:
                     _byte_array(out, f"{path}[bytes]", value)
+                self._column_joins(out, path, value)
             if parts:
                 parts.clear()
             if kids:
@@ -378,6 +380,31 @@ class _JsonWalk:
                 stack += reversed(containers)
                 containers.clear()
         return out
+
+    def _column_joins(self, out: list[Field], path: str, items: list[Any]) -> None:
+        """For an array of objects, each key's short strings joined across the objects, in
+        order, at "path[*].key": a secret cut over two chat messages' contents, or over the
+        same field of two records. Scanned, not peeled (a join per key of every array of
+        objects would be a lot to peel), for secrets only (engine.is_joined)."""
+        columns: dict[str, list[str]] = {}
+        objects = 0
+        for item in items:
+            if type(item) is not _Members:
+                continue
+            objects += 1
+            for key, child in item:
+                if type(child) is str and JOIN_PART_MIN <= len(child) <= JOIN_PART_MAX:
+                    text = child if self._clean is None else self._clean(child)
+                    columns.setdefault(key, []).append(text)
+        if objects < 2:
+            return
+        for number, (key, parts) in enumerate(columns.items()):
+            if len(parts) >= 2:
+                shown = self._plain.get(key)
+                if shown is None:
+                    shown = self._plain[key] = is_plain_name(key)
+                where = f"{path}[*].{key}" if shown else f"{path}[*].#{number}"
+                out.append(Field(where, "".join(parts)[:JOIN_MAX_CHARS], peel=False))
 
     def _scalar(self, out: list[Field], path: str, value: Any) -> None:
         """A string long enough to matter, or an integer (or a float that is a whole number)

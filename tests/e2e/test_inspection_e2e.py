@@ -142,6 +142,10 @@ CHANNELS = {
                                           "json": {"b": list(AWS_KEY.encode())}},
     "json split over one array": lambda t: {"url_suffix": f"/sp?t={t}",
                                             "json": {"p": [AWS_KEY[:10], AWS_KEY[10:]]}},
+    "json split over two chat messages": lambda t: {
+        "url_suffix": f"/cm?t={t}", "json": {"messages": [
+            {"role": "user", "content": AWS_KEY[:8]},
+            {"role": "user", "content": AWS_KEY[8:]}]}},
     "reversed in json": lambda t: {"url_suffix": f"/rv?t={t}",
                                    "json": {"note": f"backwards: {AWS_KEY[::-1]}"}},
     "rot13 in a header": lambda t: {"url_suffix": f"/13?t={t}",

@@ -733,6 +733,26 @@ def test_json_split_secret_is_joined_within_one_array() -> None:
     assert by_location(fields(body, "application/json"))["body:$.parts[*]"] == "4111111111111111"
 
 
+def test_json_split_secret_is_joined_over_one_key_of_an_array_of_objects() -> None:
+    messages = [{"role": "user", "content": FAKE_AWS_ID[:9]},
+                {"role": "assistant", "content": "ok", "n": 1},
+                {"role": "user", "content": FAKE_AWS_ID[9:]}]
+    found = [f for f in fields(json.dumps({"messages": messages}).encode(), "application/json")
+             if f.location == "body:$.messages[*].content"]
+    assert [(f.text, f.peel) for f in found] == [(FAKE_AWS_ID, False)]  # "ok": too short
+
+
+@pytest.mark.parametrize("items", [
+    [{"content": "AKIA"}],  # one object: its own join covers it
+    [{"content": "AKIA"}, ["IOSFODNN7EXAMPLE"]],  # one object and a list
+    [{"content": "AKIA"}, {"other": "IOSFODNN7EXAMPLE"}],  # another key
+    [{"content": "A"}, {"content": "B"}],  # pieces too short to join
+])
+def test_near_misses_make_no_join_over_an_array_of_objects(items: list[object]) -> None:
+    found = fields(json.dumps({"messages": items}).encode(), "application/json")
+    assert [f.location for f in found if f.location.startswith("body:$.messages[*].")] == []
+
+
 def test_json_single_characters_are_not_joined() -> None:
     body = json.dumps({"digits": list("4111111111111111")}).encode()
     assert "body:$.digits[*]" not in by_location(fields(body, "application/json"))
