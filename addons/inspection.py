@@ -18,6 +18,7 @@ from addons.redaction import RedactionImpossible, placeholder, redact_request
 from addons.request_texts import body_texts, decoded_body, url_and_header_texts
 from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
+from proxy.inspection.body_fields import uncompressed_layers
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import Hit, Inspection, Text, inspect_texts
 from proxy.metrics.labels import Component
@@ -134,7 +135,17 @@ class Inspector:
         _, overrides, mode = self._settings(flow)
         index = len(flow.websocket.messages) - 1
         text = message.text if message.is_text else message.content.decode("latin-1")
-        inspection = self._inspect([Text(f"websocket:{index}", text)])
+        texts = [Text(f"websocket:{index}", text)]
+        if not message.is_text:  # a binary message may be compressed data: read it too
+            limit, _ = self._limits(overrides)
+            try:
+                texts += [Text(f"websocket:{index}", inner.decode("utf-8", "replace"))
+                          for inner in uncompressed_layers(message.content, limit)]
+            except DecodeLimitExceeded:
+                message.drop()  # more than the body limit once decompressed: not looked into
+                flow.kill()
+                return
+        inspection = self._inspect(texts)
         verdict = decide_findings(inspection.findings, self.gate.policy.inspection, overrides,
                                   mode)
         findings = flow.metadata.setdefault(META_FINDINGS, [])

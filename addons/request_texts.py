@@ -16,6 +16,7 @@ from proxy.inspection.engine import Text
 
 PATH = "url.path"
 TARGET = "url.target"  # the whole request-target, when it holds a fragment
+HEADERS_JOINED = "header:*"  # short header (and trailer) values joined: see engine.is_joined
 
 # A hundred texts a request: made as tuples, without Text's Python-level __new__ (twice the
 # cost). A body Field is a Text (engine.Text is body_fields.Field).
@@ -50,13 +51,22 @@ def url_and_header_texts(request: http.Request) -> Iterator[Text]:
     # the receiver may read it anyway.
     if "#" in target:
         yield _new(Text, (TARGET, target, True))
+    header_values: list[str] = []
     for index, (name, value) in enumerate(request.headers.items(multi=True)):
         yield _new(Text, (f"header:{name_segment(name.lower(), index)}", f"{name}: {value}", True))
+        header_values.append(value)
     # HTTP/2 (and chunked HTTP/1) trailers are forwarded after the body: headers all the same.
     if request.trailers is not None:
         for index, (name, value) in enumerate(request.trailers.items(multi=True)):
             location = f"trailer:{name_segment(name.lower(), index)}"
             yield _new(Text, (location, f"{name}: {value}", True))
+            header_values.append(value)
+    # A key split over `X-A: ...` and `X-B: ...`: short values joined in order, as for the
+    # query, but scanned and not peeled: every request has a dozen short headers (host,
+    # user agent, content type) whose glued runs would all be decoded for nothing.
+    for field in (*joined_field(HEADERS_JOINED, header_values),
+                  *joined_neighbours(HEADERS_JOINED, header_values)):
+        yield _new(Text, (field.location, field.text, False))
 
 
 def body_texts(request: http.Request, *, limit: int) -> Iterator[Text]:

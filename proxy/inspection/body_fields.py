@@ -46,6 +46,7 @@ from email.utils import collapse_rfc2231_value
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
+from proxy.inspection.compression import decompress, sniff_format
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.textual import bytes_as_text, sniff_wide_codec
 
@@ -57,6 +58,7 @@ JOIN_MAX_CHARS = 1024  # one joined field at most
 BYTE_ARRAY_MIN = 8  # a JSON array of this many integers 0..255 is also read as bytes
 MULTIPART_MAX_DEPTH = 4  # multipart inside multipart: deeper is refused (DecodeLimitExceeded)
 MULTIPART_MAX_PARTS = 10_000  # parts in one body over all levels: more is refused
+MAX_COMPRESSED_LAYERS = 3  # compressed data inside compressed data, undone this deep
 PLAIN_NAME_MAX = 32  # longer names are shown by position: secrets are long
 PLAIN_NAME_SHORT = 8  # names this short are always shown: too short to be a secret
 PLAIN_WORD_MAX = 16  # longest camelCase/snake_case word in a shown name (uppercase: 12)
@@ -96,21 +98,51 @@ def body_fields(data: bytes, content_type: str | None, *, limit: int) -> Iterato
     mime, params = parse_content_type(content_type)
     text, alternative = _readings(data, params.get("charset"))
     if mime.startswith("multipart/") and params.get("boundary"):
-        return _multipart_body_fields(data, params["boundary"], text, alternative)
+        return _multipart_body_fields(data, params["boundary"], text, alternative, limit)
     # A list, not a generator: the JSON walk makes its hundred fields at once anyway.
+    fields = _text_fields(text, alternative, mime)
+    for inner in uncompressed_layers(data, limit):
+        # Compressed data sent as it is (application/octet-stream, no Content-Encoding): the
+        # receiver can decompress it as easily as we can. Its type is unknown: JSON is sniffed.
+        fields += _text_fields(*_readings(inner, None), "")
+    return iter(fields)
+
+
+def _text_fields(text: str, alternative: str | None, mime: str) -> list[Field]:
+    """The fields of a body that is not multipart, in each of its readings, then the whole."""
     fields = _text_structure(text, mime)
     fields.append(Field("body", text, peel=not fields))
     if alternative is not None:
         fields += _text_structure(alternative, mime)
         fields.append(Field("body", alternative))
-    return iter(fields)
+    return fields
 
 
-def _multipart_body_fields(data: bytes, boundary: str, text: str,
-                           alternative: str | None) -> Iterator[Field]:
+def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
+    """What `data` decompresses to when it is itself compressed data with a magic number
+    (gzip, zlib, zstd, bzip2, xz), and what that decompresses to in turn, up to
+    MAX_COMPRESSED_LAYERS: a body or a file upload that no Content-Encoding announces.
+
+    Damage is tolerated (what decodes before it is kept, as a lenient receiver would read it);
+    output past `limit` raises DecodeLimitExceeded, so that the caller blocks rather than
+    forwards what it could not look into."""
+    layers: list[bytes] = []
+    for _ in range(MAX_COMPRESSED_LAYERS):
+        fmt = sniff_format(data)
+        if fmt is None:
+            break
+        data = decompress(fmt, data, limit=limit, lenient=True)
+        if not data:
+            break  # the magic number was there by chance
+        layers.append(data)
+    return layers
+
+
+def _multipart_body_fields(data: bytes, boundary: str, text: str, alternative: str | None,
+                           limit: int) -> Iterator[Field]:
     """body_fields for a multipart body: its parts, read as they are yielded, then the whole."""
     structured = 0
-    for field in _multipart_fields(data, boundary, _PartBudget()):
+    for field in _multipart_fields(data, boundary, _PartBudget(limit)):
         structured += 1
         yield field
     yield Field("body", text, peel=not structured)
@@ -499,10 +531,12 @@ def _form_fields(text: str) -> Iterator[Field]:
 
 
 class _PartBudget:
-    """Parts left to read in one body, over all nesting levels."""
+    """Parts left to read in one body, over all nesting levels, and the body's size limit
+    (for what a compressed part decompresses to)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
         self.left = MULTIPART_MAX_PARTS
+        self.limit = limit
 
     def take(self) -> None:
         self.left -= 1
@@ -532,6 +566,9 @@ def _multipart_fields(data: bytes, boundary: str, budget: _PartBudget, *,
             yield Field(label, text)
         if alternative:
             yield Field(label, alternative)
+        for inner in uncompressed_layers(content, budget.limit):  # a .gz file uploaded
+            for reading in filter(None, _readings(inner, None)):
+                yield Field(label, reading)
 
 
 def _split_multipart(data: bytes, boundary: str) -> Iterator[tuple[dict[str, str], bytes]]:

@@ -1,4 +1,6 @@
-"""Bounded decompression of gzip, zlib, raw deflate, zstd and Brotli: never more than a cap.
+"""Bounded decompression of gzip, zlib, raw deflate, zstd, Brotli, bzip2 and xz: never more
+than a cap. (bzip2 and xz are not HTTP content codings: they are found by their magic numbers,
+in a body or inside base64.)
 
 Every format is decoded as a stream of chunks of at most CHUNK bytes, so the caller stops a
 decompression bomb after at most `limit + CHUNK` bytes, whatever the compression ratio.
@@ -6,9 +8,12 @@ decompression bomb after at most `limit + CHUNK` bytes, whatever the compression
 
 from __future__ import annotations
 
+import bz2
+import lzma
 import zlib
 from collections.abc import Callable, Generator
 from contextlib import closing
+from typing import Protocol
 
 import zstandard
 
@@ -24,11 +29,17 @@ MAX_MEMBERS = 1024
 # allocate up to the library's 128 MiB default per decoder.
 ZSTD_MAX_WINDOW = 8 * 1024 * 1024
 
-FORMATS = ("gzip", "zlib", "deflate", "zstd", "br")  # "deflate" is raw deflate (RFC 1951)
+# xz lets a stream ask for a dictionary of up to 1.5 GiB: refuse what needs more than this.
+XZ_MEMLIMIT = 64 * 1024 * 1024
+
+# "deflate" is raw deflate (RFC 1951)
+FORMATS = ("gzip", "zlib", "deflate", "zstd", "br", "bzip2", "xz")
 
 _GZIP_WBITS, _ZLIB_WBITS, _RAW_WBITS = 16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _GZIP_MAGIC = b"\x1f\x8b\x08"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_BZIP2_MAGIC = b"BZh"  # then the block size, "1" to "9", then a block or the end marker
 
 
 def decompress(fmt: str, data: bytes, *, limit: int, lenient: bool = False) -> bytes:
@@ -71,12 +82,16 @@ def probe_head(fmt: str, data: bytes, *, size: int) -> bytes | None:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """The format announced by the first bytes (gzip, zstd, zlib), or None: raw deflate and
-    Brotli carry no magic number."""
+    """The format announced by the first bytes (gzip, zstd, xz, bzip2, zlib), or None: raw
+    deflate and Brotli carry no magic number."""
     if data.startswith(_GZIP_MAGIC):
         return "gzip"
     if data.startswith(_ZSTD_MAGIC):
         return "zstd"
+    if data.startswith(_XZ_MAGIC):
+        return "xz"
+    if data.startswith(_BZIP2_MAGIC) and data[3:4] in _BZIP2_LEVELS and data[4:10] in _BZIP2_NEXT:
+        return "bzip2"
     if looks_like_zlib(data):
         return "zlib"
     return None
@@ -98,6 +113,9 @@ def _chunks(fmt: str, data: bytes, size: int) -> Generator[bytes, None, None]:
         "deflate": lambda raw, size: _inflate_chunks(raw, size, _RAW_WBITS, "deflate"),
         "zstd": _zstd_chunks,
         "br": brotli_chunks,
+        "bzip2": lambda raw, size: _stdlib_chunks(raw, size, bz2.BZ2Decompressor, "bzip2"),
+        "xz": lambda raw, size: _stdlib_chunks(
+            raw, size, lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=XZ_MEMLIMIT), "xz"),
     }
     if fmt not in decoders:
         raise UndecodableBody(f"unknown compression format {fmt!r}")
@@ -164,7 +182,7 @@ def _zstd_chunks(data: bytes, size: int) -> Generator[bytes, None, None]:
             while chunk := reader.read(size):
                 yield chunk
     except zstandard.ZstdError as error:
-        raise UndecodableBody(f"zstd stream is corrupt: {error}") from None
+        raise _refusal("zstd", error) from None
     _check_zstd_frames(decoder, data)
 
 
@@ -187,9 +205,64 @@ def _check_zstd_frames(decoder: zstandard.ZstdDecompressor, data: bytes) -> None
             try:
                 frame.decompress(piece)
             except zstandard.ZstdError as error:
-                raise UndecodableBody(f"zstd stream is corrupt: {error}") from None
+                raise _refusal("zstd", error) from None
             position, step = position + len(piece), min(step * 2, INPUT_STEP)
         position -= len(frame.unused_data)
         if position == len(data):
             return
     raise UndecodableBody(f"zstd stream has more than {MAX_MEMBERS} frames")
+
+
+_BZIP2_LEVELS = {bytes([digit]) for digit in b"123456789"}
+# What follows "BZh<level>": a block's magic (pi) or the end of stream marker (sqrt(pi)).
+_BZIP2_NEXT = {b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90"}
+
+
+class _StdlibDecompressor(Protocol):
+    """bz2.BZ2Decompressor and lzma.LZMADecompressor: `max_length` bounds each call's output."""
+
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def needs_input(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+
+def _stdlib_chunks(data: bytes, size: int, make: Callable[[], _StdlibDecompressor],
+                   name: str) -> Generator[bytes, None, None]:
+    """bzip2 or xz streams one after the other (both tools concatenate them), each decoded
+    in calls of at most `size` bytes of output."""
+    pending = data
+    for _ in range(MAX_MEMBERS):
+        decoder = make()
+        piece = pending
+        while not decoder.eof:
+            try:
+                out = decoder.decompress(piece, size)
+            except (OSError, EOFError, lzma.LZMAError, ValueError) as error:
+                raise _refusal(name, error) from None
+            piece = b""
+            if out:
+                yield out
+            elif decoder.needs_input:
+                raise TruncatedStream(f"{name} stream is truncated")
+        pending = decoder.unused_data
+        if not pending:
+            return
+    raise UndecodableBody(f"{name} stream has more than {MAX_MEMBERS} streams")
+
+
+# What zstd and xz say when a stream asks for more memory than we allow it.
+_MEMORY_REFUSALS = ("too much memory", "memory usage limit")
+
+
+def _refusal(name: str, error: Exception) -> UndecodableBody | DecodeLimitExceeded:
+    """The error for a stream the decoder refused: DecodeLimitExceeded when it asked for more
+    memory than we allow (ZSTD_MAX_WINDOW, XZ_MEMLIMIT), which a lenient read must not take
+    for damage and skip (a receiver without our limit reads it), else UndecodableBody."""
+    if any(words in str(error).lower() for words in _MEMORY_REFUSALS):
+        return DecodeLimitExceeded(f"{name} stream needs more memory than allowed")
+    return UndecodableBody(f"{name} stream is corrupt: {error}")

@@ -7,10 +7,12 @@ assertion message ever contains one.
 from __future__ import annotations
 
 import base64
+import bz2
 import codecs
 import gzip
 import hashlib
 import json
+import lzma
 import random
 import uuid
 from collections.abc import Iterator
@@ -146,6 +148,24 @@ CHANNELS = {
         "url_suffix": f"/cm?t={t}", "json": {"messages": [
             {"role": "user", "content": AWS_KEY[:8]},
             {"role": "user", "content": AWS_KEY[8:]}]}},
+    "gzip body sent as octet-stream, no content-encoding": lambda t: {
+        "url_suffix": f"/rg?t={t}", "headers": {"Content-Type": "application/octet-stream"},
+        "data": gzip.compress(f"key={AWS_KEY}".encode())},
+    "gzip inside a gzip content-encoding": lambda t: {
+        "url_suffix": f"/gg?t={t}", "headers": {"Content-Encoding": "gzip"},
+        "data": gzip.compress(gzip.compress(json.dumps({"k": AWS_KEY}).encode()))},
+    "bzip2 body": lambda t: {"url_suffix": f"/bz?t={t}",
+                             "data": bz2.compress(f"key={AWS_KEY}".encode())},
+    "bzip2 inside base64 in json": lambda t: {
+        "url_suffix": f"/b2?t={t}",
+        "json": {"blob": base64.b64encode(bz2.compress(f"key {AWS_KEY}".encode())).decode()}},
+    "xz body": lambda t: {"url_suffix": f"/xz?t={t}",
+                          "data": lzma.compress(f"key={AWS_KEY} ".encode() * 50)},
+    "gzipped file upload": lambda t: {
+        "url_suffix": f"/gu?t={t}",
+        "files": {"file": ("creds.txt.gz", gzip.compress(f"aws={AWS_KEY}\n".encode()))}},
+    "split over two headers": lambda t: {
+        "url_suffix": f"/hh?t={t}", "headers": {"X-Part-1": AWS_KEY[:9], "X-Part-2": AWS_KEY[9:]}},
     "reversed in json": lambda t: {"url_suffix": f"/rv?t={t}",
                                    "json": {"note": f"backwards: {AWS_KEY[::-1]}"}},
     "rot13 in a header": lambda t: {"url_suffix": f"/13?t={t}",
@@ -278,12 +298,17 @@ def test_a_body_over_the_limit_is_never_forwarded(proxy: Proxy, upstream: Upstre
     assert upstream.seen_with_marker(marker) == []
 
 
-def test_a_gzip_bomb_is_refused(proxy: Proxy, upstream: Upstream) -> None:
+@pytest.mark.parametrize("headers", [
+    {"Content-Encoding": "gzip"},
+    {"Content-Type": "application/octet-stream"},  # no Content-Encoding: read all the same
+], ids=["content-encoding", "sent-as-is"])
+def test_a_gzip_bomb_is_refused(proxy: Proxy, upstream: Upstream,
+                                headers: dict[str, str]) -> None:
     marker = tag()
     bomb = gzip.compress(b"\0" * 50_000_000)  # 50 MB of zeros in ~50 KB
     response = proxy.session().post(
         f"https://allowed.test:{upstream.ports['https']}/bomb?t={marker}", data=bomb,
-        headers={"Content-Encoding": "gzip"}, timeout=30)
+        headers=headers, timeout=30)
     assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
         403, "body_too_large")
     assert upstream.seen_with_marker(marker) == []
@@ -308,12 +333,36 @@ def test_a_secret_in_a_websocket_message_closes_the_socket(proxy: Proxy,
         assert AWS_KEY.encode() not in echoed
 
 
+def test_a_gzipped_secret_in_a_binary_websocket_message_closes_the_socket(
+        proxy: Proxy, upstream: Upstream) -> None:
+    port = upstream.ports["https"]
+    upgrade = [("Host", f"allowed.test:{port}"), ("Upgrade", "websocket"),
+               ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+               ("Sec-WebSocket-Version", "13")]
+    sock, _ = open_tunnel(proxy.port, f"allowed.test:{port}")
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:
+        assert http_request(tls, "GET", "/ws", upgrade).status == 101
+        harmless = gzip.compress(b"just a build log line", mtime=0)
+        tls.sendall(_masked_frame(harmless, opcode=0x2))
+        assert harmless in tls.recv(1024)  # binary compressed data as such passes
+        tls.sendall(_masked_frame(gzip.compress(f"key {AWS_KEY}".encode(), mtime=0),
+                                  opcode=0x2))
+        try:
+            echoed = tls.recv(1024)
+        except OSError:
+            echoed = b""
+        assert echoed == b""  # closed: the echo of the compressed message never came
+
+
 def _masked_text_frame(text: str) -> bytes:
-    payload = text.encode()
+    return _masked_frame(text.encode(), opcode=0x1)
+
+
+def _masked_frame(payload: bytes, *, opcode: int) -> bytes:
     mask = b"\x01\x02\x03\x04"
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     assert len(payload) < 126
-    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
 
 
 def test_one_email_passes_and_a_customer_list_does_not(proxy: Proxy,
