@@ -46,6 +46,7 @@ from email.utils import collapse_rfc2231_value
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
+from proxy.inspection.archives import zip_members
 from proxy.inspection.compression import decompress, sniff_format
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.textual import bytes_as_text, sniff_wide_codec
@@ -121,7 +122,9 @@ def _text_fields(text: str, alternative: str | None, mime: str) -> list[Field]:
 def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
     """What `data` decompresses to when it is itself compressed data with a magic number
     (gzip, zlib, zstd, bzip2, xz), and what that decompresses to in turn, up to
-    MAX_COMPRESSED_LAYERS: a body or a file upload that no Content-Encoding announces.
+    MAX_COMPRESSED_LAYERS: a body or a file upload that no Content-Encoding announces. A zip
+    archive at any of these layers gives its members (archives.py: UndecodableBody for one
+    that holds a member we cannot read, such as an encrypted one).
 
     Damage is tolerated (what decodes before it is kept, as a lenient receiver would read it);
     output past `limit` raises DecodeLimitExceeded, so that the caller blocks rather than
@@ -130,6 +133,7 @@ def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
     for _ in range(MAX_COMPRESSED_LAYERS):
         fmt = sniff_format(data)
         if fmt is None:
+            layers += zip_members(data, limit)  # an archive's members, not unwrapped further
             break
         data = decompress(fmt, data, limit=limit, lenient=True)
         if not data:

@@ -11,10 +11,12 @@ import bz2
 import codecs
 import gzip
 import hashlib
+import io
 import json
 import lzma
 import random
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,6 +101,14 @@ NESTED_MULTIPART = (
     "--i\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
     "key {qp}\r\n--i--\r\n\r\n--o--\r\n")
 
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
 CHANNELS = {
     "path": lambda t: {"url_suffix": f"/x/{AWS_KEY}?t={t}"},
     "query value": lambda t: {"url_suffix": f"/q?t={t}&key={AWS_KEY}"},
@@ -164,6 +174,9 @@ CHANNELS = {
     "gzipped file upload": lambda t: {
         "url_suffix": f"/gu?t={t}",
         "files": {"file": ("creds.txt.gz", gzip.compress(f"aws={AWS_KEY}\n".encode()))}},
+    "zipped credentials uploaded": lambda t: {
+        "url_suffix": f"/zu?t={t}",
+        "files": {"file": ("aws.zip", _zip({".aws/credentials": f"key = {AWS_KEY}\n"}))}},
     "split over two headers": lambda t: {
         "url_suffix": f"/hh?t={t}", "headers": {"X-Part-1": AWS_KEY[:9], "X-Part-2": AWS_KEY[9:]}},
     "reversed in json": lambda t: {"url_suffix": f"/rv?t={t}",
@@ -187,6 +200,20 @@ def test_a_secret_in_every_channel_is_blocked(proxy: Proxy, upstream: Upstream,
     body = response.json()
     assert {f["detector"] for f in body["findings"]} == {"aws_access_key"}
     assert AWS_KEY not in response.text
+    assert upstream.seen_with_marker(marker) == []
+
+
+def test_an_archive_with_an_encrypted_member_is_blocked_unread(proxy: Proxy,
+                                                              upstream: Upstream) -> None:
+    marker = tag()
+    archive = bytearray(_zip({"notes.txt": "nothing to see"}))
+    archive[6] |= 0x1  # the member's "encrypted" flag, local header and central directory
+    archive[archive.find(b"PK\x01\x02") + 8] |= 0x1
+    response = proxy.session().post(
+        f"https://allowed.test:{upstream.ports['https']}/enc?t={marker}",
+        files={"file": ("notes.zip", bytes(archive))}, timeout=10)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
+        403, "body_undecodable")
     assert upstream.seen_with_marker(marker) == []
 
 

@@ -1,0 +1,107 @@
+"""Zip archives sent as a body or uploaded: members read with bounds, the unreadable refused."""
+
+from __future__ import annotations
+
+import io
+import struct
+import tracemalloc
+import zipfile
+
+import pytest
+
+from proxy.inspection.archives import MAX_MEMBERS, zip_members
+from proxy.inspection.body_fields import body_fields
+from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
+
+MiB = 1024 * 1024
+LIMIT = 10 * MiB
+KEY = "AKIAQ3FXN7TRZ4LWPK2B"
+CREDENTIALS = f"[default]\naws_access_key_id = {KEY}\n" + "region = eu-west-1\n" * 20
+
+
+def _zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _patch_headers(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """Set one field in the local header and in the central directory entry (same field,
+    offsets 6/8 in the local header are 8/10 in the central one)."""
+    out = bytearray(data)
+    struct.pack_into(fmt, out, offset, value)
+    central = out.find(b"PK\x01\x02")
+    struct.pack_into(fmt, out, central + offset + 2, value)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED,
+                                    zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_every_member_is_read_whatever_its_method(method: int) -> None:
+    data = _zip({"dir/": b"", ".aws/credentials": CREDENTIALS.encode(), "b.txt": b"other"},
+                method)
+    assert zip_members(data, LIMIT) == [CREDENTIALS.encode(), b"other"]
+
+
+def test_a_zip_body_and_a_zip_upload_are_scanned_through_body_fields() -> None:
+    data = _zip({"creds": CREDENTIALS.encode()})
+    assert KEY.encode() not in data  # deflate hides it from a scan of the bytes
+    as_body = [f.text for f in body_fields(data, "application/zip", limit=LIMIT)]
+    upload = (b'--b\r\nContent-Disposition: form-data; name="f"; filename="c.zip"\r\n\r\n'
+              + data + b"\r\n--b--\r\n")
+    as_part = [f.text for f in body_fields(upload, "multipart/form-data; boundary=b",
+                                           limit=LIMIT)]
+    assert CREDENTIALS in as_body
+    assert CREDENTIALS in as_part
+
+
+def test_a_member_with_a_wrong_crc_is_still_read() -> None:
+    data = _patch_headers(_zip({"creds": CREDENTIALS.encode()}), 14, "<I", 0xDEADBEEF)
+    assert zip_members(data, LIMIT) == [CREDENTIALS.encode()]
+
+
+def test_an_encrypted_member_is_refused() -> None:
+    data = _patch_headers(_zip({"creds": CREDENTIALS.encode()}), 6, "<H", 0x1)
+    with pytest.raises(UndecodableBody):
+        zip_members(data, LIMIT)
+
+
+def test_a_member_in_a_method_python_cannot_read_is_refused() -> None:
+    data = _patch_headers(_zip({"creds": CREDENTIALS.encode()}), 8, "<H", 9)  # deflate64
+    with pytest.raises(UndecodableBody):
+        zip_members(data, LIMIT)
+
+
+def test_more_members_than_the_cap_are_refused() -> None:
+    data = _zip({f"f{n}": b"x" for n in range(MAX_MEMBERS + 1)}, zipfile.ZIP_STORED)
+    with pytest.raises(DecodeLimitExceeded):
+        zip_members(data, LIMIT)
+
+
+def test_a_zip_bomb_stops_at_the_limit() -> None:
+    bomb = _zip({"zeros": bytes(200 * MiB)})
+    assert len(bomb) < MiB
+
+    def read() -> None:
+        with pytest.raises(DecodeLimitExceeded):
+            zip_members(bomb, MiB)
+
+    tracemalloc.start()
+    try:
+        read()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * MiB + len(bomb)
+
+
+@pytest.mark.parametrize("data", [
+    b"PK\x03\x04 then nothing of a zip",
+    _zip({"creds": CREDENTIALS.encode()})[:-30],  # the central directory cut off
+    b"not a zip at all",
+    b"",
+])
+def test_what_does_not_parse_as_a_zip_gives_nothing(data: bytes) -> None:
+    assert zip_members(data, LIMIT) == []
