@@ -16,6 +16,10 @@ from proxy.inspection.engine import Text
 
 PATH = "url.path"
 TARGET = "url.target"  # the whole request-target, when it holds a fragment
+METHOD = "method"
+COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                            "TRACE", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE",
+                            "LOCK", "UNLOCK", "REPORT", "SEARCH", "QUERY"})
 HEADERS_JOINED = "header:*"  # short header (and trailer) values joined: see engine.is_joined
 
 # A hundred texts a request: made as tuples, without Text's Python-level __new__ (twice the
@@ -37,6 +41,10 @@ def url_and_header_texts(request: http.Request) -> Iterator[Text]:
     target = request.path
     path, _, _ = target.partition("?")
     yield _new(Text, (PATH, path, True))
+    # HTTP allows any token as a method, and the receiver logs it: one not in the registry
+    # of common methods is scanned too.
+    if request.method not in COMMON_METHODS:
+        yield _new(Text, (METHOD, request.method, True))
     # Name and value together: the name is the context some detectors need ("api_key=...",
     # "Authorization: Bearer ..."), and either half may be the secret.
     values: list[str] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from proxy.audit.log import AuditLog
 from proxy.audit.record import AuditRecord
+from proxy.audit.redact_record import redact_record
 from proxy.inspection.clean_texts import CleanTexts
 from proxy.inspection.engine import scrub
 from proxy.inspection.scanner import Scanner
@@ -61,15 +62,9 @@ class Gate:
             raise RuntimeError("injected fault")
 
     def write_audit(self, record: AuditRecord) -> None:
-        """Write a line with every value a detector finds in its host or path replaced.
-
-        A path (/keys/AKIA...) or a host name (<secret>.attacker.example) can carry a secret,
-        and the audit log must never hold one.
-        """
-        if record.host is not None:
-            record.host = scrub(record.host, self.scanner)
-        if record.path is not None:
-            record.path = scrub(record.path, self.scanner)
+        """Write a line with every secret the sender put in its host, path, method or logged
+        headers replaced (proxy/audit/redact_record.py): the audit log must never hold one."""
+        redact_record(record, lambda text: scrub(text, self.scanner))
         self.audit.write(record)
         # Counted where it is logged: every audit line is counted once, and nothing else is.
         self.metrics.request_decided(record.kind, record.decision, record.reason)

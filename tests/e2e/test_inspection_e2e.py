@@ -84,7 +84,17 @@ def proxy(upstream: Upstream, upstream_ca_file: Path,
     stop(running.process)
     everything = running.audit_log.read_text() + running.log.read_text(errors="replace")
     for value in (AWS_KEY, GITHUB_TOKEN, ANTHROPIC_KEY):
-        assert value not in everything, "a secret value reached a log"
+        for form in _written_forms(value):
+            assert form not in everything, "a secret value reached a log"
+
+
+def _written_forms(value: str) -> list[str]:
+    """A value as the tests send it: plain, base64 (both alphabets, without padding), hex,
+    reversed, rot13."""
+    raw = value.encode()
+    return [value, base64.b64encode(raw).decode().rstrip("="),
+            base64.urlsafe_b64encode(raw).decode().rstrip("="), raw.hex(), value[::-1],
+            codecs.encode(value, "rot13")]
 
 
 def tag() -> str:
@@ -177,6 +187,13 @@ CHANNELS = {
     "zipped credentials uploaded": lambda t: {
         "url_suffix": f"/zu?t={t}",
         "files": {"file": ("aws.zip", _zip({".aws/credentials": f"key = {AWS_KEY}\n"}))}},
+    "user agent (a header the audit line keeps)": lambda t: {
+        "url_suffix": f"/ua?t={t}", "headers": {"User-Agent": f"tool/1.0 ({AWS_KEY})"}},
+    "rot13 in the user agent": lambda t: {
+        "url_suffix": f"/u13?t={t}",
+        "headers": {"User-Agent": "tool/1.0 " + codecs.encode(AWS_KEY, "rot13")}},
+    "base64 in the path": lambda t: {
+        "url_suffix": f"/p/{base64.urlsafe_b64encode(AWS_KEY.encode()).decode()}?t={t}"},
     "split over two headers": lambda t: {
         "url_suffix": f"/hh?t={t}", "headers": {"X-Part-1": AWS_KEY[:9], "X-Part-2": AWS_KEY[9:]}},
     "reversed in json": lambda t: {"url_suffix": f"/rv?t={t}",
@@ -215,6 +232,19 @@ def test_an_archive_with_an_encrypted_member_is_blocked_unread(proxy: Proxy,
     assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
         403, "body_undecodable")
     assert upstream.seen_with_marker(marker) == []
+
+
+def test_a_secret_as_the_method_is_blocked_and_not_logged(proxy: Proxy,
+                                                          upstream: Upstream) -> None:
+    marker = tag()
+    response = proxy.session().request(
+        AWS_KEY, f"https://allowed.test:{upstream.ports['https']}/me?t={marker}", timeout=10)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
+        403, "secret_detected")
+    assert [f["location"] for f in response.json()["findings"]] == ["method"]
+    assert upstream.seen_with_marker(marker) == []
+    line = proxy.audit_for(response.headers["X-Glassbreak-Request-Id"])[0]
+    assert line["method"] == "[REDACTED:aws_access_key]"
 
 
 def test_a_secret_in_plain_http_is_blocked(proxy: Proxy, upstream: Upstream) -> None:

@@ -1,0 +1,44 @@
+"""An audit line never holds a secret: the fields a sender writes are cleaned before it is sealed.
+
+The host, path, method and logged headers (user agent, content type...) come from the request.
+Two passes: every value a detector finds in them as written is replaced (`scrub`); and a field
+where inspection found something, in whatever layer (a base64 key in the path, a rot13 one in the
+user agent), is replaced whole, since the scrub sees only what is written plainly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from proxy.audit.record import AuditRecord
+
+REDACTED_FIELD = "[REDACTED:{detector}]"
+# Finding locations (addons/request_texts.py) that are fields of the audit line.
+_PATH_LOCATIONS = frozenset({"url.path", "url.target"})
+_METHOD_LOCATION = "method"
+_JOINED_HEADERS = "header:*"
+_HEADER_PREFIX = "header:"
+
+
+def redact_record(record: AuditRecord, scrub: Callable[[str], str]) -> None:
+    """Clean `record` in place; `scrub` replaces the values detectors find in a text."""
+    if record.host is not None:
+        record.host = scrub(record.host)
+    if record.path is not None:
+        record.path = scrub(record.path)
+    if record.method is not None:
+        record.method = scrub(record.method)
+    record.headers = {name: scrub(value) for name, value in record.headers.items()}
+    for finding in record.findings:
+        location, detector = str(finding.get("location")), str(finding.get("detector"))
+        whole = REDACTED_FIELD.format(detector=detector)
+        if location in _PATH_LOCATIONS and record.path is not None:
+            record.path = whole
+        elif location == _METHOD_LOCATION and record.method is not None:
+            record.method = whole
+        elif location == _JOINED_HEADERS:  # pieces of several headers: which ones is unknown
+            record.headers = dict.fromkeys(record.headers, whole)
+        elif location.startswith(_HEADER_PREFIX):
+            name = location.removeprefix(_HEADER_PREFIX)
+            if name in record.headers:
+                record.headers[name] = whole
