@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import bz2
 import codecs
+import contextlib
 import gzip
 import hashlib
 import io
 import json
 import lzma
 import random
+import ssl
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -371,8 +373,9 @@ def test_a_gzip_bomb_is_refused(proxy: Proxy, upstream: Upstream,
     assert upstream.seen_with_marker(marker) == []
 
 
-def test_a_secret_in_a_websocket_message_closes_the_socket(proxy: Proxy,
-                                                           upstream: Upstream) -> None:
+@contextlib.contextmanager
+def _websocket(proxy: Proxy, upstream: Upstream) -> Iterator[ssl.SSLSocket]:
+    """A WebSocket to the upstream's echo endpoint, through the proxy, upgraded."""
     port = upstream.ports["https"]
     upgrade = [("Host", f"allowed.test:{port}"), ("Upgrade", "websocket"),
                ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
@@ -380,6 +383,12 @@ def test_a_secret_in_a_websocket_message_closes_the_socket(proxy: Proxy,
     sock, _ = open_tunnel(proxy.port, f"allowed.test:{port}")
     with tls_client(sock, "allowed.test", proxy.ca) as tls:
         assert http_request(tls, "GET", "/ws", upgrade).status == 101
+        yield tls
+
+
+def test_a_secret_in_a_websocket_message_closes_the_socket(proxy: Proxy,
+                                                           upstream: Upstream) -> None:
+    with _websocket(proxy, upstream) as tls:
         tls.sendall(_masked_text_frame("hello"))
         assert b"hello" in tls.recv(1024)
         tls.sendall(_masked_text_frame(f"my key is {AWS_KEY}"))
@@ -392,13 +401,7 @@ def test_a_secret_in_a_websocket_message_closes_the_socket(proxy: Proxy,
 
 def test_a_gzipped_secret_in_a_binary_websocket_message_closes_the_socket(
         proxy: Proxy, upstream: Upstream) -> None:
-    port = upstream.ports["https"]
-    upgrade = [("Host", f"allowed.test:{port}"), ("Upgrade", "websocket"),
-               ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-               ("Sec-WebSocket-Version", "13")]
-    sock, _ = open_tunnel(proxy.port, f"allowed.test:{port}")
-    with tls_client(sock, "allowed.test", proxy.ca) as tls:
-        assert http_request(tls, "GET", "/ws", upgrade).status == 101
+    with _websocket(proxy, upstream) as tls:
         harmless = gzip.compress(b"just a build log line", mtime=0)
         tls.sendall(_masked_frame(harmless, opcode=0x2))
         assert harmless in tls.recv(1024)  # binary compressed data as such passes
