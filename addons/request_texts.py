@@ -21,6 +21,7 @@ COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "
                             "TRACE", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE",
                             "LOCK", "UNLOCK", "REPORT", "SEARCH", "QUERY"})
 HEADERS_JOINED = "header:*"  # short header (and trailer) values joined: see engine.is_joined
+COOKIES_JOINED = "cookie:*"  # short cookie values joined
 
 # A hundred texts a request: made as tuples, without Text's Python-level __new__ (twice the
 # cost). A body Field is a Text (engine.Text is body_fields.Field).
@@ -60,9 +61,12 @@ def url_and_header_texts(request: http.Request) -> Iterator[Text]:
     if "#" in target:
         yield _new(Text, (TARGET, target, True))
     header_values: list[str] = []
+    cookie_values: list[str] = []
     for index, (name, value) in enumerate(request.headers.items(multi=True)):
         yield _new(Text, (f"header:{name_segment(name.lower(), index)}", f"{name}: {value}", True))
         header_values.append(value)
+        if name.lower() == "cookie":
+            cookie_values += [part.partition("=")[2].strip() for part in value.split(";")]
     # HTTP/2 (and chunked HTTP/1) trailers are forwarded after the body: headers all the same.
     if request.trailers is not None:
         for index, (name, value) in enumerate(request.trailers.items(multi=True)):
@@ -75,6 +79,11 @@ def url_and_header_texts(request: http.Request) -> Iterator[Text]:
     for field in (*joined_field(HEADERS_JOINED, header_values),
                   *joined_neighbours(HEADERS_JOINED, header_values)):
         yield _new(Text, (field.location, field.text, False))
+    # The same for cookies, whose values share one header: `a=AKIA...; b=...` (scanned only).
+    if len(cookie_values) >= 2:
+        for field in (*joined_field(COOKIES_JOINED, cookie_values),
+                      *joined_neighbours(COOKIES_JOINED, cookie_values)):
+            yield _new(Text, (field.location, field.text, False))
 
 
 def body_texts(request: http.Request, *, limit: int) -> Iterator[Text]:

