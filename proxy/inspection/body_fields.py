@@ -7,8 +7,9 @@ like an ordinary identifier, else by its position "#N"):
   (cards, SSNs and phone numbers sent as numbers; a float that is such a whole number too);
   "body:$.a[bytes]": an array of integers 0..255 read as bytes; "body:$.a.<key#2>": the
   third key of $.a, itself scanned because keys can carry secrets; "body:$.a.*" /
-  "body:$.a[*]": the short strings of one object or array joined in order, "body:$.a[*].k":
-  those of key k over the objects of array $.a (see "Split values" below);
+  "body:$.a[*]": the short strings of one object or array joined in order, "body:$.a[*].k"
+  / "body:$.a.*.k": those of key k over the objects of array $.a, or over the member objects
+  of object $.a (see "Split values" below);
 - "body:line3:$.a": the same inside the third line of NDJSON;
 - "form:name" per urlencoded value (percent-encoding undone), "form:<key#N>", "form:*";
 - "multipart:name" per part (file uploads too, binary ones read as UTF-8 with replacement);
@@ -388,6 +389,9 @@ class _JsonWalk:
                         self._scalar(kids, child_path, child)
                 if len(parts) >= 2:  # joined_field, inlined: two pieces or more, cut to a max
                     append(new(Field, (f"{path}.*", "".join(parts)[:JOIN_MAX_CHARS], True)))
+                if len(containers) >= 2:  # member objects: their keys joined across them
+                    self._column_joins(out, path, [child for _, child in containers],
+                                       siblings=".*")
             else:
                 for index, child in enumerate(value):
                     child_kind = type(child)
@@ -417,11 +421,13 @@ class _JsonWalk:
                 containers.clear()
         return out
 
-    def _column_joins(self, out: list[Field], path: str, items: list[Any]) -> None:
-        """For an array of objects, each key's short strings joined across the objects, in
-        order, at "path[*].key": a secret cut over two chat messages' contents, or over the
-        same field of two records. Scanned, not peeled (a join per key of every array of
-        objects would be a lot to peel), for secrets only (engine.is_joined)."""
+    def _column_joins(self, out: list[Field], path: str, items: list[Any], *,
+                      siblings: str = "[*]") -> None:
+        """For an array of objects (or an object's member objects, `siblings` ".*"), each
+        key's short strings joined across the objects, in order, at "path[*].key" (or
+        "path.*.key"): a secret cut over two chat messages' contents, or over the same field
+        of two records. Scanned, not peeled (a join per key of every array of objects would
+        be a lot to peel), for secrets only (engine.is_joined)."""
         columns: dict[str, list[str]] = {}
         objects = 0
         for item in items:
@@ -439,7 +445,7 @@ class _JsonWalk:
                 shown = self._plain.get(key)
                 if shown is None:
                     shown = self._plain[key] = is_plain_name(key)
-                where = f"{path}[*].{key}" if shown else f"{path}[*].#{number}"
+                where = f"{path}{siblings}.{key}" if shown else f"{path}{siblings}.#{number}"
                 out.append(Field(where, "".join(parts)[:JOIN_MAX_CHARS], peel=False))
 
     def _scalar(self, out: list[Field], path: str, value: Any) -> None:

@@ -151,14 +151,15 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
 
 def is_joined(location: str) -> bool:
     """Whether a location is short strings joined together ("body:$.a[*]", "form:*", and
-    "body:$.a[*].k", one key's values over the objects of an array: no name in a location
-    holds "[*]", see body_fields.is_plain_name).
+    "body:$.a[*].k" or "body:$.a.*.k", one key's values over the objects of an array or the
+    member objects of an object: no name in a location holds "*", see
+    body_fields.is_plain_name).
 
     Joins exist to catch a secret cut into pieces. Personal-data detectors are not applied
     there: zip codes or status codes joined together pass a card's Luhn check or look like a
     phone number or SSN about one time in ten, so a card or SSN split over fields is not caught.
     """
-    return location.endswith("*") or "[*]" in location
+    return location.endswith("*") or "[*]" in location or ".*." in location
 
 
 def is_rewritten(layers: tuple[str, ...]) -> bool:

@@ -743,6 +743,13 @@ def test_json_split_secret_is_joined_over_one_key_of_an_array_of_objects() -> No
     assert [(f.text, f.peel) for f in found] == [(FAKE_AWS_ID, False)]  # "ok": too short
 
 
+def test_json_split_secret_is_joined_over_one_key_of_an_objects_member_objects() -> None:
+    body = json.dumps({"a": {"p": FAKE_AWS_ID[:8], "n": 1}, "m": "x",
+                       "b": {"p": FAKE_AWS_ID[8:]}}).encode()
+    found = [f for f in fields(body, "application/json") if f.location == "body:$.*.p"]
+    assert [(f.text, f.peel) for f in found] == [(FAKE_AWS_ID, False)]
+
+
 @pytest.mark.parametrize("items", [
     [{"content": "AKIA"}],  # one object: its own join covers it
     [{"content": "AKIA"}, ["IOSFODNN7EXAMPLE"]],  # one object and a list
