@@ -18,9 +18,9 @@ from addons.redaction import RedactionImpossible, placeholder, redact_request
 from addons.request_texts import body_texts, decoded_body, url_and_header_texts
 from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
-from proxy.inspection.body_fields import uncompressed_layers
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import Hit, Inspection, Text, inspect_texts
+from proxy.inspection.readings import uncompressed_layers
 from proxy.metrics.labels import Component
 from proxy.policy.decision import Decision
 from proxy.policy.findings_decision import FindingsDecision, decide_findings

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 
 from mitmproxy import http
 
-from proxy.inspection.body_fields import joined_field, joined_neighbours
 from proxy.inspection.decoders import body_fields, decode_content_encoding, name_segment
 from proxy.inspection.engine import Text
+from proxy.inspection.fields import joined_field, joined_neighbours
 
 PATH = "url.path"
 TARGET = "url.target"  # the whole request-target, when it holds a fragment
@@ -24,7 +24,7 @@ HEADERS_JOINED = "header:*"  # short header (and trailer) values joined: see eng
 COOKIES_JOINED = "cookie:*"  # short cookie values joined
 
 # A hundred texts a request: made as tuples, without Text's Python-level __new__ (twice the
-# cost). A body Field is a Text (engine.Text is body_fields.Field).
+# cost). A body Field is a Text (engine.Text is fields.Field).
 _new = tuple.__new__
 
 

@@ -9,9 +9,10 @@ What is and is not caught is listed in docs/inspection.md.
 
 from __future__ import annotations
 
-from proxy.inspection.body_fields import Field, body_fields, is_plain_name, name_segment
+from proxy.inspection.body_fields import body_fields
 from proxy.inspection.compression import decompress, looks_like_zlib
 from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
+from proxy.inspection.fields import Field, is_plain_name, name_segment
 from proxy.inspection.layers import DEFAULT_MAX_DEPTH, MAX_VARIANTS, Layer, peel
 
 __all__ = [

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from proxy.inspection.body_fields import Field
 from proxy.inspection.clean_texts import CleanKey, CleanTexts
 from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
+from proxy.inspection.fields import Field
 from proxy.inspection.findings import Finding, Kind, Match
 from proxy.inspection.layers import OpenedRuns, maybe_encoded
 from proxy.inspection.redact_values import keyed_hash, mask
@@ -30,7 +30,7 @@ BATCH_CHARS = 1024 * 1024  # variants scanned in one pass, at most about this mu
 
 
 # One thing a request sends: where it is, what it says, and whether to peel it. The body's
-# fields are made as such already (body_fields.Field): one class, no copy of a hundred tuples.
+# fields are made as such already (fields.Field): one class, no copy of a hundred tuples.
 Text = Field
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def is_joined(location: str) -> bool:
     """Whether a location is short strings joined together ("body:$.a[*]", "form:*", and
     "body:$.a[*].k" or "body:$.a.*.k", one key's values over the objects of an array or the
     member objects of an object: no name in a location holds "*", see
-    body_fields.is_plain_name).
+    fields.is_plain_name).
 
     Joins exist to catch a secret cut into pieces. Personal-data detectors are not applied
     there: zip codes or status codes joined together pass a card's Luhn check or look like a

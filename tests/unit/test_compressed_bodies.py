@@ -20,10 +20,11 @@ from collections.abc import Callable
 import pytest
 import zstandard
 
-from proxy.inspection.body_fields import MAX_COMPRESSED_LAYERS, body_fields, uncompressed_layers
+from proxy.inspection.body_fields import body_fields
 from proxy.inspection.compression import XZ_MEMLIMIT, decompress, sniff_format
 from proxy.inspection.decode_errors import DecodeLimitExceeded, TruncatedStream, UndecodableBody
 from proxy.inspection.layers import peel
+from proxy.inspection.readings import MAX_COMPRESSED_LAYERS, uncompressed_layers
 
 MiB = 1024 * 1024
 LIMIT = 10 * MiB

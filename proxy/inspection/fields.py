@@ -1,0 +1,143 @@
+"""A text to scan and where it sits (`Field`), how names are shown in locations, and joins of
+short values (a secret cut into pieces over several fields). Shared by the body, JSON, form
+and multipart readers and by the URL and header texts (addons/request_texts.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+
+MIN_FIELD_CHARS = 6  # a shorter string holds no detectable secret or PII on its own ("a@b.io")
+
+
+NUMBER_DIGITS = range(9, 20)  # integers yielded as text: SSN (9) to the longest card (19)
+
+
+JOIN_PART_MIN = 3  # pieces shorter than this are left out of joins: "1", "2"... make card-like
+
+
+JOIN_PART_MAX = 64  # longer strings are scanned on their own
+
+
+JOIN_MAX_CHARS = 1024  # one joined field at most
+
+
+PLAIN_NAME_MAX = 32  # longer names are shown by position: secrets are long
+
+
+PLAIN_NAME_SHORT = 8  # names this short are always shown: too short to be a secret
+
+
+PLAIN_WORD_MAX = 16  # longest camelCase/snake_case word in a shown name (uppercase: 12)
+
+
+PLAIN_UPPER_WORD_MAX = 12
+
+
+_NAME = re.compile(r"[@$]?[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+_DIGITS_INSIDE = re.compile(r"[0-9](?:[A-Za-z]|[0-9]{4})")  # a word goes on after its number
+
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+
+
+class Field(NamedTuple):
+    """A text to scan and where it sits in the body; `peel` says whether to decode layers.
+    (A tuple, not a frozen dataclass: a body makes a hundred of these.)"""
+
+    location: str
+    text: str
+    peel: bool = True
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether a key or field name looks like an identifier, safe to show in a location.
+
+    Long names, digits inside a word, long letter runs and many one-letter words are what
+    random tokens look like: such names could be secrets and are shown by position instead.
+    """
+    return name in _COMMON_PLAIN_NAMES or _looks_plain(name)
+
+
+def _looks_plain(name: str) -> bool:
+    """is_plain_name's rules."""
+    if len(name) > PLAIN_NAME_MAX:
+        return False
+    # An ASCII Python identifier matches _NAME: most names, told without the regex.
+    identifier = name.isascii() and name.isidentifier()
+    if not identifier and not _NAME.fullmatch(name):
+        return False
+    if len(name) <= PLAIN_NAME_SHORT:
+        return True
+    if identifier and name.islower() and name.replace("_", "").isalpha():
+        words = name.replace("_", " ").split()  # lowercase snake_case, the common long name
+    elif _DIGITS_INSIDE.search(name):
+        # Each run of letters and digits between separators must be letters, then at most a
+        # short number: a letter after a digit, or five digits in a row, is not a plain name.
+        return False
+    else:
+        words = _WORD.findall(name)  # a separator or digit ends a word as the name's end does
+    for word in words:
+        if len(word) > (PLAIN_UPPER_WORD_MAX if word.isupper() else PLAIN_WORD_MAX):
+            return False
+    return bool(words) and sum(map(len, words)) >= 3 * len(words)
+
+
+# Names most requests carry (HTTP headers, JSON keys of LLM APIs), those the rules pass: told
+# by a set lookup, not the regexes. Fixed here: no name from a request is ever kept.
+_COMMON_PLAIN_NAMES = frozenset(filter(_looks_plain, (
+    # HTTP headers, lower-cased as locations show them
+    "accept", "accept-encoding", "accept-language", "authorization", "cache-control",
+    "connection", "content-encoding", "content-length", "content-type", "cookie", "host",
+    "origin", "referer", "transfer-encoding", "user-agent", "x-api-key", "x-request-id",
+    "anthropic-version", "anthropic-beta", "openai-organization", "openai-project",
+    "x-stainless-arch", "x-stainless-lang", "x-stainless-os", "x-stainless-package-version",
+    "x-stainless-retry-count", "x-stainless-runtime", "x-stainless-runtime-version",
+    # JSON keys of chat, responses and messages APIs
+    "arguments", "content", "description", "frequency_penalty", "function", "function_call",
+    "id", "image_url", "input", "input_schema", "instructions", "max_completion_tokens",
+    "max_output_tokens", "max_tokens", "messages", "metadata", "model", "name",
+    "parallel_tool_calls", "parameters", "presence_penalty", "properties", "reasoning",
+    "reasoning_effort", "required", "response_format", "role", "seed", "stop",
+    "stop_sequences", "stream", "stream_options", "system", "temperature", "text",
+    "tool_call_id", "tool_calls", "tool_choice", "tool_use_id", "tools", "top_k", "top_p",
+    "type", "url", "user",
+)))
+
+
+def name_segment(name: str, index: int) -> str:
+    """A name as shown in a location: itself when plain, else "#index"."""
+    return name if is_plain_name(name) else f"#{index}"
+
+
+MAX_JOIN_WINDOWS = 64  # pairs and triples of neighbours, at most, per list of values
+
+
+def joined_neighbours(location: str, values: list[str]) -> Iterator[Field]:
+    """Each two and three neighbouring short values joined on their own.
+
+    The join of all values glues a split secret to the values around it (`<id>AKIA...`),
+    where detectors that need a boundary no longer see it; a secret split in two or three
+    has its own window here. Meant for short lists (a query string): the cost grows with
+    the number of values, bounded by MAX_JOIN_WINDOWS.
+    """
+    parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]
+    windows = 0
+    for size in (2, 3):
+        for start in range(len(parts) - size + 1):
+            if windows >= MAX_JOIN_WINDOWS:
+                return
+            windows += 1
+            yield Field(location, "".join(parts[start:start + size]))
+
+
+def joined_field(location: str, values: list[str]) -> Iterator[Field]:
+    """The short strings among `values` joined in order, when there are two or more: for a
+    secret split over several fields of one object, array, form or query string."""
+    parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]
+    if len(parts) >= 2:
+        yield Field(location, "".join(parts)[:JOIN_MAX_CHARS])

@@ -1,0 +1,94 @@
+"""How a body's bytes become text: its content type and charset (or BOM, or sniffed UTF-16/32),
+both readings when that is not UTF-8; and compressed data sent as it is, decompressed
+(`uncompressed_layers`). See body_fields.py for what is done with them.
+"""
+
+from __future__ import annotations
+
+import codecs
+from email.message import Message
+from email.utils import collapse_rfc2231_value
+
+from proxy.inspection.archives import zip_members
+from proxy.inspection.compression import decompress, sniff_format
+from proxy.inspection.textual import sniff_wide_codec
+
+MAX_COMPRESSED_LAYERS = 3  # compressed data inside compressed data, undone this deep
+
+
+_UTF8_NAMES = {"utf-8", "utf_8", "utf8", "us-ascii", "ascii"}
+
+
+def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
+    """What `data` decompresses to when it is itself compressed data with a magic number
+    (gzip, zlib, zstd, bzip2, xz), and what that decompresses to in turn, up to
+    MAX_COMPRESSED_LAYERS: a body or a file upload that no Content-Encoding announces. A zip
+    archive at any of these layers gives its members (archives.py: UndecodableBody for one
+    that holds a member we cannot read, such as an encrypted one).
+
+    Damage is tolerated (what decodes before it is kept, as a lenient receiver would read it);
+    output past `limit` raises DecodeLimitExceeded, so that the caller blocks rather than
+    forwards what it could not look into."""
+    layers: list[bytes] = []
+    for _ in range(MAX_COMPRESSED_LAYERS):
+        fmt = sniff_format(data)
+        if fmt is None:
+            layers += zip_members(data, limit)  # an archive's members, not unwrapped further
+            break
+        data = decompress(fmt, data, limit=limit, lenient=True)
+        if not data:
+            break  # the magic number was there by chance
+        layers.append(data)
+    return layers
+
+
+def parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
+    """The lower-cased media type and its parameters ("" when absent)."""
+    if not value:
+        return "", {}
+    if ";" not in value and value.isascii():
+        # No parameters: what the email parser says, without it (which, given surrogates
+        # from undecodable header bytes, may raise: that case goes through it still).
+        return value.strip().lower(), {}
+    message = Message()
+    message["content-type"] = value.replace("\r", " ").replace("\n", " ")
+    params = {key.lower(): param_value(val) for key, val in message.get_params(failobj=[])[1:]}
+    mime = value.split(";", 1)[0].strip().lower()
+    return mime, params
+
+
+def param_value(value: str | tuple[str | None, str | None, str]) -> str:
+    """A header parameter, RFC 2231 encoded or not, as one string."""
+    return collapse_rfc2231_value(value) if isinstance(value, tuple) else value
+
+
+def readings(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    """The body as text per its charset (or BOM, or sniffed UTF-16/UTF-32), and its UTF-8
+    reading (invalid bytes replaced) too when that differs: a receiver may ignore the declared
+    charset, and one invalid byte must not hide the ASCII text around it."""
+    codec = _codec(data, charset)
+    if codec is None:
+        return data.decode("utf-8", errors="replace"), None
+    text = data.decode(codec, errors="replace")
+    utf8 = data.decode("utf-8", errors="replace")
+    return text, (utf8 if utf8 != text else None)
+
+
+def _codec(data: bytes, charset: str | None) -> str | None:
+    """The codec to read the body with, when it is not plain UTF-8."""
+    for bom, name in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return name
+    if charset and charset.strip().lower() not in _UTF8_NAMES:
+        try:
+            b"a".decode(charset.strip(), errors="replace")  # refuses "base64" and the like
+        except LookupError:
+            return None
+        return charset.strip()
+    return sniff_wide_codec(data)
