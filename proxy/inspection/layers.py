@@ -343,13 +343,16 @@ def _read(raw: bytes, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | N
 
 
 def _normalised(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
-    """The zero-width, NFKC and confusables variants of a non-ASCII text, once each per chain."""
+    """The zero-width, NFKC, confusables, tags and variation-selector variants of a non-ASCII
+    text, once each per chain."""
     if "zero_width" not in done and _INVISIBLE.search(text):
         yield _INVISIBLE.sub("", text), ("zero_width",), 0
     if "nfkc" not in done and not unicodedata.is_normalized("NFKC", text):
         yield unicodedata.normalize("NFKC", text), ("nfkc",), 0
     if "confusables" not in done and _CONFUSABLE.search(text):
         yield text.translate(_FOLD_CONFUSABLES), ("confusables",), 0
+    if max(text) < "\ufe00":  # no tag or selector can be there (one C pass, most texts)
+        return
     if "tags" not in done and (tagged := _TAG_RUN.findall(text)):
         yield "\n".join(tagged).translate(_UNTAG), ("tags",), 0
     if "variation_selectors" not in done and (runs := _SELECTOR_RUN.findall(text)):
