@@ -12,6 +12,10 @@ finds because every pattern's edges accept SEPARATOR exactly as they accept the 
 of a text (`(?:^|[^A-Za-z0-9])`, `(?:[\\s"]|$)`...), and hyperscan reports every offset at which
 a match ends; a match that runs across SEPARATOR only makes the texts on either side be scanned
 alone, where it cannot. tests/unit/test_scanner.py checks this equivalence on the corpus.
+
+`scan_many_and_rewrites(texts)` adds the same for every text reversed and rot13'd
+(transforms.py), with a second database of the secret detectors' patterns only;
+tests/unit/test_rewrites.py checks it against scanning each rewritten text alone.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ secret detectors only. Personal data is left out there: a reversed phone number 
 that looks like an email would double-count what the plain text already reports (PII thresholds
 count values per request), and a secret is what this evasion is used for.
 
-`Scanner.scan_transformed` does this in one hyperscan pass per rewrite over all texts joined, as
-`scan_many` does; `evaluate` scans each layer's rewrites one by one. Both use TRANSFORMS.
+`Scanner.scan_many_and_rewrites` does this in one hyperscan pass per rewrite over all texts
+joined, as `scan_many` does; `evaluate` scans each layer's rewrites one by one. Both use
+TRANSFORMS.
 """
 
 from __future__ import annotations
