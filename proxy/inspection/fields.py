@@ -10,38 +10,16 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 MIN_FIELD_CHARS = 6  # a shorter string holds no detectable secret or PII on its own ("a@b.io")
-
-
 NUMBER_DIGITS = range(9, 20)  # integers yielded as text: SSN (9) to the longest card (19)
-
-
 JOIN_PART_MIN = 3  # pieces shorter than this are left out of joins: "1", "2"... make card-like
-
-
 JOIN_PART_MAX = 64  # longer strings are scanned on their own
-
-
 JOIN_MAX_CHARS = 1024  # one joined field at most
-
-
 PLAIN_NAME_MAX = 32  # longer names are shown by position: secrets are long
-
-
 PLAIN_NAME_SHORT = 8  # names this short are always shown: too short to be a secret
-
-
 PLAIN_WORD_MAX = 16  # longest camelCase/snake_case word in a shown name (uppercase: 12)
-
-
 PLAIN_UPPER_WORD_MAX = 12
-
-
 _NAME = re.compile(r"[@$]?[A-Za-z_][A-Za-z0-9_.\-]*")
-
-
 _DIGITS_INSIDE = re.compile(r"[0-9](?:[A-Za-z]|[0-9]{4})")  # a word goes on after its number
-
-
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 
 

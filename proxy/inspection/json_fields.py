@@ -21,11 +21,7 @@ from proxy.inspection.fields import (
 from proxy.inspection.textual import bytes_as_text
 
 BYTE_ARRAY_MIN = 8  # a JSON array of this many integers 0..255 is also read as bytes
-
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -46,7 +42,6 @@ def json_documents(text: str) -> list[tuple[str, Any]] | None:
 
 
 _INVALID = object()
-
 
 # Decimal keeps a float's digits as sent: 4.556737586899855e15 is a card number. One decoder
 # for all bodies: json.loads(text, **hooks) would build a new one (and its scanner) per call.
@@ -218,11 +213,7 @@ class _JsonWalk:
 
 # Integers of NUMBER_DIGITS digits, told by their size: no str() for the many that are not.
 _NUMBER_LOW = 10 ** (NUMBER_DIGITS.start - 1)
-
-
 _NUMBER_HIGH = 10 ** (NUMBER_DIGITS.stop - 1)
-
-
 # ".<key#N>" made once for the first keys of an object: formatting the number costs more.
 _KEY_AT = tuple(f".<key#{index}>" for index in range(64))
 

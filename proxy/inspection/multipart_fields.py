@@ -16,11 +16,7 @@ from proxy.inspection.fields import Field, is_plain_name
 from proxy.inspection.readings import param_value, parse_content_type, readings, uncompressed_layers
 
 MULTIPART_MAX_DEPTH = 4  # multipart inside multipart: deeper is refused (DecodeLimitExceeded)
-
-
 MULTIPART_MAX_PARTS = 10_000  # parts in one body over all levels: more is refused
-
-
 _BASE64_BLOCK = re.compile(rb"[^=]+=*|=+")
 
 

@@ -14,8 +14,6 @@ from proxy.inspection.compression import decompress, sniff_format
 from proxy.inspection.textual import sniff_wide_codec
 
 MAX_COMPRESSED_LAYERS = 3  # compressed data inside compressed data, undone this deep
-
-
 _UTF8_NAMES = {"utf-8", "utf_8", "utf8", "us-ascii", "ascii"}
 
 
