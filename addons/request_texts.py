@@ -1,7 +1,9 @@
 """Every place an HTTP request can carry data, as texts to inspect, each with its location.
 
-URL path, every query key and value, every header name and value, and the body's fields (after
-Content-Encoding is undone). Locations never echo a name that could itself be a secret.
+URL path (and the whole target when it holds a "#"), an uncommon method, every query key and
+value, every header and trailer name and value, short query, header and cookie values joined
+(a key split over several of them), and the body's fields (after Content-Encoding is undone).
+Locations never echo a name that could itself be a secret.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ METHOD = "method"
 COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
                             "TRACE", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE",
                             "LOCK", "UNLOCK", "REPORT", "SEARCH", "QUERY"})
-HEADERS_JOINED = "header:*"  # short header (and trailer) values joined: see engine.is_joined
+QUERY_JOINED = "query:*"  # short values joined: see engine.is_joined
+HEADERS_JOINED = "header:*"  # short header (and trailer) values joined
 COOKIES_JOINED = "cookie:*"  # short cookie values joined
 
 # A hundred texts a request: made as tuples, without Text's Python-level __new__ (twice the
@@ -39,6 +42,11 @@ def _query(request: http.Request) -> Iterable[tuple[str, str]]:
 
 
 def url_and_header_texts(request: http.Request) -> Iterator[Text]:
+    yield from _url_texts(request)
+    yield from _header_texts(request)
+
+
+def _url_texts(request: http.Request) -> Iterator[Text]:
     target = request.path
     path, _, _ = target.partition("?")
     yield _new(Text, (PATH, path, True))
@@ -52,14 +60,14 @@ def url_and_header_texts(request: http.Request) -> Iterator[Text]:
     for index, (name, value) in enumerate(_query(request)):
         yield _new(Text, (f"query:{name_segment(name, index)}", f"{name}={value}", True))
         values.append(value)
-    # Short values of several parameters joined in order: a key split over `a=...&b=...`.
-    if len(values) >= 2:  # fewer make no join
-        for field in (*joined_field("query:*", values), *joined_neighbours("query:*", values)):
-            yield _new(Text, field)
+    yield from _joins(QUERY_JOINED, values, peel=True)  # a key split over `a=...&b=...`
     # The whole request-target as sent: mitmproxy's query view drops what follows a "#", and
     # the receiver may read it anyway.
     if "#" in target:
         yield _new(Text, (TARGET, target, True))
+
+
+def _header_texts(request: http.Request) -> Iterator[Text]:
     header_values: list[str] = []
     cookie_values: list[str] = []
     for index, (name, value) in enumerate(request.headers.items(multi=True)):
@@ -73,17 +81,19 @@ def url_and_header_texts(request: http.Request) -> Iterator[Text]:
             location = f"trailer:{name_segment(name.lower(), index)}"
             yield _new(Text, (location, f"{name}: {value}", True))
             header_values.append(value)
-    # A key split over `X-A: ...` and `X-B: ...`: short values joined in order, as for the
-    # query, but scanned and not peeled: every request has a dozen short headers (host,
-    # user agent, content type) whose glued runs would all be decoded for nothing.
-    for field in (*joined_field(HEADERS_JOINED, header_values),
-                  *joined_neighbours(HEADERS_JOINED, header_values)):
-        yield _new(Text, (field.location, field.text, False))
-    # The same for cookies, whose values share one header: `a=AKIA...; b=...` (scanned only).
-    if len(cookie_values) >= 2:
-        for field in (*joined_field(COOKIES_JOINED, cookie_values),
-                      *joined_neighbours(COOKIES_JOINED, cookie_values)):
-            yield _new(Text, (field.location, field.text, False))
+    # Scanned and not peeled: every request has a dozen short headers (host, user agent,
+    # content type) whose glued runs would all be decoded for nothing.
+    yield from _joins(HEADERS_JOINED, header_values, peel=False)  # `X-A: ...`, `X-B: ...`
+    yield from _joins(COOKIES_JOINED, cookie_values, peel=False)  # `a=...; b=...`
+
+
+def _joins(location: str, values: list[str], *, peel: bool) -> Iterator[Text]:
+    """Short values of one place joined in order, all of them and each two and three
+    neighbours: a key split over query parameters, headers or cookies."""
+    if len(values) < 2:  # fewer make no join
+        return
+    for field in (*joined_field(location, values), *joined_neighbours(location, values)):
+        yield _new(Text, (field.location, field.text, peel))
 
 
 def body_texts(request: http.Request, *, limit: int) -> Iterator[Text]:
