@@ -17,7 +17,7 @@ from proxy.inspection.findings import Finding, Kind, Match
 from proxy.inspection.layers import OpenedRuns, maybe_encoded
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
-from proxy.inspection.transforms import TRANSFORMS
+from proxy.inspection.transforms import TRANSFORMS, reported_in_rewrite
 
 # Catch-all detectors: when a specific detector names the same value, the specific one speaks.
 GENERIC_DETECTORS = frozenset({"high_entropy_assignment"})
@@ -134,13 +134,17 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
               hits: list[Hit], seen: set[tuple[str, str, str]]) -> bool:
     """Add the variant's hits; True when its scan stopped at its candidate cap."""
     limit_reached = False
-    secrets_only = is_joined(text.location) or is_rewritten(variant.layers)
+    joined = is_joined(text.location)
+    rewrite = variant.layers[-1] if is_rewritten(variant.layers) else None
     for match in _specific_first(matches):
         if match.detector == SCAN_LIMIT_ID:
             limit_reached = True
             continue
-        if secrets_only and DETECTORS_BY_ID[match.detector].kind is Kind.PII:
-            continue  # see is_joined and is_rewritten
+        detector = DETECTORS_BY_ID[match.detector]
+        if joined and detector.kind is Kind.PII:
+            continue  # see is_joined
+        if rewrite is not None and not reported_in_rewrite(rewrite, detector):
+            continue  # see transforms.py
         if (text.location, match.detector, match.value) in seen:
             continue
         seen.add((text.location, match.detector, match.value))
@@ -163,8 +167,8 @@ def is_joined(location: str) -> bool:
 
 
 def is_rewritten(layers: tuple[str, ...]) -> bool:
-    """Whether a variant is a reversed or rot13'd text, where only secrets are looked for
-    (see proxy/inspection/transforms.py)."""
+    """Whether a variant is a rewritten text (reversed, rot13'd, unspaced), where only some
+    detectors are looked for (see proxy/inspection/transforms.py)."""
     return bool(layers) and layers[-1] in TRANSFORMS
 
 

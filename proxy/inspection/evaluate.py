@@ -23,10 +23,10 @@ from typing import Protocol
 
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.detectors import DETECTORS_BY_ID
-from proxy.inspection.findings import Kind, Match
+from proxy.inspection.findings import Match
 from proxy.inspection.layers import peel
 from proxy.inspection.scanner import Scanner
-from proxy.inspection.transforms import TRANSFORMS
+from proxy.inspection.transforms import TRANSFORMS, reported_in_rewrite
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "corpus" / "corpus.jsonl"
 MAX_DEPTH = 3
@@ -148,16 +148,17 @@ def load_corpus(path: Path = DEFAULT_CORPUS) -> list[CorpusEntry]:
 
 
 def detect(scanner: TextScanner, text: str) -> frozenset[str]:
-    """Detector ids matching in any peeled layer of `text` or, for secret detectors, in its
-    reversed or rot13 form (as the proxy looks: transforms.py), with MIN_COUNT applied."""
+    """Detector ids matching in any peeled layer of `text` or, for the secret detectors each
+    rewrite looks for, in its rewrites (as the proxy looks: transforms.py), with MIN_COUNT
+    applied."""
     values: dict[str, set[str]] = defaultdict(set)
     try:
         for layer in peel(text, max_depth=MAX_DEPTH, max_bytes=MAX_BYTES):
             for match in scanner.scan(layer.text):
                 values[match.detector].add(match.value)
-            for rewrite in TRANSFORMS.values():
+            for name, rewrite in TRANSFORMS.items():
                 for match in scanner.scan(rewrite(layer.text)):
-                    if DETECTORS_BY_ID[match.detector].kind is Kind.SECRET:
+                    if reported_in_rewrite(name, DETECTORS_BY_ID[match.detector]):
                         values[match.detector].add(match.value)
     except DecodeLimitExceeded:
         values[DECODE_LIMIT].add("")

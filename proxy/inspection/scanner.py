@@ -28,7 +28,13 @@ from dataclasses import dataclass
 
 from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
 from proxy.inspection.findings import Kind, Match
-from proxy.inspection.transforms import ROT13_BYTES, TRANSFORMS
+from proxy.inspection.transforms import (
+    ROT13_BYTES,
+    SPACES,
+    TRANSFORMS,
+    UNSPACED,
+    UNSPACED_DETECTORS,
+)
 
 try:
     import hyperscan
@@ -92,8 +98,15 @@ class Scanner:
         # are the broad ones, and leaving them out makes that pass about twice as fast.
         self._finds_secrets = any(p.detector.kind is Kind.SECRET for p in self._patterns)
         self._secrets_database = (
-            _hyperscan_database(self._patterns, kind=Kind.SECRET)
+            _hyperscan_database(self._patterns, lambda p: p.detector.kind is Kind.SECRET)
             if hyperscan is not None and self._finds_secrets else None
+        )
+        # The unspaced rewrite changes lengths, so its pass only says whether any text may hold
+        # a key of a fixed shape once its spaces are gone (rarely): then each text is rewritten.
+        self._shapes_database = (
+            _hyperscan_database(self._patterns, lambda p: p.detector.id in UNSPACED_DETECTORS)
+            if hyperscan is not None and any(p.detector.id in UNSPACED_DETECTORS
+                                             for p in self._patterns) else None
         )
         if self._database is None:
             log.warning(
@@ -151,11 +164,14 @@ class Scanner:
     def _candidates(self, texts: Sequence[str], *, rewrites: bool
                     ) -> tuple[Sequence[int], dict[str, Sequence[int]]]:
         """Indexes of the texts in which some pattern may match, as they are and (with
-        `rewrites`) reversed and rot13'd: the texts joined by SEPARATOR, one pass each.
+        `rewrites`) rewritten (transforms.TRANSFORMS): the texts joined by SEPARATOR, one
+        pass each.
 
-        A rewrite keeps each text's length in bytes. rot13 works on the joined bytes
+        Reversed and rot13 keep each text's length in bytes. rot13 works on the joined bytes
         (transforms.ROT13_BYTES); the joined text reversed holds the texts in reverse order,
-        each reversed, so its starts are the mirror image of the plain ones.
+        each reversed, so its starts are the mirror image of the plain ones. Unspaced does
+        not keep lengths: its pass over the joined bytes without spaces only says whether any
+        text may hold a key of a fixed shape, and then every text with a space is rewritten.
         """
         if len(texts) < 2:  # a pass to find which texts to scan would be a scan of its own
             everything = range(len(texts))
@@ -174,14 +190,20 @@ class Scanner:
         last = len(texts) - 1
         reversed_hits = [last - i for i in self._texts_with_hits(backwards, mirrored, len(texts),
                                                                  secrets_only=True)]
-        return plain, {"reversed": sorted(reversed_hits), "rot13": rot13}
+        unspaced: Sequence[int] = []
+        if self._shapes_database is not None:
+            hits, cut = self._prefilter(joined.translate(None, SPACES), self._shapes_database)
+            if hits or cut is not None:
+                unspaced = [i for i, text in enumerate(texts) if " " in text or "\t" in text]
+        return plain, {"reversed": sorted(reversed_hits), "rot13": rot13, UNSPACED: unspaced}
 
     def _texts_with_hits(self, joined: bytes, starts: list[int], count: int, *,
                          secrets_only: bool = False) -> range | list[int]:
         """Indexes of the texts joined (by SEPARATOR) in `joined` in which some pattern (of a
         secret detector, with `secrets_only`) may match: all of them when unsure. `starts`:
         where each text begins, in bytes."""
-        hits, cut = self._prefilter(joined, secrets_only=secrets_only)
+        hits, cut = self._prefilter(joined,
+                                    self._secrets_database if secrets_only else self._database)
         if cut is not None:  # too many candidates to sort out here: each text on its own
             return range(count)
         # A hit ends in the text whose bytes (and trailing separator) hold its last byte; a
@@ -245,14 +267,14 @@ class Scanner:
             found.append(_Found(pattern.detector.id, value_start, value_end, value))
         return found
 
-    def _prefilter(self, data: bytes, *, secrets_only: bool = False
+    def _prefilter(self, data: bytes, database: hyperscan.Database | None = None
                    ) -> tuple[list[_Hit], int | None]:
-        """Every pattern hit (of a secret detector, with `secrets_only`), and the offset where
-        scanning stopped if it reached the cap."""
+        """Every pattern hit (of the patterns in `database`, by default all), and the offset
+        where scanning stopped if it reached the cap."""
         hits: list[_Hit] = []
         if not data:
             return hits, None
-        database = self._secrets_database if secrets_only else self._database
+        database = database or self._database
         if database is None:
             return _prefilter_re(self._patterns, data)
 
@@ -298,12 +320,12 @@ def _compile(detector: Detector, order: int, pattern: str) -> _Pattern:
     )
 
 
-def _hyperscan_database(patterns: Sequence[_Pattern], kind: Kind | None = None
-                        ) -> hyperscan.Database:
-    """One block-mode database of the patterns (of detectors of `kind`, when given), each
+def _hyperscan_database(patterns: Sequence[_Pattern],
+                        keep: Callable[[_Pattern], bool] | None = None) -> hyperscan.Database:
+    """One block-mode database of the patterns (those `keep` accepts, when given), each
     reported by its index in `patterns`. Start-of-match tracking locates a hit for Python's re,
     except for detectors with `max_length`: re finds their start in that window before the end."""
-    chosen = [(i, p) for i, p in enumerate(patterns) if kind is None or p.detector.kind is kind]
+    chosen = [(i, p) for i, p in enumerate(patterns) if keep is None or keep(p)]
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(
         expressions=[_NAMED_GROUP.sub("(", p.regex.pattern.decode()).encode() for _, p in chosen],

@@ -1,10 +1,12 @@
-"""Rewrites of a whole text that one line of code undoes: reversed and rot13.
+"""Rewrites of a whole text that one line of code undoes: reversed, rot13, spaces removed.
 
 They are not layers to peel (nothing marks them, and any text "decodes" under them), so they are
 scanned, not peeled: every text and every peeled layer is also scanned reversed and rot13'd, for
-secret detectors only. Personal data is left out there: a reversed phone number or a rot13'd word
-that looks like an email would double-count what the plain text already reports (PII thresholds
-count values per request), and a secret is what this evasion is used for.
+secret detectors only, and with its spaces removed ("unspaced", a key written in groups), for
+the secret detectors of a fixed shape only (UNSPACED_DETECTORS). Personal data is left out: a
+reversed phone number or a rot13'd word that looks like an email would double-count what the
+plain text already reports (PII thresholds count values per request), and a secret is what
+these evasions are used for.
 
 `Scanner.scan_many_and_rewrites` does this in one hyperscan pass per rewrite over all texts
 joined, as `scan_many` does; `evaluate` scans each layer's rewrites one by one. Both use
@@ -16,6 +18,9 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+
+from proxy.inspection.detectors import Detector
+from proxy.inspection.findings import Kind
 
 _ROT13_STR = str.maketrans(
     string.ascii_uppercase + string.ascii_lowercase,
@@ -39,6 +44,29 @@ def rot13(text: str) -> str:
     return text.translate(_ROT13_STR)
 
 
+def unspaced(text: str) -> str:
+    """`text` without spaces and tabs: a key written in groups (`AKIA IOSF ODNN 7EXA MPLE`)."""
+    return text.replace(" ", "").replace("\t", "")
+
+
+UNSPACED = "unspaced"
+SPACES = b" \t"  # what `unspaced` deletes, for bytes.translate
+# Looked for in unspaced text: detectors of a fixed prefix or shape, which words glued together
+# do not make. Those that need a keyword before the value, or a URL's `user:password@`, would
+# (`visit https://a.example and mail me: x@y` loses its spaces into a URL with a password).
+UNSPACED_DETECTORS = frozenset({
+    "aws_access_key", "anthropic_api_key", "openai_api_key", "google_api_key", "github_token",
+    "github_fine_grained_pat", "gitlab_token", "npm_token", "pypi_token", "slack_token",
+    "slack_webhook", "stripe_secret_key", "sendgrid_api_key", "jwt",
+})
+
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
-    {"reversed": reversed_text, "rot13": rot13}
+    {"reversed": reversed_text, "rot13": rot13, UNSPACED: unspaced}
 )
+
+
+def reported_in_rewrite(rewrite: str, detector: Detector) -> bool:
+    """Whether `detector` is looked for in texts rewritten by `rewrite`."""
+    if detector.kind is not Kind.SECRET:
+        return False
+    return rewrite != UNSPACED or detector.id in UNSPACED_DETECTORS

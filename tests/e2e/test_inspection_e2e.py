@@ -203,6 +203,12 @@ CHANNELS = {
         "url_suffix": f"/vs?t={t}", "json": {"note": "Thanks \U0001F642" + "".join(
             chr(0xFE00 + b) if b < 16 else chr(0xE0100 + b - 16)
             for b in f"key {AWS_KEY}".encode())}},
+    "key written in groups of four in json": lambda t: {
+        "url_suffix": f"/g4?t={t}",
+        "json": {"key": " ".join(AWS_KEY[i:i + 4] for i in range(0, len(AWS_KEY), 4))}},
+    "key written in groups after a colon in a header": lambda t: {
+        "url_suffix": f"/g5?t={t}",
+        "headers": {"X-Note": "key: " + " ".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5))}},
     "split over two cookies": lambda t: {
         "url_suffix": f"/ck?t={t}",
         "headers": {"Cookie": f"session=abc123; a={AWS_KEY[:10]}; b={AWS_KEY[10:]}"}},
