@@ -28,13 +28,7 @@ from dataclasses import dataclass
 
 from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
 from proxy.inspection.findings import Kind, Match
-from proxy.inspection.transforms import (
-    ROT13_BYTES,
-    SPACES,
-    TRANSFORMS,
-    UNSPACED,
-    UNSPACED_DETECTORS,
-)
+from proxy.inspection.transforms import ROT13_BYTES, TRANSFORMS, UNGROUPED, UNSPACED_DETECTORS
 
 try:
     import hyperscan
@@ -170,8 +164,9 @@ class Scanner:
         Reversed and rot13 keep each text's length in bytes. rot13 works on the joined bytes
         (transforms.ROT13_BYTES); the joined text reversed holds the texts in reverse order,
         each reversed, so its starts are the mirror image of the plain ones. Unspaced does
-        not keep lengths: its pass over the joined bytes without spaces only says whether any
-        text may hold a key of a fixed shape, and then every text with a space is rewritten.
+        and undashed do not keep lengths: their pass over the joined bytes without the
+        separators only says whether any text may hold a key of a fixed shape, and then every
+        text with a separator is rewritten.
         """
         if len(texts) < 2:  # a pass to find which texts to scan would be a scan of its own
             everything = range(len(texts))
@@ -190,12 +185,22 @@ class Scanner:
         last = len(texts) - 1
         reversed_hits = [last - i for i in self._texts_with_hits(backwards, mirrored, len(texts),
                                                                  secrets_only=True)]
-        unspaced: Sequence[int] = []
-        if self._shapes_database is not None:
-            hits, cut = self._prefilter(joined.translate(None, SPACES), self._shapes_database)
-            if hits or cut is not None:
-                unspaced = [i for i, text in enumerate(texts) if " " in text or "\t" in text]
-        return plain, {"reversed": sorted(reversed_hits), "rot13": rot13, UNSPACED: unspaced}
+        by_rewrite: dict[str, Sequence[int]] = {"reversed": sorted(reversed_hits), "rot13": rot13}
+        for name, separators in UNGROUPED.items():
+            by_rewrite[name] = self._ungrouped_candidates(texts, joined, separators)
+        return plain, by_rewrite
+
+    def _ungrouped_candidates(self, texts: Sequence[str], joined: bytes, separators: bytes
+                              ) -> list[int]:
+        """The texts holding a separator, when the texts joined without `separators` may hold
+        a key of a fixed shape (one pass); else none."""
+        if self._shapes_database is None:
+            return []
+        hits, cut = self._prefilter(joined.translate(None, separators), self._shapes_database)
+        if not hits and cut is None:
+            return []
+        characters = separators.decode("ascii")
+        return [i for i, text in enumerate(texts) if any(c in text for c in characters)]
 
     def _texts_with_hits(self, joined: bytes, starts: list[int], count: int, *,
                          secrets_only: bool = False) -> range | list[int]:

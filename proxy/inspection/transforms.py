@@ -1,12 +1,12 @@
-"""Rewrites of a whole text that one line of code undoes: reversed, rot13, spaces removed.
+"""Rewrites of a whole text that one line of code undoes: reversed, rot13, groups joined.
 
 They are not layers to peel (nothing marks them, and any text "decodes" under them), so they are
 scanned, not peeled: every text and every peeled layer is also scanned reversed and rot13'd, for
-secret detectors only, and with its spaces removed ("unspaced", a key written in groups), for
-the secret detectors of a fixed shape only (UNSPACED_DETECTORS). Personal data is left out: a
-reversed phone number or a rot13'd word that looks like an email would double-count what the
-plain text already reports (PII thresholds count values per request), and a secret is what
-these evasions are used for.
+secret detectors only, and with its spaces or its dashes removed ("unspaced", "undashed": a
+key written in groups), for the secret detectors of a fixed shape only (UNSPACED_DETECTORS).
+Personal data is left out: a reversed phone number or a rot13'd word that looks like an email
+would double-count what the plain text already reports (PII thresholds count values per
+request), and a secret is what these evasions are used for.
 
 `Scanner.scan_many_and_rewrites` does this in one hyperscan pass per rewrite over all texts
 joined, as `scan_many` does; `evaluate` scans each layer's rewrites one by one. Both use
@@ -49,11 +49,19 @@ def unspaced(text: str) -> str:
     return text.replace(" ", "").replace("\t", "")
 
 
+def undashed(text: str) -> str:
+    """`text` without dashes: a key written in groups (`AKIA-IOSF-ODNN-7EXA-MPLE`)."""
+    return text.replace("-", "")
+
+
 UNSPACED = "unspaced"
-SPACES = b" \t"  # what `unspaced` deletes, for bytes.translate
-# Looked for in unspaced text: detectors of a fixed prefix or shape, which words glued together
-# do not make. Those that need a keyword before the value, or a URL's `user:password@`, would
-# (`visit https://a.example and mail me: x@y` loses its spaces into a URL with a password).
+UNDASHED = "undashed"
+# The rewrites that remove group separators, and the bytes each removes (for bytes.translate).
+UNGROUPED = MappingProxyType({UNSPACED: b" \t", UNDASHED: b"-"})
+# Looked for in unspaced and undashed text: detectors of a fixed prefix or shape, which words
+# glued together do not make. Those that need a keyword before the value, or a URL's
+# `user:password@`, would (`visit https://a.example and mail me: x@y` loses its spaces into a
+# URL with a password).
 UNSPACED_DETECTORS = frozenset({
     "aws_access_key", "anthropic_api_key", "openai_api_key", "google_api_key", "github_token",
     "github_fine_grained_pat", "gitlab_token", "npm_token", "pypi_token", "slack_token",
@@ -61,7 +69,7 @@ UNSPACED_DETECTORS = frozenset({
 })
 
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
-    {"reversed": reversed_text, "rot13": rot13, UNSPACED: unspaced}
+    {"reversed": reversed_text, "rot13": rot13, UNSPACED: unspaced, UNDASHED: undashed}
 )
 
 
@@ -69,4 +77,4 @@ def reported_in_rewrite(rewrite: str, detector: Detector) -> bool:
     """Whether `detector` is looked for in texts rewritten by `rewrite`."""
     if detector.kind is not Kind.SECRET:
         return False
-    return rewrite != UNSPACED or detector.id in UNSPACED_DETECTORS
+    return rewrite not in UNGROUPED or detector.id in UNSPACED_DETECTORS

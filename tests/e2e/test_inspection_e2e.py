@@ -209,6 +209,8 @@ CHANNELS = {
     "key written in groups after a colon in a header": lambda t: {
         "url_suffix": f"/g5?t={t}",
         "headers": {"X-Note": "key: " + " ".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5))}},
+    "key written in groups with dashes in a query": lambda t: {
+        "url_suffix": f"/gd?t={t}&serial=" + "-".join(AWS_KEY[i:i + 4] for i in range(0, 20, 4))},
     "split over two cookies": lambda t: {
         "url_suffix": f"/ck?t={t}",
         "headers": {"Cookie": f"session=abc123; a={AWS_KEY[:10]}; b={AWS_KEY[10:]}"}},

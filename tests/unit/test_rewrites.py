@@ -40,7 +40,8 @@ def _texts() -> list[str]:
     texts = [e.text for e in corpus if e.encoding in TRANSFORMS]  # the rewritten secrets
     texts += [e.text for e in corpus if e.encoding not in TRANSFORMS][::3]
     texts += [AWS_KEY[::-1], rot13(AWS_KEY), f"é {GITHUB[::-1]} ü", "", "x", "\udc80 lone",
-              _grouped(AWS_KEY), f"token: {_grouped(GITHUB)}", "visit https://a.example now"]
+              _grouped(AWS_KEY), f"token: {_grouped(GITHUB)}", "visit https://a.example now",
+              "-".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5))]
     _RNG.shuffle(texts)
     return texts
 
@@ -82,6 +83,7 @@ def _grouped(value: str, size: int = 4) -> str:
     (_grouped(AWS_KEY), ("unspaced",)),
     (f"key:\t{_grouped(AWS_KEY, 5)}", ("unspaced",)),
     (f"token = {_grouped(GITHUB)}", ("unspaced",)),
+    ("-".join(AWS_KEY[i:i + 4] for i in range(0, 20, 4)), ("undashed",)),
     (AWS_KEY[::-1], ("reversed",)),
     (codecs.encode(AWS_KEY, "rot13"), ("rot13",)),
     (f"see {GITHUB}"[::-1], ("reversed",)),
@@ -97,11 +99,13 @@ def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: s
     "visit https://docs.example and mail me: ann@example.com",  # glued: a URL with a password
     "password = correct horse battery staple and more words after it",
     "aws_secret_access_key = see the vault entry for this account",
+    "2024-06-01 build-7f3a2c-linux-x86-64 550e8400-e29b-41d4-a716-446655440000",
 ])
 def test_unspaced_text_is_searched_for_keys_of_a_fixed_shape_only(scanner: Scanner,
                                                                    text: str) -> None:
     inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
-    assert [h for h in inspection.hits if h.finding.layers[-1:] == ("unspaced",)] == []
+    assert [h for h in inspection.hits
+            if h.finding.layers[-1:] in (("unspaced",), ("undashed",))] == []
 
 
 @pytest.mark.parametrize("text", [
