@@ -25,6 +25,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
 from proxy.inspection.findings import Kind, Match
@@ -88,26 +89,39 @@ class Scanner:
             for pattern in detector.patterns
         ]
         self._database = _hyperscan_database(self._patterns) if hyperscan is not None else None
-        # Rewrites (reversed, rot13) are looked at for secrets only: the personal-data patterns
-        # are the broad ones, and leaving them out makes that pass about twice as fast.
         self._finds_secrets = any(p.detector.kind is Kind.SECRET for p in self._patterns)
-        self._secrets_database = (
-            _hyperscan_database(self._patterns, lambda p: p.detector.kind is Kind.SECRET)
-            if hyperscan is not None and self._finds_secrets else None
-        )
-        # The unspaced rewrite changes lengths, so its pass only says whether any text may hold
-        # a key of a fixed shape once its spaces are gone (rarely): then each text is rewritten.
-        self._shapes_database = (
-            _hyperscan_database(self._patterns, lambda p: p.detector.id in UNSPACED_DETECTORS)
-            if hyperscan is not None and any(p.detector.id in UNSPACED_DETECTORS
-                                             for p in self._patterns) else None
-        )
         if self._database is None:
             log.warning(
                 "hyperscan unavailable (%s): scanning with Python re, one pattern at a time; "
                 "inspection will be ~100x slower",
                 _HYPERSCAN_MISSING,
             )
+
+    # The rewrites' databases are compiled on first use (about 0.9 s together, more than the
+    # main one): a scanner that never looks at rewrites (the DNS server's, one that only scrubs)
+    # does not pay for them. The proxy compiles them at start-up (prepare_rewrites).
+
+    @cached_property
+    def _secrets_database(self) -> hyperscan.Database | None:
+        """Rewrites (reversed, rot13) are looked at for secrets only: the personal-data
+        patterns are the broad ones, and leaving them out makes that pass about twice as fast."""
+        if hyperscan is None or not self._finds_secrets:
+            return None
+        return _hyperscan_database(self._patterns, lambda p: p.detector.kind is Kind.SECRET)
+
+    @cached_property
+    def _shapes_database(self) -> hyperscan.Database | None:
+        """The ungrouping rewrites change lengths, so their pass only says whether any text may
+        hold a key of a fixed shape once its separators are gone (rarely): then each text is
+        rewritten."""
+        if hyperscan is None or not any(p.detector.id in UNSPACED_DETECTORS
+                                        for p in self._patterns):
+            return None
+        return _hyperscan_database(self._patterns, lambda p: p.detector.id in UNSPACED_DETECTORS)
+
+    def prepare_rewrites(self) -> None:
+        """Compile what scan_many_and_rewrites needs now rather than on the first request."""
+        _ = self._secrets_database, self._shapes_database
 
     @property
     def engine(self) -> str:

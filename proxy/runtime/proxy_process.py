@@ -114,11 +114,13 @@ def build_gate(config: RunConfig) -> Gate:
                      on_error=lambda: metrics.internal_error(Component.AUDIT_LOG))
     # Dialling one of our own listeners would loop (or hand the admin API to a sandbox).
     listeners = [config.listen] + ([config.admin] if config.admin is not None else [])
+    scanner = Scanner()
+    scanner.prepare_rewrites()  # before listening: not on the first inspected request
     return Gate(
         policy=config.policy,
         resolver=Resolver(config.policy.network.hosts),
         audit=audit,
-        scanner=Scanner(),
+        scanner=scanner,
         clean_texts=CleanTexts(config.policy.inspection.clean_cache_entries),
         finding_key=load_or_create_finding_key(config.paths),
         listen_addresses=frozenset((listen.address, listen.port) for listen in listeners),
