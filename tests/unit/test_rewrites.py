@@ -88,7 +88,9 @@ def _grouped(value: str, size: int = 4) -> str:
     (codecs.encode(AWS_KEY, "rot13"), ("rot13",)),
     (f"see {GITHUB}"[::-1], ("reversed",)),
     (base64.b64encode(AWS_KEY[::-1].encode()).decode(), ("base64", "reversed")),
-])
+], ids=["aws-in-spaced-groups", "aws-in-groups-after-colon-tab", "github-in-groups-after-equals",
+        "aws-in-dashed-groups", "aws-reversed", "aws-rot13", "github-reversed-in-text",
+        "base64-of-reversed-aws"])  # never a key in a test name
 def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: str,
                                                         layers: tuple[str, ...]) -> None:
     inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
@@ -112,7 +114,7 @@ def test_unspaced_text_is_searched_for_keys_of_a_fixed_shape_only(scanner: Scann
     codecs.encode("call me at 415-555-0132 or mail ann@example.com", "rot13"),
     "4556737586899855 draC",  # a card reversed is a card: found plain, not twice
     "moc.elpmaxe@nna dna moc.elpmaxe@bob",
-])
+], ids=["phone-and-email-rot13", "card-reversed", "emails-reversed"])
 def test_personal_data_is_not_looked_for_in_rewrites(scanner: Scanner, text: str) -> None:
     inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
     assert all(hit.finding.layers[-1:] not in (("reversed",), ("rot13",))
