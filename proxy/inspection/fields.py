@@ -11,7 +11,15 @@ from typing import NamedTuple
 
 MIN_FIELD_CHARS = 6  # a shorter string holds no detectable secret or PII on its own ("a@b.io")
 NUMBER_DIGITS = range(9, 20)  # integers yielded as text: SSN (9) to the longest card (19)
-JOIN_PART_MIN = 3  # pieces shorter than this are left out of joins: "1", "2"... make card-like
+# Pieces of a join: a secret may be cut into single characters (a JSON array of them). Joins
+# are scanned for secrets only (engine.is_joined), so digits glued into card-like numbers are not
+# a concern there.
+JOIN_PART_MIN = 1
+# A join with pieces shorter than this is made twice, with and without them: a secret cut in two
+# with "ok" between its halves, and a secret spelled one character at a time, are both caught.
+# Also the shortest piece of the pair and triple windows (joined_neighbours): shorter ones make
+# windows too short to hold a secret.
+SHORT_PART = 3
 JOIN_PART_MAX = 64  # longer strings are scanned on their own
 JOIN_MAX_CHARS = 1024  # one joined field at most
 PLAIN_NAME_MAX = 32  # longer names are shown by position: secrets are long
@@ -103,7 +111,7 @@ def joined_neighbours(location: str, values: list[str]) -> Iterator[Field]:
     has its own window here. Meant for short lists (a query string): the cost grows with
     the number of values, bounded by MAX_JOIN_WINDOWS.
     """
-    parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]
+    parts = [p for p in values if SHORT_PART <= len(p) <= JOIN_PART_MAX]
     windows = 0
     for size in (2, 3):
         for start in range(len(parts) - size + 1):
@@ -117,5 +125,18 @@ def joined_field(location: str, values: list[str]) -> Iterator[Field]:
     """The short strings among `values` joined in order, when there are two or more: for a
     secret split over several fields of one object, array, form or query string."""
     parts = [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX]
-    if len(parts) >= 2:
-        yield Field(location, "".join(parts)[:JOIN_MAX_CHARS])
+    for text in joins(parts):
+        yield Field(location, text)
+
+
+def joins(parts: list[str]) -> list[str]:
+    """The joins of `parts` (each JOIN_PART_MIN to JOIN_PART_MAX characters): all of them, and,
+    when some are shorter than SHORT_PART, the others alone; none of fewer than two pieces."""
+    if len(parts) < 2:
+        return []
+    out = ["".join(parts)[:JOIN_MAX_CHARS]]
+    if any(len(part) < SHORT_PART for part in parts):
+        longer = [part for part in parts if len(part) >= SHORT_PART]
+        if len(longer) >= 2:
+            out.append("".join(longer)[:JOIN_MAX_CHARS])
+    return out

@@ -505,6 +505,31 @@ def test_a_secret_split_over_query_parameters_is_blocked(proxy: Proxy,
     assert upstream.seen_with_marker(marker) == []
 
 
+def test_a_secret_sent_one_character_at_a_time_is_blocked(proxy: Proxy,
+                                                          upstream: Upstream) -> None:
+    """A JSON array of single characters, and the same key cut by a short word: both joins
+    (pieces of at most JOIN_PART_MAX characters)."""
+    for body, location in (({"chars": list(ANTHROPIC_KEY)}, "body:$.chars[*]"),
+                           ({"parts": [ANTHROPIC_KEY[:10], "ok", ANTHROPIC_KEY[10:60],
+                                      ANTHROPIC_KEY[60:]]},
+                            "body:$.parts[*]")):
+        marker = tag()
+        response = proxy.session().post(
+            f"https://allowed.test:{upstream.ports['https']}/chars?t={marker}", json=body,
+            timeout=10)
+        assert response.status_code == 403
+        assert {(f["detector"], f["location"]) for f in response.json()["findings"]} == {
+            ("anthropic_api_key", location)}
+        assert upstream.seen_with_marker(marker) == []
+    clean = tag()  # single letters that spell nothing pass
+    response = proxy.session().post(
+        f"https://allowed.test:{upstream.ports['https']}/chars?t={clean}",
+        json={"grades": list("ABBACABDAACBAABBCADAB"), "digits": list("4111111111111111")},
+        timeout=10)
+    assert response.status_code == 200
+    assert len(upstream.seen_with_marker(clean)) == 1
+
+
 def test_http2_trailers_are_inspected(proxy: Proxy, upstream: Upstream) -> None:
     authority = f"allowed.test:{upstream.ports['https']}"
     marker = tag()

@@ -123,6 +123,13 @@ HIDDEN = [
                  "aws_access_key", id="key-split-over-two-strings-of-one-array"),
     pytest.param(f"a={AWS[:10]}&b={AWS[10:]}".encode(), "application/x-www-form-urlencoded",
                  "aws_access_key", id="key-split-over-two-form-fields"),
+    pytest.param(json.dumps({"c": list(AWS)}).encode(), "application/json", "aws_access_key",
+                 id="key-as-array-of-characters"),
+    pytest.param(json.dumps({"c": [{"ch": c} for c in AWS]}).encode(), "application/json",
+                 "aws_access_key", id="key-as-characters-over-objects-of-an-array"),
+    pytest.param("&".join(f"c{i}={c}" for i, c in enumerate(AWS)).encode(),
+                 "application/x-www-form-urlencoded", "aws_access_key",
+                 id="key-as-one-character-form-fields"),
 ]
 
 
@@ -137,6 +144,9 @@ HONEST = [
     pytest.param({"retry_on": ["4003", "5002", "5030", "4290"]}, id="status-codes"),
     pytest.param({"ports": ["4000", "5000", "8080", "3000"]}, id="ports"),
     pytest.param({"a": "123", "b": "45", "c": "6789"}, id="short-digits-in-one-object"),
+    pytest.param({"digits": list(CARD)}, id="card-as-array-of-digits"),  # PII: not in joins
+    pytest.param({"grades": list("ABBACABDAACBAABBCADAB"), "flags": list("yynnynnynyyn")},
+                 id="arrays-of-single-letters"),
     pytest.param({"rgb": [12, 200, 33, 4, 5, 6, 7, 8]}, id="small-integer-array"),
     pytest.param({"price": 1999.99, "ratio": 0.5, "big": 1e300}, id="ordinary-floats"),
 ]

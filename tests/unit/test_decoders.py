@@ -33,6 +33,7 @@ from proxy.inspection.decoders import (
     parse_content_encoding,
     peel,
 )
+from proxy.inspection.fields import joined_neighbours
 from proxy.inspection.layers import MAX_VARIANTS, has_layers
 
 MiB = 1024 * 1024
@@ -740,7 +741,9 @@ def test_json_split_secret_is_joined_over_one_key_of_an_array_of_objects() -> No
                 {"role": "user", "content": FAKE_AWS_ID[9:]}]
     found = [f for f in fields(json.dumps({"messages": messages}).encode(), "application/json")
              if f.location == "body:$.messages[*].content"]
-    assert [(f.text, f.peel) for f in found] == [(FAKE_AWS_ID, False)]  # "ok": too short
+    # With "ok", and without it: a piece shorter than SHORT_PART makes a second join.
+    assert [(f.text, f.peel) for f in found] == [(FAKE_AWS_ID[:9] + "ok" + FAKE_AWS_ID[9:], False),
+                                                 (FAKE_AWS_ID, False)]
 
 
 def test_json_split_secret_is_joined_over_one_key_of_an_objects_member_objects() -> None:
@@ -754,16 +757,35 @@ def test_json_split_secret_is_joined_over_one_key_of_an_objects_member_objects()
     [{"content": "AKIA"}],  # one object: its own join covers it
     [{"content": "AKIA"}, ["IOSFODNN7EXAMPLE"]],  # one object and a list
     [{"content": "AKIA"}, {"other": "IOSFODNN7EXAMPLE"}],  # another key
-    [{"content": "A"}, {"content": "B"}],  # pieces too short to join
+    [{"content": ""}, {"content": ""}],  # nothing to join
+    [{"content": "A" * 65}, {"content": "B"}],  # one piece: the other is long, scanned alone
 ])
 def test_near_misses_make_no_join_over_an_array_of_objects(items: list[object]) -> None:
     found = fields(json.dumps({"messages": items}).encode(), "application/json")
     assert [f.location for f in found if f.location.startswith("body:$.messages[*].")] == []
 
 
-def test_json_single_characters_are_not_joined() -> None:
-    body = json.dumps({"digits": list("4111111111111111")}).encode()
-    assert "body:$.digits[*]" not in by_location(fields(body, "application/json"))
+def test_json_single_characters_are_joined() -> None:
+    """A key spelled as an array of characters; a card spelled so is joined too, but joins are
+    not scanned for personal data (tests/unit/test_body_hiding.py)."""
+    body = json.dumps({"chars": list(FAKE_AWS_ID), "digits": list("4111111111111111")}).encode()
+    found = by_location(fields(body, "application/json"))
+    assert found["body:$.chars[*]"] == FAKE_AWS_ID
+    assert found["body:$.digits[*]"] == "4111111111111111"
+
+
+def test_json_single_characters_are_joined_over_one_key_of_an_array_of_objects() -> None:
+    body = json.dumps({"c": [{"v": char, "i": i} for i, char in enumerate(FAKE_AWS_ID)]}).encode()
+    found = [f for f in fields(body, "application/json") if f.location == "body:$.c[*].v"]
+    assert [f.text for f in found] == [FAKE_AWS_ID]
+
+
+def test_single_characters_are_joined_over_form_values_but_not_in_windows() -> None:
+    body = "&".join(f"c{i}={char}" for i, char in enumerate(FAKE_AWS_ID)).encode()
+    found = [f for f in fields(body, "application/x-www-form-urlencoded")
+             if f.location == "form:*"]
+    assert [f.text for f in found] == [FAKE_AWS_ID]
+    assert list(joined_neighbours("query:*", list(FAKE_AWS_ID))) == []
 
 
 def test_json_lone_surrogates_are_dropped_from_values() -> None:
