@@ -53,6 +53,8 @@ _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
 SEPARATOR = "\n"  # joins the texts of one scan_many pass; a boundary for every pattern
+_SEPARATOR_BYTE = SEPARATOR.encode("ascii")
+_KEPT_SEPARATOR = "\x00"  # a boundary too, and no rewrite removes it
 
 _Hit = tuple[int, int, int]  # pattern index, start, end: bytes
 # detector order, value start, value end, match start, pattern index: sorted as is, so a tuple
@@ -210,6 +212,10 @@ class Scanner:
         a key of a fixed shape (one pass); else none."""
         if self._shapes_database is None:
             return []
+        if _SEPARATOR_BYTE in separators:
+            # Removing the separator between the texts would glue each to the next, and a key
+            # glued to a word has no boundary: join them with a character that stays instead.
+            joined = _KEPT_SEPARATOR.join(texts).encode("utf-8", "surrogatepass")
         hits, cut = self._prefilter(joined.translate(None, separators), self._shapes_database)
         if not hits and cut is None:
             return []

@@ -2,8 +2,9 @@
 
 They are not layers to peel (nothing marks them, and any text "decodes" under them), so they are
 scanned, not peeled: every text and every peeled layer is also scanned reversed and rot13'd, for
-secret detectors only, and with its spaces or its dashes removed ("unspaced", "undashed": a
-key written in groups), for the secret detectors of a fixed shape only (UNSPACED_DETECTORS).
+secret detectors only, and with its spaces, its dashes, or its white space and punctuation
+removed ("unspaced", "undashed", "unseparated": a key written in groups or cut into pieces), for
+the secret detectors of a fixed shape only (UNSPACED_DETECTORS).
 Personal data is left out: a reversed phone number or a rot13'd word that looks like an email
 would double-count what the plain text already reports (PII thresholds count values per
 request), and a secret is what these evasions are used for.
@@ -54,10 +55,26 @@ def undashed(text: str) -> str:
     return text.replace("-", "")
 
 
+# White space and punctuation that a key may be cut by, one character at a time or in groups
+# (`A.K.I.A...`, `AKIA2,OGYB,...`, one half per line, path segments, string literals glued with
+# `"..." + "..."`). Not ":" and "=" (they stand between a name and its value: removing them would
+# glue the value to the name), nor "-" and "_" (inside many keys' own formats).
+SEPARATORS = " \t\r\n\f\v.,;|/\\'\"`+"
+
+
+def unseparated(text: str) -> str:
+    """`text` without SEPARATORS: a key cut by white space or punctuation."""
+    return text.translate(_DROP_SEPARATORS)
+
+
+_DROP_SEPARATORS = str.maketrans("", "", SEPARATORS)
+
 UNSPACED = "unspaced"
 UNDASHED = "undashed"
+UNSEPARATED = "unseparated"
 # The rewrites that remove group separators, and the bytes each removes (for bytes.translate).
-UNGROUPED = MappingProxyType({UNSPACED: b" \t", UNDASHED: b"-"})
+UNGROUPED = MappingProxyType({UNSPACED: b" \t", UNDASHED: b"-",
+                              UNSEPARATED: SEPARATORS.encode("ascii")})
 # Looked for in unspaced and undashed text: detectors of a fixed prefix or shape, which words
 # glued together do not make. Those that need a keyword before the value, or a URL's
 # `user:password@`, would (`visit https://a.example and mail me: x@y` loses its spaces into a
@@ -69,7 +86,8 @@ UNSPACED_DETECTORS = frozenset({
 })
 
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
-    {"reversed": reversed_text, "rot13": rot13, UNSPACED: unspaced, UNDASHED: undashed}
+    {"reversed": reversed_text, "rot13": rot13, UNSPACED: unspaced, UNDASHED: undashed,
+     UNSEPARATED: unseparated}
 )
 
 

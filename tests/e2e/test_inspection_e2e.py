@@ -211,6 +211,14 @@ CHANNELS = {
         "headers": {"X-Note": "key: " + " ".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5))}},
     "key written in groups with dashes in a query": lambda t: {
         "url_suffix": f"/gd?t={t}&serial=" + "-".join(AWS_KEY[i:i + 4] for i in range(0, 20, 4))},
+    "key one character at a time with dots in json": lambda t: {
+        "url_suffix": f"/gc?t={t}", "json": {"serial": ".".join(AWS_KEY)}},
+    "key halves on two lines of a text body": lambda t: {
+        "url_suffix": f"/gl?t={t}", "headers": {"Content-Type": "text/plain"},
+        "data": f"{AWS_KEY[:10]}\n{AWS_KEY[10:]}\n"},
+    "key as two string literals glued in code": lambda t: {
+        "url_suffix": f"/gs?t={t}",
+        "json": {"patch": f'+KEY = "{AWS_KEY[:8]}" + "{AWS_KEY[8:]}"\n'}},
     "split over two cookies": lambda t: {
         "url_suffix": f"/ck?t={t}",
         "headers": {"Cookie": f"session=abc123; a={AWS_KEY[:10]}; b={AWS_KEY[10:]}"}},

@@ -88,9 +88,21 @@ def _grouped(value: str, size: int = 4) -> str:
     (codecs.encode(AWS_KEY, "rot13"), ("rot13",)),
     (f"see {GITHUB}"[::-1], ("reversed",)),
     (base64.b64encode(AWS_KEY[::-1].encode()).decode(), ("base64", "reversed")),
+    (".".join(AWS_KEY), ("unseparated",)),
+    (", ".join(GITHUB), ("unseparated",)),
+    (f"{AWS_KEY[:10]}\n{AWS_KEY[10:]}", ("unseparated",)),
+    (f"{GITHUB[:20]}\r\n{GITHUB[20:]}", ("unseparated",)),
+    (f'key = "{AWS_KEY[:8]}" + "{AWS_KEY[8:]}"', ("unseparated",)),
+    (f"{GITHUB[:12]}|{GITHUB[12:24]}|{GITHUB[24:]}", ("unseparated",)),
+    ("/".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5)), ("unseparated",)),
+    (f"{AWS_KEY[:10]};\t{AWS_KEY[10:]}", ("unseparated",)),
 ], ids=["aws-in-spaced-groups", "aws-in-groups-after-colon-tab", "github-in-groups-after-equals",
         "aws-in-dashed-groups", "aws-reversed", "aws-rot13", "github-reversed-in-text",
-        "base64-of-reversed-aws"])  # never a key in a test name
+        "base64-of-reversed-aws", "aws-a-character-then-a-dot", "github-comma-space-separated",
+        "aws-halves-on-two-lines", "github-halves-on-two-crlf-lines",
+        "aws-two-string-literals-glued", "github-in-groups-with-pipes",
+        "aws-in-slash-separated-groups", "aws-halves-with-semicolon-and-tab",
+        ])  # never a key in a test name
 def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: str,
                                                         layers: tuple[str, ...]) -> None:
     inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
@@ -102,12 +114,29 @@ def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: s
     "password = correct horse battery staple and more words after it",
     "aws_secret_access_key = see the vault entry for this account",
     "2024-06-01 build-7f3a2c-linux-x86-64 550e8400-e29b-41d4-a716-446655440000",
+    "see https://a.example/docs, then mail: ops@example.com; or call",
+    "token = 'get it from the vault'\npassword: \"ask the on-call engineer\"",
+    "/".join(["src", "app", "AKIA", "ROUTES", "ORDERS", "HANDLERS", "PY"]),  # not 16 after AKIA
+    ".".join("AKIA2OGYBAH6STMMNXN"),  # one character short
+    "AKIA2OGYBA\nsome prose between the halves\nH6STMMNXNQ",  # not adjacent
 ])
-def test_unspaced_text_is_searched_for_keys_of_a_fixed_shape_only(scanner: Scanner,
-                                                                   text: str) -> None:
+def test_ungrouped_text_is_searched_for_keys_of_a_fixed_shape_only(scanner: Scanner,
+                                                                    text: str) -> None:
     inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
     assert [h for h in inspection.hits
-            if h.finding.layers[-1:] in (("unspaced",), ("undashed",))] == []
+            if h.finding.layers[-1:] in (("unspaced",), ("undashed",), ("unseparated",))] == []
+
+
+def test_texts_are_not_glued_to_each_other_when_separators_are_removed(scanner: Scanner) -> None:
+    """The one-pass gate keeps the texts apart: a key cut by a newline is found whatever text
+    comes before it, and two texts that meet do not make one."""
+    texts = [Text("header:a", "Accept: application/json"),
+             Text("body:$.k", f"{AWS_KEY[:10]}\n{AWS_KEY[10:]}"), Text("body:$.x", "done")]
+    hits = inspect_texts(texts, scanner, KEY, max_depth=3).hits
+    assert [(h.finding.location, h.finding.layers) for h in hits] == [
+        ("body:$.k", ("unseparated",))]
+    apart = [Text("body:$.a", f"value {AWS_KEY[:10]}"), Text("body:$.b", f"{AWS_KEY[10:]} end")]
+    assert inspect_texts(apart, scanner, KEY, max_depth=3).hits == ()
 
 
 @pytest.mark.parametrize("text", [
