@@ -7,7 +7,8 @@
   `&#x41;`, `&amp;`) of the whole text, and runs inside the text of
   "base64" (standard alphabet; also wrapped into lines, MIME and PEM style, joined),
   "base64url", "base32" and "hex" (also bytes listed with separators: `de:ad`, `0x41,0x4b`,
-  `41 4b`), and "decimal_bytes" (byte values listed: `65,75,73,65`);
+  `41 4b`), "decimal_bytes" (byte values listed: `65,75,73,65`) and "binary" (eight bits a
+  byte, glued or separated: `01000001 01001011`);
 - rides along with the decoding that exposed it, no extra depth: compressed data ("gzip",
   "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
   first bytes decompress to text and the whole stream decodes), and "strings", the long
@@ -123,6 +124,15 @@ _DECIMAL_LIST = re.compile(
     r"(?![\w.])"
 )
 _HEX_LIST_NOISE = re.compile(r"0[xX]|[^0-9A-Fa-f]")
+# Bytes written in binary, eight bits each, glued or separated (`01000001 01001011`,
+# `0100000101001011`): at least MIN_LISTED_BYTES of them, not inside a longer word or number.
+_BINARY_HINT = re.compile(rf"[01]{{8}}(?:[\s,:-]{{0,2}}[01]{{8}}){{{MIN_LISTED_BYTES - 1}}}")
+MIN_BINARY_CHARS = 8 * MIN_LISTED_BYTES  # what _BINARY_HINT needs: shorter texts are not searched
+_BINARY = re.compile(
+    rf"(?<![0-9A-Za-z])[01]{{8}}(?:[\s,:-]{{0,2}}[01]{{8}}){{{MIN_LISTED_BYTES - 1},}}"
+    r"(?![0-9A-Za-z])"
+)
+_NOT_BIT = re.compile(r"[^01]")
 # Cheap test that a text may hold such a list, part of _MAYBE_ENCODED: a decimal digit, then
 # MIN_LISTED_BYTES - 1 more separated bytes. No look-behind: it costs little beside the other
 # alternatives. A hex list may be looked at only from a byte with a decimal digit: before the last
@@ -146,7 +156,7 @@ _FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
 # Cheap test that a text may hold anything to decode at all (see maybe_encoded).
 _MAYBE_ENCODED = re.compile(
     rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
-    rf"|{_LISTED_HINT.pattern}"
+    rf"|{_LISTED_HINT.pattern}|{_BINARY_HINT.pattern}"
 )
 # _MAYBE_ENCODED's alternatives one by one, those that need a character most texts lack only
 # when it is there: `re` scans a text once per alternative it cannot rule out by the first
@@ -226,6 +236,7 @@ def maybe_encoded(text: str) -> bool:
         or ("&" in text and _REFERENCE_HINT.search(text))
         or _RUN_HINT.search(text)
         or _LISTED_HINT.search(text)
+        or (len(text) >= MIN_BINARY_CHARS and _BINARY_HINT.search(text))
     )
 
 
@@ -407,6 +418,10 @@ def _decoded_runs(text: str) -> Iterator[tuple[str, bytes]]:
                 yield "base64", joined
     if _LISTED_HINT.search(text):  # most texts have no list of bytes
         yield from _listed_bytes(text)
+    if len(text) >= MIN_BINARY_CHARS and _BINARY_HINT.search(text):
+        for match in _BINARY.finditer(text):
+            bits = _NOT_BIT.sub("", match.group())
+            yield "binary", int(bits, 2).to_bytes(len(bits) // 8, "big")
 
 
 def _wrapped_base64(text: str, area_start: int, line_end: int) -> tuple[int, bytes | None]:

@@ -87,6 +87,12 @@ HIDDEN: dict[str, Callable[[str], str]] = {
 }
 
 
+# Encodings added after the corpus first had negatives: positives only, for the same reason.
+MORE_ENCODINGS: dict[str, Callable[[str], str]] = {
+    "binary": lambda text: " ".join(f"{byte:08b}" for byte in text.encode()),
+}
+
+
 def _variants(text: str, *, secret: bool) -> Iterator[tuple[str, str]]:
     """The plain text and each single-layer encoding of it (and rewrite, for a secret)."""
     yield "plain", text
@@ -94,6 +100,8 @@ def _variants(text: str, *, secret: bool) -> Iterator[tuple[str, str]]:
         yield name, encode(text)
     for name, hide in HIDDEN.items():
         yield name, hide(text)
+    for name, encode in MORE_ENCODINGS.items():
+        yield name, encode(text)
     if secret:
         for name, rewrite in SECRET_REWRITES.items():
             yield name, rewrite(text)

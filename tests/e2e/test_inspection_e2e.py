@@ -219,6 +219,9 @@ CHANNELS = {
     "key as two string literals glued in code": lambda t: {
         "url_suffix": f"/gs?t={t}",
         "json": {"patch": f'+KEY = "{AWS_KEY[:8]}" + "{AWS_KEY[8:]}"\n'}},
+    "key in binary in a chat message": lambda t: {
+        "url_suffix": f"/bn?t={t}", "json": {"messages": [{"role": "user", "content": (
+            "decode this: " + " ".join(f"{b:08b}" for b in f"key {AWS_KEY}".encode()))}]}},
     "split over two cookies": lambda t: {
         "url_suffix": f"/ck?t={t}",
         "headers": {"Cookie": f"session=abc123; a={AWS_KEY[:10]}; b={AWS_KEY[10:]}"}},

@@ -474,6 +474,14 @@ PEELED = [
     pytest.param(json.dumps(list(SECRET_BYTES)), ("decimal_bytes",), id="decimal-bytes-json-list"),
     pytest.param(b64(",".join(str(b) for b in SECRET_BYTES)), ("base64", "decimal_bytes"),
                  id="base64-of-decimal-bytes"),
+    # bytes in binary, eight bits each
+    pytest.param(" ".join(f"{b:08b}" for b in SECRET_BYTES), ("binary",), id="binary-spaces"),
+    pytest.param("".join(f"{b:08b}" for b in SECRET_BYTES), ("binary",), id="binary-glued"),
+    pytest.param(", ".join(f"{b:08b}" for b in SECRET_BYTES), ("binary",), id="binary-commas"),
+    pytest.param("bits: " + "\n".join(f"{b:08b}" for b in SECRET_BYTES), ("binary",),
+                 id="binary-one-byte-a-line"),
+    pytest.param(b64(" ".join(f"{b:08b}" for b in SECRET_BYTES)), ("base64", "binary"),
+                 id="base64-of-binary"),
 ]
 
 
@@ -574,6 +582,11 @@ NOT_PEELED = [
     pytest.param("[0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]", id="floats"),
     pytest.param("2024-06-01 12:30:45, 2024-06-02 13:31:46", id="timestamps"),
     pytest.param("ports 8080 8443 9090 10250 30000 31000 32000 33000", id="numbers-over-255"),
+    pytest.param(" ".join(f"{b:08b}" for b in SECRET_BYTES[:7]), id="binary-seven-bytes"),
+    pytest.param(" ".join(f"{b:07b}" for b in SECRET_BYTES), id="binary-seven-bit-groups"),
+    pytest.param("flags 0110100101 1001011010 0101101001 1010010110 0110100110 1001011001 "
+                 "0110011010 1001100101", id="ten-bit-flag-words"),
+    pytest.param("id x" + "".join(f"{b:08b}" for b in SECRET_BYTES), id="binary-glued-to-a-word"),
 ]
 
 
