@@ -134,9 +134,10 @@ def joins(parts: list[str]) -> list[str]:
     when some are shorter than SHORT_PART, the others alone; none of fewer than two pieces."""
     if len(parts) < 2:
         return []
-    out = ["".join(parts)[:JOIN_MAX_CHARS]]
-    if any(len(part) < SHORT_PART for part in parts):
-        longer = [part for part in parts if len(part) >= SHORT_PART]
-        if len(longer) >= 2:
-            out.append("".join(longer)[:JOIN_MAX_CHARS])
-    return out
+    joined = "".join(parts)[:JOIN_MAX_CHARS]
+    if min(map(len, parts)) >= SHORT_PART:  # most joins (map and min run in C)
+        return [joined]
+    longer = [part for part in parts if len(part) >= SHORT_PART]
+    if len(longer) < 2:
+        return [joined]
+    return [joined, "".join(longer)[:JOIN_MAX_CHARS]]
