@@ -179,10 +179,10 @@ class Scanner:
 
         Reversed and rot13 keep each text's length in bytes. rot13 works on the joined bytes
         (transforms.ROT13_BYTES); the joined text reversed holds the texts in reverse order,
-        each reversed, so its starts are the mirror image of the plain ones. Unspaced does
-        and undashed do not keep lengths: their pass over the joined bytes without the
-        separators only says whether any text may hold a key of a fixed shape, and then every
-        text with a separator is rewritten.
+        each reversed, so its starts are the mirror image of the plain ones. The ungrouping
+        rewrites (unspaced, undashed, unseparated) do not keep lengths: their pass over the
+        joined bytes without the separators only says whether any text may hold a key of a
+        fixed shape, and then every text with a separator is rewritten.
         """
         if len(texts) < 2:  # a pass to find which texts to scan would be a scan of its own
             everything = range(len(texts))

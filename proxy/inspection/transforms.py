@@ -75,8 +75,8 @@ UNSEPARATED = "unseparated"
 # The rewrites that remove group separators, and the bytes each removes (for bytes.translate).
 UNGROUPED = MappingProxyType({UNSPACED: b" \t", UNDASHED: b"-",
                               UNSEPARATED: SEPARATORS.encode("ascii")})
-# Looked for in unspaced and undashed text: detectors of a fixed prefix or shape, which words
-# glued together do not make. Those that need a keyword before the value, or a URL's
+# Looked for in unspaced, undashed and unseparated text: detectors of a fixed prefix or shape,
+# which words glued together do not make. Those that need a keyword before the value, or a URL's
 # `user:password@`, would (`visit https://a.example and mail me: x@y` loses its spaces into a
 # URL with a password).
 UNSPACED_DETECTORS = frozenset({
