@@ -10,12 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 from proxy.inspection.fields import (
-    JOIN_MAX_CHARS,
     JOIN_PART_MAX,
     JOIN_PART_MIN,
     MIN_FIELD_CHARS,
     NUMBER_DIGITS,
-    SHORT_PART,
     Field,
     is_plain_name,
     joins,
@@ -136,13 +134,8 @@ class _JsonWalk:
                         containers.append((child_path, child))
                     else:
                         self._scalar(kids, child_path, child)
-                if len(parts) >= 2:  # joins(), inlined for the common case: no short piece
-                    if min(map(len, parts)) >= SHORT_PART:
-                        append(new(Field, (f"{path}.*", "".join(parts)[:JOIN_MAX_CHARS],
-                                           True)))
-                    else:
-                        for text in joins(parts):
-                            append(new(Field, (f"{path}.*", text, True)))
+                for text in joins(parts):
+                    append(new(Field, (f"{path}.*", text, True)))
                 if len(containers) >= 2:  # member objects: their keys joined across them
                     self._column_joins(out, path, [child for _, child in containers],
                                        siblings=".*")
@@ -160,13 +153,8 @@ class _JsonWalk:
                     elif ((child_kind is int and _NUMBER_LOW <= abs(child) < _NUMBER_HIGH)
                           or child_kind is Decimal):
                         self._scalar(kids, f"{path}[{index}]", child)
-                if len(parts) >= 2:  # joins(), inlined for the common case: no short piece
-                    if min(map(len, parts)) >= SHORT_PART:
-                        append(new(Field, (f"{path}[*]", "".join(parts)[:JOIN_MAX_CHARS],
-                                           True)))
-                    else:
-                        for text in joins(parts):
-                            append(new(Field, (f"{path}[*]", text, True)))
+                for text in joins(parts):
+                    append(new(Field, (f"{path}[*]", text, True)))
                 if len(value) >= BYTE_ARRAY_MIN:
                     _byte_array(out, f"{path}[bytes]", value)
                 self._column_joins(out, path, value)
