@@ -14,7 +14,8 @@ from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.fields import Field
 from proxy.inspection.findings import Finding, Kind, Match
-from proxy.inspection.layers import OpenedRuns, maybe_encoded
+from proxy.inspection.layers import OpenedRuns
+from proxy.inspection.peel_hints import with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
 from proxy.inspection.transforms import TRANSFORMS, reported_in_rewrite
@@ -99,7 +100,7 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
     if clean is not None and clean.max_entries <= 0:
         clean = None  # a cache that keeps nothing: no keys to compute
     batch = _Batch()
-    for text in texts:
+    for text, (maybe, base85) in with_peel_hints(texts):
         digest = None
         if clean is not None:
             digest = clean.digest(text.text, peel=text.peel)
@@ -112,14 +113,13 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
         batch.texts.append(text)
         if digest is not None:
             batch.digests[index] = digest
-        maybe = text.peel and maybe_encoded(text.text)
         if not text.peel or (not maybe and text.text.isascii()):  # most texts: nothing to peel
             batch.variants.append((index, Layer(text.text, ())))
             batch.size += len(text.text)
             continue
         try:
             for variant in peel(text.text, max_depth=max_depth, max_bytes=_budget(text.text),
-                                opened=opened, maybe=maybe):
+                                opened=opened, maybe=maybe, base85=base85):
                 batch.variants.append((index, variant))
                 batch.size += len(variant.text)
         except DecodeLimitExceeded:
