@@ -7,8 +7,10 @@
   `&#x41;`, `&amp;`) of the whole text, and runs inside the text of
   "base64" (standard alphabet; also wrapped into lines, MIME and PEM style, joined),
   "base64url", "base32" and "hex" (also bytes listed with separators: `de:ad`, `0x41,0x4b`,
-  `41 4b`), "decimal_bytes" (byte values listed: `65,75,73,65`) and "binary" (eight bits a
-  byte, glued or separated: `01000001 01001011`);
+  `41 4b`), "decimal_bytes" (byte values listed: `65,75,73,65`), "binary" (eight bits a
+  byte, glued or separated: `01000001 01001011`), "base85" and "ascii85" (tokens of Python's
+  `b85encode` and `a85encode`, see BASE85_SIGNS), and base64 runs "reversed" or "rot13"'d
+  after encoding (kept only when they decode to text);
 - rides along with the decoding that exposed it, no extra depth: compressed data ("gzip",
   "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
   first bytes decompress to text and the whole stream decodes), and "strings", the long
@@ -25,9 +27,9 @@ run is yielded, not the text around it: a scanner looking for `password=<value>`
 the context in the outer layer and the value alone in the inner one.
 
 Not caught here: runs shorter than the minimums below, base64 glued to letters before it
-(misaligned unless the glue is a multiple of 4 characters), encodings other than those named
-(base85, custom alphabets, XOR; reversed and rot13 text are scanned, not peeled: see
-transforms.py), layers deeper
+(misaligned unless the glue is a multiple of 4 characters), base85 tokens without a sign or
+glued to a name other than by "=" or ":", encodings other than those named (uuencode, custom
+alphabets, XOR; reversed and rot13 text are scanned, not peeled: see transforms.py), layers deeper
 than `max_depth`, and anything encrypted. Work is bounded: past MAX_VARIANTS variants or
 `max_bytes` characters of decoded text, peel raises DecodeLimitExceeded (after yielding what
 fit) so that the caller blocks rather than forwards what it could not look into.
@@ -473,9 +475,11 @@ def _decoded_runs(text: str, *, base85: bool = True) -> Iterator[tuple[tuple[str
 
 def _base85_runs(token: str) -> Iterator[tuple[tuple[str, ...], bytes]]:
     """(("base85",) or ("ascii85",), bytes) for a token that decodes in either alphabet to
-    bytes that start as ASCII: the token itself, and what follows its first "=" or ":" (a
-    query's or a form's `name=`, a header-like `key:` glued before the value, which would
-    shift the five-character groups)."""
+    bytes that start as ASCII or as compressed data: the token itself (Ascii85's `<~ ~>` frame
+    left out), and what follows its first "=" or ":" (a query's or a form's `name=`, a
+    header-like `key:` glued before the value, which would shift the five-character groups)."""
+    if token.startswith("<~") and token.endswith("~>"):
+        token = token[2:-2]
     b85 = _NOT_B85.search(token) is None
     a85 = _NOT_A85.search(token) is None
     if not (b85 or a85):  # most long words: paths, URLs, code (`"a/b.go",`, `f(x){`)
@@ -487,14 +491,13 @@ def _base85_runs(token: str) -> Iterator[tuple[tuple[str, ...], bytes]]:
             starts.add(cut + 1)
     for start in sorted(starts):
         run = token[start:]
-        if run.startswith("<~") and run.endswith("~>"):
-            run = run[2:-2]
         for name, alphabet, decode, values in _BASE85_DECODERS:
             if not (b85 if name == "base85" else a85) or not alphabet.issuperset(run):
                 continue
             # The first group decides for most tokens: random text decodes to bytes that are
-            # not all ASCII fifteen times in sixteen, and the decoders are Python code.
-            if not _ascii_group(run, values):
+            # neither ASCII nor a compression magic number fifteen times in sixteen, and the
+            # decoders are Python code.
+            if not _plausible_group(run, values):
                 continue
             try:
                 raw = decode(run)
@@ -504,17 +507,22 @@ def _base85_runs(token: str) -> Iterator[tuple[tuple[str, ...], bytes]]:
                 yield (name,), raw
 
 
-def _ascii_group(run: str, values: dict[str, int]) -> bool:
-    """Whether the first five characters of `run` spell four ASCII bytes (or Ascii85's "z")."""
-    if run[0] == "z" and values is _A85_VALUES:
-        return False  # four zero bytes: not text
+def _plausible_group(run: str, values: dict[str, int]) -> bool:
+    """Whether the first five characters of `run` spell four ASCII bytes, or the start of
+    gzip, zlib or zstd data."""
     value = 0
     for char in run[:5]:
         digit = values.get(char)
-        if digit is None:  # Ascii85's "z" inside the group: not Ascii85
+        if digit is None:  # Ascii85's "z" (four zero bytes) or the `~>` end: not text
             return False
         value = value * 85 + digit
-    return value < 2**32 and not value & 0x80808080
+    if value >= 2**32:
+        return False
+    return (not value & 0x80808080 or value >> 16 == 0x1F8B or value == 0x28B52FFD
+            or value >> 24 == 0x78 and (value >> 16) & 0xFF in _ZLIB_LEVELS)
+
+
+_ZLIB_LEVELS = frozenset({0x01, 0x5E, 0x9C, 0xDA})  # the second byte of a zlib stream
 
 
 _B85_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~"

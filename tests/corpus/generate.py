@@ -90,6 +90,10 @@ HIDDEN: dict[str, Callable[[str], str]] = {
 # Encodings added after the corpus first had negatives: positives only, for the same reason.
 MORE_ENCODINGS: dict[str, Callable[[str], str]] = {
     "binary": lambda text: " ".join(f"{byte:08b}" for byte in text.encode()),
+    "base85": lambda text: base64.b85encode(text.encode()).decode(),
+    "ascii85": lambda text: base64.a85encode(text.encode()).decode(),
+    "base64_reversed": lambda text: _b64(text.encode())[::-1],
+    "base64_rot13": lambda text: codecs.encode(_b64(text.encode()), "rot13"),
 }
 
 

@@ -17,6 +17,7 @@ import json
 import lzma
 import random
 import ssl
+import urllib.parse
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -233,6 +234,20 @@ CHANNELS = {
                                     "headers": {"X-Note": codecs.encode(AWS_KEY, "rot13")}},
     "base64 of the reversed key in a query": lambda t: {
         "url_suffix": f"/rb?t={t}&v=" + base64.urlsafe_b64encode(AWS_KEY[::-1].encode()).decode()},
+    "base64 of the key, then reversed, in json": lambda t: {
+        "url_suffix": f"/br?t={t}",
+        "json": {"blob": base64.b64encode(f"key {AWS_KEY}".encode()).decode()[::-1]}},
+    "base64 of the key, then rot13'd, in a chat message": lambda t: {
+        "url_suffix": f"/b13?t={t}", "json": {"messages": [{"role": "user", "content": (
+            "decode: " + codecs.encode(base64.b64encode(AWS_KEY.encode()).decode(), "rot13"))}]}},
+    "base85 in json": lambda t: {
+        "url_suffix": f"/85?t={t}", "json": {"blob": base64.b85encode(AWS_KEY.encode()).decode()}},
+    "ascii85 in a text body": lambda t: {
+        "url_suffix": f"/a85?t={t}", "headers": {"Content-Type": "text/plain"},
+        "data": "see " + base64.a85encode(f"key={AWS_KEY}".encode()).decode() + " thanks"},
+    "base85 in a query value": lambda t: {
+        "url_suffix": f"/q85?t={t}&v=" + urllib.parse.quote(
+            base64.b85encode(AWS_KEY.encode()).decode(), safe="")},
 }
 
 

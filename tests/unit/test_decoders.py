@@ -6,6 +6,7 @@ Secret-shaped values are fakes built here from a seeded generator; test ids neve
 from __future__ import annotations
 
 import base64
+import codecs
 import gzip
 import json
 import random
@@ -474,6 +475,25 @@ PEELED = [
     pytest.param(json.dumps(list(SECRET_BYTES)), ("decimal_bytes",), id="decimal-bytes-json-list"),
     pytest.param(b64(",".join(str(b) for b in SECRET_BYTES)), ("base64", "decimal_bytes"),
                  id="base64-of-decimal-bytes"),
+    # base64 reversed or rot13'd after encoding
+    pytest.param(b64(SECRET_LINE)[::-1], ("reversed", "base64"), id="base64-reversed"),
+    pytest.param(codecs.encode(b64(SECRET_LINE), "rot13"), ("rot13", "base64"),
+                 id="base64-rot13"),
+    pytest.param(f"blob {b64(STRADDLING)[::-1]} end", ("reversed", "base64"),
+                 id="base64-reversed-in-prose"),
+    # base85 (b85encode) and Ascii85 (a85encode), bare, framed, glued to a name, nested
+    pytest.param(base64.b85encode(SECRET_BYTES).decode(), ("base85",), id="base85"),
+    pytest.param(base64.a85encode(SECRET_BYTES).decode(), ("ascii85",), id="ascii85"),
+    pytest.param(base64.a85encode(SECRET_BYTES, adobe=True).decode(), ("ascii85",),
+                 id="ascii85-adobe-framed"),
+    pytest.param("data=" + base64.b85encode(SECRET_BYTES).decode(), ("base85",),
+                 id="base85-glued-to-a-name"),
+    pytest.param("see " + base64.a85encode(SECRET_BYTES).decode() + " thanks", ("ascii85",),
+                 id="ascii85-in-prose"),
+    pytest.param(b64(base64.b85encode(SECRET_BYTES)), ("base64", "base85"),
+                 id="base64-of-base85"),
+    pytest.param(base64.b85encode(gzip.compress(SECRET_BYTES)).decode(), ("base85", "gzip"),
+                 id="base85-gzip"),
     # bytes in binary, eight bits each
     pytest.param(" ".join(f"{b:08b}" for b in SECRET_BYTES), ("binary",), id="binary-spaces"),
     pytest.param("".join(f"{b:08b}" for b in SECRET_BYTES), ("binary",), id="binary-glued"),
@@ -488,6 +508,14 @@ PEELED = [
 @pytest.mark.parametrize(("text", "layers"), PEELED)
 def test_secret_is_peeled(text: str, layers: tuple[str, ...]) -> None:
     assert reaching(text) == layers
+
+
+def test_reversed_base64url_is_read_whole() -> None:
+    # "-" and "_" cut the run for standard base64, whose pieces may reach the secret too; the
+    # URL-safe decode of the whole run is what reads the first bytes.
+    run = base64.urlsafe_b64encode(b"??? >>> " + STRADDLING).decode()[::-1]
+    found = texts(run)
+    assert found[(b"??? >>> " + STRADDLING).decode()] == ("reversed", "base64url")
 
 
 def test_root_comes_first_with_no_layers() -> None:
@@ -587,6 +615,15 @@ NOT_PEELED = [
     pytest.param("flags 0110100101 1001011010 0101101001 1010010110 0110100110 1001011001 "
                  "0110011010 1001100101", id="ten-bit-flag-words"),
     pytest.param("id x" + "".join(f"{b:08b}" for b in SECRET_BYTES), id="binary-glued-to-a-word"),
+    # base85: long words of code, paths and URLs; random bytes; too short
+    pytest.param("nil\n\t\t}\n\t\ttime.Sleep(w.backoff(attempt))\n\t}", id="code-word"),
+    pytest.param("https://example.com/a/b?c=1&d=2#frag-ment", id="url-with-query"),
+    pytest.param("db.orders.findMany({skip:(page-1)*50,take:50})", id="minified-call"),
+    pytest.param(base64.b85encode(random.Random(3).randbytes(48)).decode(), id="base85-random"),
+    pytest.param(base64.a85encode(random.Random(4).randbytes(48)).decode(), id="ascii85-random"),
+    pytest.param(base64.b85encode(SECRET_BYTES[:12]).decode(), id="base85-below-minimum"),
+    # base64 reversed or rot13'd: random ids stay noise either way
+    pytest.param(b64(random.Random(6).randbytes(30))[::-1], id="base64-random-reversed"),
 ]
 
 

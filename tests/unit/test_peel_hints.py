@@ -1,0 +1,79 @@
+"""peel_hints answers, for a request's texts at once, what maybe_encoded answers one by one.
+
+Its hyperscan patterns are looser than _MAYBE_ENCODED's alternatives (bytes, not characters)
+and a text they do not touch is never searched: the tests check on random texts shaped like the
+hot path's that no text maybe_encoded would peel is left out, that base85 tokens are always
+flagged, and that each fallback (a NUL inside a text, too many hits, many texts) gives the same
+answers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.inspection import layers, peel_hints
+from proxy.inspection.fields import Field
+from tests.unit.test_fast_paths import _PIECES, _random_texts
+
+
+def _fields(texts: list[str], *, peel: bool = True) -> list[Field]:
+    return [Field(f"body:$.f{i}", text, peel) for i, text in enumerate(texts)]
+
+
+def _answers(texts: list[str]) -> list[peel_hints.Hint]:
+    return [hint for _, hint in peel_hints.with_peel_hints(_fields(texts))]
+
+
+def test_hints_agree_with_maybe_encoded_on_random_texts() -> None:
+    texts = _random_texts(20_000, seed=23)
+    answers = _answers(texts)
+    assert sum(a.maybe for a in answers) > 1000 and sum(not a.maybe for a in answers) > 1000
+    assert [t for t, a in zip(texts, answers, strict=True)
+            if a.maybe != layers.maybe_encoded(t)] == []
+
+
+def test_every_text_with_a_base85_token_is_flagged_for_it() -> None:
+    texts = _random_texts(20_000, seed=29)
+    with_tokens = [i for i, t in enumerate(texts) if layers._has_base85_token(t)]
+    assert len(with_tokens) > 500
+    answers = _answers(texts)
+    assert [texts[i] for i in with_tokens if not answers[i].base85] == []
+    # and most texts are not: the flag is what spares them the token search
+    assert sum(not a.base85 for a in answers) > 10_000
+
+
+@pytest.mark.parametrize("text", [*_PIECES, "", "plain words only"])
+def test_hints_agree_on_each_piece_alone_and_between_others(text: str) -> None:
+    texts = ["plain", text, "words", text + " tail", "head " + text]
+    assert [a.maybe for a in _answers(texts)] == [layers.maybe_encoded(t) for t in texts]
+
+
+def test_a_text_holding_a_nul_falls_back_to_searching_every_text() -> None:
+    texts = ["a\x00b", "AKIAIOSFODNN7EXAMPLE", "plain words", "%41"]
+    assert peel_hints._hints(texts) is None
+    assert [a.maybe for a in _answers(texts)] == [False, True, False, True]
+    assert all(a.base85 for a in _answers(texts))  # unsure: base85 tokens are looked for
+
+
+def test_too_many_hits_fall_back_to_searching_every_text() -> None:
+    crowded = "%41" * (peel_hints.MAX_HINT_HITS + 10)
+    texts = ["plain words", crowded, "AKIAIOSFODNN7EXAMPLE", "x y z"]
+    assert peel_hints._hints(texts) is None
+    assert [a.maybe for a in _answers(texts)] == [False, True, True, False]
+
+
+def test_texts_not_to_peel_are_not_peeled_and_windows_keep_order() -> None:
+    count = 2 * peel_hints.WINDOW_TEXTS + 7
+    texts = ["%41" if i % 3 == 0 else "plain" for i in range(count)]
+    answers = _answers(texts)
+    assert [a.maybe for a in answers] == [i % 3 == 0 for i in range(count)]
+    unpeeled = [hint for _, hint in peel_hints.with_peel_hints(_fields(texts, peel=False))]
+    assert not any(a.maybe or a.base85 for a in unpeeled)
+
+
+def test_the_base85_hint_needs_a_long_token_with_a_sign() -> None:
+    assert _answers(["K}$(NGEYZYLP1D2Q&de&PFPM+"])[0].base85
+    assert _answers(["x = K}$(NGEYZYLP1D2Q&de&PFPM+ y"])[0].base85
+    assert not _answers(["abcdefghijklmnopqr(s"[:19]])[0].base85  # 19 characters
+    assert not _answers(["abcdefghijklmnopqrstuvwxyz0123456789"])[0].base85  # no sign
+    assert not _answers(["short(x); and(y); more(z);"])[0].base85  # signs, short words
