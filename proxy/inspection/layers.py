@@ -519,7 +519,7 @@ def _plausible_group(run: str, values: dict[str, int]) -> bool:
     if value >= 2**32:
         return False
     return (not value & 0x80808080 or value >> 16 == 0x1F8B or value == 0x28B52FFD
-            or value >> 24 == 0x78 and (value >> 16) & 0xFF in _ZLIB_LEVELS)
+            or (value >> 24 == 0x78 and (value >> 16) & 0xFF in _ZLIB_LEVELS))
 
 
 _ZLIB_LEVELS = frozenset({0x01, 0x5E, 0x9C, 0xDA})  # the second byte of a zlib stream

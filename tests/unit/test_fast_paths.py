@@ -27,7 +27,8 @@ _PIECES = [
     " ".join(["01000001"] * 8), " ".join(["01000001"] * 7), "01000001" * 8, "0100000" * 9,
     ", ".join(["01101011"] * 8), "-".join(["1111111"] * 10),
     # base85 tokens and near misses (one sign, one character short), odd white space
-    "K}$(NGEYZYLP1D2Q&de&PFPM+", '5tad81/CDC6:".#;cHIc:0:7g', "abcdefghijklmnopqrs(", "abcdefghijklmnopqr(",
+    "K}$(NGEYZYLP1D2Q&de&PFPM+", '5tad81/CDC6:".#;cHIc:0:7g', "abcdefghijklmnopqrs(",
+    "abcdefghijklmnopqr(",
     "\u00a0", "\u2003", "\x1c", "&#x41;", "&\u00e9t\u00e9;",
 ]
 
