@@ -100,12 +100,7 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
     if clean is not None and clean.max_entries <= 0:
         clean = None  # a cache that keeps nothing: no keys to compute
     batch = _Batch()
-    for text, (maybe, base85) in with_peel_hints(texts):
-        digest = None
-        if clean is not None:
-            digest = clean.digest(text.text, peel=text.peel)
-            if digest in clean:
-                continue
+    for text, digest, (maybe, base85) in with_peel_hints(_not_known_clean(texts, clean)):
         if batch.size >= BATCH_CHARS:
             yield batch
             batch = _Batch()
@@ -128,6 +123,19 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
             batch.dirty.add(index)
     if batch.texts:
         yield batch
+
+
+def _not_known_clean(texts: Iterable[Text], clean: CleanTexts | None
+                     ) -> Iterator[tuple[Text, CleanKey | None]]:
+    """(text, its clean-cache key) for every text the cache does not know clean: those it does
+    are dropped before any work is spent on them."""
+    for text in texts:
+        if clean is None:
+            yield text, None
+            continue
+        digest = clean.digest(text.text, peel=text.peel)
+        if digest not in clean:
+            yield text, digest
 
 
 def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,

@@ -2,7 +2,7 @@
 
 `layers.maybe_encoded(text)` answers for one text with a few regex searches. A request is a
 hundred texts, most with nothing to peel, and the calls alone cost about 60 µs on the bench's
-4 KB body. `with_peel_hints(texts)` asks hyperscan first: one pass over a window of texts joined
+4 KB body. `with_peel_hints(items)` asks hyperscan first: one pass over a window of texts joined
 by NUL, with patterns that match wherever _MAYBE_ENCODED's alternatives could (HINT_PATTERNS,
 each a superset of its alternative: tests/unit/test_peel_hints.py checks that on random
 texts), then `maybe_encoded` on the texts a pattern ended in. The answer per text is exactly
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from itertools import islice
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from proxy.inspection.fields import Field
 from proxy.inspection.layers import (
@@ -70,11 +70,18 @@ class Hint(NamedTuple):
 _NOTHING = Hint(False, False)
 
 
-def with_peel_hints(texts: Iterable[Field]) -> Iterator[tuple[Field, Hint]]:
-    """(text, its Hint) for each text, in order."""
-    iterator = iter(texts)
+Extra = TypeVar("Extra")
+
+
+def with_peel_hints(items: Iterable[tuple[Field, Extra]]
+                    ) -> Iterator[tuple[Field, Extra, Hint]]:
+    """(text, extra, the text's Hint) for each (text, extra), in order. `extra` rides along
+    (the engine's clean-cache key): the caller leaves out texts it knows clean before asking."""
+    iterator = iter(items)
     while window := list(islice(iterator, WINDOW_TEXTS)):
-        yield from zip(window, _window_hints(window), strict=True)
+        hints = _window_hints([text for text, _ in window])
+        yield from ((text, extra, hint)
+                    for (text, extra), hint in zip(window, hints, strict=True))
 
 
 def _window_hints(window: Sequence[Field]) -> list[Hint]:

@@ -16,12 +16,14 @@ from proxy.inspection.fields import Field
 from tests.unit.test_fast_paths import _PIECES, _random_texts
 
 
-def _fields(texts: list[str], *, peel: bool = True) -> list[Field]:
-    return [Field(f"body:$.f{i}", text, peel) for i, text in enumerate(texts)]
+def _fields(texts: list[str], *, peel: bool = True) -> list[tuple[Field, int]]:
+    return [(Field(f"body:$.f{i}", text, peel), i) for i, text in enumerate(texts)]
 
 
 def _answers(texts: list[str]) -> list[peel_hints.Hint]:
-    return [hint for _, hint in peel_hints.with_peel_hints(_fields(texts))]
+    answers = list(peel_hints.with_peel_hints(_fields(texts)))
+    assert [extra for _, extra, _ in answers] == list(range(len(texts)))  # order kept
+    return [hint for _, _, hint in answers]
 
 
 def test_hints_agree_with_maybe_encoded_on_random_texts() -> None:
@@ -67,7 +69,7 @@ def test_texts_not_to_peel_are_not_peeled_and_windows_keep_order() -> None:
     texts = ["%41" if i % 3 == 0 else "plain" for i in range(count)]
     answers = _answers(texts)
     assert [a.maybe for a in answers] == [i % 3 == 0 for i in range(count)]
-    unpeeled = [hint for _, hint in peel_hints.with_peel_hints(_fields(texts, peel=False))]
+    unpeeled = [hint for _, _, hint in peel_hints.with_peel_hints(_fields(texts, peel=False))]
     assert not any(a.maybe or a.base85 for a in unpeeled)
 
 
