@@ -56,7 +56,7 @@ from proxy.inspection.textual import (
     printable_strings,
     readable,
 )
-from proxy.inspection.transforms import ROT13_BYTES
+from proxy.inspection.transforms import reversed_text, rot13
 
 DEFAULT_MAX_DEPTH = 3
 MAX_VARIANTS = 1024  # variants yielded per input, besides the input itself
@@ -170,9 +170,6 @@ _BASE85_SIGN = re.compile(f"[{re.escape(BASE85_SIGNS)}]")
 # uses _has_base85_token).
 _BASE85_HINT = re.compile(
     rf"(?<![!-~])(?=[!-~]{{{MIN_BASE85_RUN}}})[!-~]*?[{re.escape(BASE85_SIGNS)}]")
-_B85_ALPHABET = frozenset(
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~")
-_A85_ALPHABET = frozenset(map(chr, range(ord("!"), ord("u") + 1))) | {"z"}
 # Cheap test that a text may hold anything to decode at all (see maybe_encoded).
 _MAYBE_ENCODED = re.compile(
     rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
@@ -454,7 +451,7 @@ def _decoded_runs(text: str, *, base85: bool = True) -> Iterator[tuple[tuple[str
                 if raw:
                     yield (name,), raw
                 if needs_upper:
-                    yield from _untwisted(name, match.group())
+                    yield from _untwisted(name, match.group(), decode)
         if (end < len(text) and text[end] in _LINE_END_STARTS and start >= wrapped_end
                 and _LINE_BREAK.match(text, end)):
             # A block is tried once, from its first line, even when it opens to nothing:
@@ -480,9 +477,8 @@ def _base85_runs(token: str) -> Iterator[tuple[tuple[str, ...], bytes]]:
     header-like `key:` glued before the value, which would shift the five-character groups)."""
     if token.startswith("<~") and token.endswith("~>"):
         token = token[2:-2]
-    b85 = _NOT_B85.search(token) is None
-    a85 = _NOT_A85.search(token) is None
-    if not (b85 or a85):  # most long words: paths, URLs, code (`"a/b.go",`, `f(x){`)
+    decoders = [d for d in _BASE85_DECODERS if not d[1].search(token)]
+    if not decoders:  # most long words: paths, URLs, code (`"a/b.go",`, `f(x){`)
         return
     starts = {0}
     for glue in "=:":
@@ -491,9 +487,7 @@ def _base85_runs(token: str) -> Iterator[tuple[tuple[str, ...], bytes]]:
             starts.add(cut + 1)
     for start in sorted(starts):
         run = token[start:]
-        for name, alphabet, decode, values in _BASE85_DECODERS:
-            if not (b85 if name == "base85" else a85) or not alphabet.issuperset(run):
-                continue
+        for name, _, decode, values in decoders:
             # The first group decides for most tokens: random text decodes to bytes that are
             # neither ASCII nor a compression magic number fifteen times in sixteen, and the
             # decoders are Python code.
@@ -527,14 +521,13 @@ _ZLIB_LEVELS = frozenset({0x01, 0x5E, 0x9C, 0xDA})  # the second byte of a zlib 
 
 _B85_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~"
 _B85_VALUES = {char: value for value, char in enumerate(_B85_CHARS)}
-_A85_VALUES = {chr(33 + value): value for value in range(85)}
-_NOT_B85 = re.compile(r"[^0-9A-Za-z!#$%&()*+\-;<=>?@^_`{|}~]")
-_NOT_A85 = re.compile(r"[^!-uz]")
+_A85_VALUES = {chr(33 + value): value for value in range(85)}  # "!" to "u"
 
-
-_BASE85_DECODERS: tuple[tuple[str, frozenset[str], Callable[[str], bytes], dict[str, int]], ...] = (
-    ("base85", _B85_ALPHABET, base64.b85decode, _B85_VALUES),
-    ("ascii85", _A85_ALPHABET, base64.a85decode, _A85_VALUES),
+# (name, a character outside the alphabet, decoder, value of each character of a group)
+_BASE85_DECODERS: tuple[tuple[str, re.Pattern[str], Callable[[str], bytes], dict[str, int]],
+                        ...] = (
+    ("base85", re.compile(f"[^{re.escape(_B85_CHARS)}]"), base64.b85decode, _B85_VALUES),
+    ("ascii85", re.compile("[^!-uz]"), base64.a85decode, _A85_VALUES),  # "z": four zero bytes
 )
 
 
@@ -544,25 +537,23 @@ _BASE85_DECODERS: tuple[tuple[str, frozenset[str], Callable[[str], bytes], dict[
 # _ASCII_LEADS (a byte below 0x80 puts a value below 32 in its first six bits): random ids fail
 # that on two groups three times in four, before anything is decoded.
 _ASCII_LEADS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef")
-_ROT13_ASCII_LEADS = frozenset(
-    "".join(sorted(_ASCII_LEADS)).encode().translate(ROT13_BYTES).decode())
-_URLSAFE_TO_STANDARD_BYTES = bytes.maketrans(b"-_", b"+/")
+_ROT13_ASCII_LEADS = frozenset(rot13("".join(_ASCII_LEADS)))
 
 
-def _untwisted(name: str, run: str) -> list[tuple[tuple[str, ...], bytes]]:
+def _untwisted(name: str, run: str, decode: Callable[[str], bytes | None]
+               ) -> list[tuple[tuple[str, ...], bytes]]:
+    """What `run`, reversed or rot13'd back, decodes to with `decode` (the finder's), when that
+    is ASCII text."""
     body = run.rstrip("=")
     if len(body) < 8:
         return []
     found: list[tuple[tuple[str, ...], bytes]] = []
-    for twist, leads, first, second in (("reversed", _ASCII_LEADS, -1, -5),
-                                         ("rot13", _ROT13_ASCII_LEADS, 0, 4)):
+    for twist, undo, leads, first, second in (
+            ("reversed", reversed_text, _ASCII_LEADS, -1, -5),
+            ("rot13", rot13, _ROT13_ASCII_LEADS, 0, 4)):
         if body[first] not in leads or body[second] not in leads:
             continue
-        data = body.encode("ascii")
-        if name == "base64url":
-            data = data.translate(_URLSAFE_TO_STANDARD_BYTES)
-        untwisted = data[::-1] if twist == "reversed" else data.translate(ROT13_BYTES)
-        raw = _b64(untwisted.decode("ascii"))
+        raw = decode(undo(body))
         if raw and raw.isascii() and is_text(raw.decode("ascii")):
             found.append(((twist, name), raw))
     return found
