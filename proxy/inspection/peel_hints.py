@@ -5,8 +5,9 @@ hundred texts, most with nothing to peel, and the calls alone cost about 60 µs 
 4 KB body. `with_peel_hints(items)` asks hyperscan first: one pass over a window of texts joined
 by NUL, with patterns that match wherever _MAYBE_ENCODED's alternatives could (HINT_PATTERNS,
 each a superset of its alternative: tests/unit/test_peel_hints.py checks that on random
-texts), then `maybe_encoded` on the texts a pattern ended in. The answer per text is exactly
-`maybe_encoded`'s; only texts with no hint at all are skipped without a search.
+texts), then `maybe_encoded` on the texts where only a looser pattern ended (the exact ones
+settle it). The answer per text is exactly `maybe_encoded`'s; texts with no hint at all are
+skipped without a search. The pass also says which texts may hold a base85 token.
 
 Falls back to `maybe_encoded` on every text of a window when hyperscan is missing, a text holds a
 NUL, or the pass reports more than MAX_HINT_HITS hits (a body of percent escapes would call back
@@ -42,11 +43,11 @@ _JOIN = "\x00"
 # is one of these bytes, so each class below holds every byte its `re` counterpart can meet.
 _SPACE = rb"[\t\n\x0b\x0c\r \x1c-\x1f\x80-\xff]"
 _SIGNS = b"".join(b"\\" + bytes([c]) for c in BASE85_SIGNS.encode())
+# a token with a base85 sign, reported once, where it ends (a NUL ends every text)
+_BASE85_PATTERN = rb"[!-~]*[%s][!-~]*(?:[^!-~]|$)" % _SIGNS
 # (pattern, shortest match for HS_EXT_FLAG_MIN_LENGTH or 0, whether a hit settles it): a pattern
 # that settles matches exactly where its _MAYBE_ENCODED alternative does; the others match a
 # superset of it, and the text is then searched with maybe_encoded.
-# a token with a base85 sign, reported once, where it ends (a NUL ends every text)
-_BASE85_PATTERN = rb"[!-~]*[%s][!-~]*(?:[^!-~]|$)" % _SIGNS
 HINT_PATTERNS: tuple[tuple[bytes, int, bool], ...] = (
     # base64/base32/hex runs: reported once per run, at its MIN_BASE64_RUN-th character
     (rb"(?:^|[^A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{%d}" % MIN_BASE64_RUN, 0, True),
