@@ -45,6 +45,7 @@ from stdnum import luhn
 from stdnum.us import ssn as stdnum_ssn
 
 from proxy.inspection.findings import Kind, Severity
+from proxy.inspection.letter_pairs import mean_pair_cost
 
 Validator = Callable[[str], bool]
 
@@ -65,7 +66,9 @@ class Detector:
     # Python regex matched right after the value; the value grows to its end (PEM bodies).
     extend: str | None = None
     # Python regex searched in the key before the value (the match text before it, plus the
-    # identifier it starts inside); a hit drops the candidate: `password_hash: <sha256>`.
+    # identifier it starts inside); a hit drops the candidate: `password_hash: <sha256>`. Set,
+    # it also drops a key whose identifier follows a ":": a key word inside a colon-separated
+    # name (`arn:aws:secretsmanager:...:secret:name-a1b2c3`, `AWS::MSK::BatchScramSecret`).
     context_deny: str | None = None
     # Longest match, in bytes. When set, hyperscan reports only where a match ends and Python finds
     # its start within this window: start-of-match tracking made such patterns (a class repeat
@@ -92,8 +95,12 @@ _hex_entropy = HexHighEntropyString().calculate_shannon_entropy
 
 _PLACEHOLDER_MARKERS = (
     "example", "changeme", "change_me", "change-me", "placeholder", "your_", "your-", "yourtoken",
-    "yourkey", "xxxx", "****", "....", "dummy", "sample", "redacted", "replace", "insert_", "fixme",
+    "yourkey", "xxxx", "****", "...", "\u2026", "dummy", "sample", "redacted", "replace", "insert_",
+    "fixme",
 )
+# printf and str.format slots (`otpauth://totp/%s?%s`, `{}`): a template, not a value. "%d" and
+# "%s" only when no hex digit follows, so percent-encoding (`%d3`) is not taken for one.
+_FORMAT_SLOT = re.compile(r"%[sd](?![0-9A-Fa-f])|%\([A-Za-z_]+\)[sd]|\{[0-9]*\}")
 _PLACEHOLDER_WORDS = frozenset(
     {"password", "passwd", "pass", "pwd", "secret", "token", "none", "null", "undefined", "true",
      "false", "user", "username", "string", "value", "required", "optional", "hidden"}
@@ -111,9 +118,29 @@ _NOT_SECRET_SHAPES = re.compile(
     r"|[A-Za-z][A-Za-z_-]*[-_@:]?v?[0-9]+(?:\.[0-9]+)+(?:[-+][A-Za-z0-9.]+)?"  # python3.11
     r"|[A-Za-z0-9.-]+:[0-9]{1,5}"  # host:port
     r"|@[A-Za-z0-9_./-]+"  # npm scopes, decorators, mentions
+    # ISO 8601 dates and times (`"PasswordLastUsed": "2016-09-08T21:47:36Z"`)
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+    r"|arn:[a-z0-9-]+:[A-Za-z0-9_./:*+=,@-]*"  # AWS resource names (`"SecretArn": "arn:aws:..."`)
 )
+# The key words of _KEY_WORDS as they appear inside a value: code naming its key again
+# (`self.passthrough = passthrough`, `passphrase: PassphraseCallableT`).
+_KEY_WORD_IN_VALUE = re.compile(
+    r"(?i)pass(?:w(?:or)?d|phrase|code)?|pwd|secret|token|api[_.-]?key|access[_.-]?key"
+    r"|auth(?:[_.-]?(?:key|token))?|private[_.-]?key|credentials?"
+)
+# A dotted name in code, `module.Name` (`rfc5958.PrivateKeyInfo`): a lower-case module name
+# (digits allowed: `ed25519`, `rfc3447`), then names that are words, a word and a number, or
+# short (checked by _is_code_path).
+_MODULE_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+_WORD_AND_NUMBER = re.compile(r"_?[A-Za-z][a-z]*[0-9]*|[A-Za-z_]{1,7}")
 _WORD_RUN = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}")
-_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{5,}")  # "lengths" has one; random text many
+_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.:/#-]+")  # `TOKEN_STRING:`, `#bygroup`, `text/html`
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+# Mean letter-pair cost (letter_pairs.py) up to which letters read as words. At 5.0, about 5% of
+# the names in the installed packages' code count as random (mostly place names in locale data)
+# and about 1 random 16-letter string in 1,000 counts as words.
+_WORDS_MAX_PAIR_COST = 5.0
 _DIGEST_HEX_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})  # MD5, SHA-1 (git), SHA-2 family
 _PEM_ARMOUR = re.compile(
     r"-{4,5} ?(?:BEGIN|END) [A-Z0-9 ]*?-{4,5}|PuTTY-User-Key-File-[23]:|Private-MAC:|"
@@ -154,17 +181,25 @@ def _looks_like_path(value: str) -> bool:
 
 
 def _is_identifier(value: str) -> bool:
-    """Mostly pronounceable words (camelCase, snake_case, X-Api-Key): code, not a secret. Random
-    letters are a fifth vowels with long consonant runs, words a third or more; random strings
-    of 16+ nearly always hold a digit, names rarely."""
-    letters = [c for c in value if c.isalpha()]
-    if not letters or _CONSONANT_RUN.search(value):
+    """Words of code or prose (camelCase, snake_case, WHEN_NO_MATCH, X-Api-Key, gpt2-tokenizer),
+    not a random string: name characters only, mostly letters, at most one group of digits
+    (random strings of 16 or more nearly always hold several), and letters whose pairs are as
+    common as in words (letter_pairs.py: names cost about 3.5 to 4.5 bits a pair, random
+    letters 5.5 and more, in upper, lower or mixed case alike)."""
+    if not _NAME_CHARACTERS.fullmatch(value) or len(_DIGIT_GROUP.findall(value)) > 1:
         return False
-    vowels = sum(c in "aeiouyAEIOUY" for c in letters) / len(letters)
-    if not any(c.isdigit() for c in value) and vowels >= 0.28:
+    letters = sum(c.isalpha() for c in value)
+    cost = mean_pair_cost(value)
+    return letters * 2 >= len(value) and cost is not None and cost <= _WORDS_MAX_PAIR_COST
+
+
+def reads_as_words(value: str) -> bool:
+    """A placeholder, or pronounceable words without a digit (`password`, `NCPKeyMaterialName`):
+    what a value spelled this way in a request is, when only a rewrite of it looks like a key.
+    Without the digit rule, random mixed-case keys with upper-case runs would pass for words."""
+    if _is_placeholder(value):
         return True
-    worded = sum(len(m.group()) for m in _WORD_RUN.finditer(value)) / len(value)
-    return worded >= 0.9 or (worded >= 0.7 and vowels >= 0.25)  # XMLHttpRequest, gpt2-tokenizer
+    return not any(c.isdigit() for c in value) and _is_identifier(value)
 
 
 def is_not_example(value: str) -> bool:
@@ -261,8 +296,28 @@ def is_basic_credentials(value: str) -> bool:
 
 
 def is_high_entropy_secret(value: str) -> bool:
-    """A random-looking value: not a placeholder, path, URL, UUID, SRI hash, image, number, word."""
-    if not 8 <= len(value) <= 256 or _is_placeholder(value):
+    """A random-looking value: not a placeholder, path, URL, UUID, SRI hash, image, number, word,
+    nor code that names its key again or a dotted name. A value that holds a key word is judged
+    without it: `secret_<random>` (a token that starts with its kind) stays a secret, and
+    `passthrough_errors` or `PassphraseCallableT` are words once the key word is gone."""
+    if _FORMAT_SLOT.search(value):
+        return False
+    without_key_words = _KEY_WORD_IN_VALUE.sub("", value)
+    if without_key_words != value:
+        return _is_random_value(without_key_words)
+    return _is_random_value(value)
+
+
+def _is_code_path(value: str) -> bool:
+    """`module.Name`, `rfc5958.PrivateKeyInfo` (key words already removed): a name in code."""
+    if not _MODULE_PATH.fullmatch(value):
+        return False
+    names = value.split(".")[1:]
+    return all(_WORD_AND_NUMBER.fullmatch(name) or _is_identifier(name) for name in names)
+
+
+def _is_random_value(value: str) -> bool:
+    if not 8 <= len(value) <= 256 or _is_placeholder(value) or _is_code_path(value):
         return False
     if "://" in value or _looks_like_path(value) or _NOT_SECRET_SHAPES.fullmatch(value):
         return False
@@ -413,10 +468,14 @@ _PEM_EXTEND = rf"{_PEM_BODY}{{0,16384}}?(?:{_PEM_END})|{_PEM_BODY}{{0,16384}}"
 
 # Keys whose value is a secret (detect-secrets keyword.py DENYLIST, plus token/credentials/auth).
 _KEY_WORDS = (
-    r"(?:pass(?:w(?:or)?d|phrase|code)?|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key"
+    r"(?:pass(?:w(?:or)?d|phrase|code)|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key"
     r"|auth[_.-]?(?:key|token)|private[_.-]?key|credentials?)[A-Za-z0-9_.-]{0,64}"
+    # `pass` alone or before a separator (`pass=`, `db_pass:`, `pass_file`): `passthrough`,
+    # `passive` and `passenger` are not secrets
+    r"|pass(?:[_.-][A-Za-z0-9_.-]{0,63})?"
     r"|auth"  # exactly `auth`: `author`, `authority` and `oauth_url` are not secrets
 )
+
 _ASSIGNMENT_MAX = 256  # detect-secrets-style `prefix_keyword = value` matches, in bytes
 _ASSIGN = r"[\"'\]\\]{0,3}\s{0,3}(?:=|:=|:|=>|===?)\s{0,3}\\?[@\"'`]?"
 _VALUE_STOP = r"\s\"'`,;&<>(){}\[\]\\"  # quotes, separators, brackets: a value ends there
@@ -567,9 +626,11 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             max_length=360),
     # --- personal data ----------------------------------------------------------------------------
     # RFC 5322 addr-spec, simplified. After "/" or ":" it is URL userinfo (ssh://git@host,
-    # https://user:pw@host), not a person, unless the ":" ends "mailto:".
+    # https://user:pw@host), not a person, unless the ":" ends "mailto:". Not after "\\": in
+    # a JSON or code string `\\n@register.x` is a line break and a decorator, not `n@register.x`
+    # (the decoded JSON string is scanned too, so `\\nuser@example.org` is still found there).
     _pii("email", _LOW,
-         rf"(?:^|[^A-Za-z0-9._%+/=:-]|mailto:)(?P<value>{_EMAIL})(?:[^A-Za-z0-9_@:-]|$)",
+         rf"(?:^|[^A-Za-z0-9._%+/=:\\-]|mailto:)(?P<value>{_EMAIL})(?:[^A-Za-z0-9_@:-]|$)",
          validate=is_email, max_length=340),
     # ISO/IEC 7812 numbers, 13-19 digits with spaces or dashes; issuers start with 2-6 (which also
     # keeps millisecond timestamps, 1xxxxxxxxxxxx, out of the candidates)

@@ -151,7 +151,7 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
         detector = DETECTORS_BY_ID[match.detector]
         if joined and detector.kind is Kind.PII:
             continue  # see is_joined
-        if rewrite is not None and not reported_in_rewrite(rewrite, detector):
+        if rewrite is not None and not reported_in_rewrite(rewrite, detector, match.value):
             continue  # see transforms.py
         if (text.location, match.detector, match.value) in seen:
             continue

@@ -158,7 +158,7 @@ def detect(scanner: TextScanner, text: str) -> frozenset[str]:
                 values[match.detector].add(match.value)
             for name, rewrite in TRANSFORMS.items():
                 for match in scanner.scan(rewrite(layer.text)):
-                    if reported_in_rewrite(name, DETECTORS_BY_ID[match.detector]):
+                    if reported_in_rewrite(name, DETECTORS_BY_ID[match.detector], match.value):
                         values[match.detector].add(match.value)
     except DecodeLimitExceeded:
         values[DECODE_LIMIT].add("")

@@ -49,6 +49,8 @@ MAX_CANDIDATES_PER_SCAN = 4096
 _SHORT_WINDOW = 96  # bytes; most matches located without start-of-match tracking are shorter
 _KEY_LOOKBACK = 64  # bytes left of a match searched for the rest of its key: `db_password_hash`
 _KEY_TAIL = re.compile(rb"[A-Za-z0-9_.-]*$")
+# A key that is a name (not `Authorization: Bearer`, whose match starts at the space)
+_NAME_START = re.compile(rb"[A-Za-z0-9_]")
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
@@ -282,6 +284,8 @@ class Scanner:
             if pattern.context_deny is not None:
                 key = _KEY_TAIL.search(data, max(0, match_start - _KEY_LOOKBACK), match_start)
                 key_start = key.start() if key else match_start
+                if data[key_start - 1:key_start] == b":" and _NAME_START.match(data, key_start):
+                    continue  # part of a colon-separated name (Detector.context_deny)
                 if pattern.context_deny.search(data, key_start, value_start):
                     continue
             value = data[value_start:value_end].decode("utf-8", errors)

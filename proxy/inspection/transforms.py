@@ -20,7 +20,7 @@ import string
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from proxy.inspection.detectors import Detector
+from proxy.inspection.detectors import Detector, reads_as_words
 from proxy.inspection.findings import Kind
 
 _ROT13_STR = str.maketrans(
@@ -91,8 +91,29 @@ TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
 )
 
 
-def reported_in_rewrite(rewrite: str, detector: Detector) -> bool:
-    """Whether `detector` is looked for in texts rewritten by `rewrite`."""
+# Secret detectors with a weak shape: a short prefix (`AP`, `AKC`) or none, only a context
+# (`user:password@`, `Basic `, a key word). Reversed or rot13'd text makes them out of plain
+# words: rot13 turns the placeholder `http://user:password@host` into the password `cnffjbeq`,
+# and reverses or rot13s an LDAP attribute name into `AP...` letters. In those two rewrites they
+# are reported only when the value, spelled as it was sent, is not itself words (a key rot13'd
+# is random either way). Detectors of a long fixed prefix need no such check.
+WEAK_SHAPE_DETECTORS = frozenset({
+    "artifactory_token", "url_password", "basic_auth_header", "high_entropy_assignment",
+    "cloudant_credentials", "ibm_cloud_iam_key", "ibm_cos_hmac_secret", "softlayer_api_key",
+    "twilio_key", "telegram_bot_token",
+})
+# The rewrites that are their own inverse: the value as sent is the rewrite of the value found.
+_SELF_INVERSE: Mapping[str, Callable[[str], str]] = MappingProxyType(
+    {"reversed": reversed_text, "rot13": rot13}
+)
+
+
+def reported_in_rewrite(rewrite: str, detector: Detector, value: str) -> bool:
+    """Whether `value`, found by `detector` in a text rewritten by `rewrite`, is reported."""
     if detector.kind is not Kind.SECRET:
         return False
-    return rewrite not in UNGROUPED or detector.id in UNSPACED_DETECTORS
+    if rewrite in UNGROUPED:
+        return detector.id in UNSPACED_DETECTORS
+    undo = _SELF_INVERSE.get(rewrite)
+    return undo is None or detector.id not in WEAK_SHAPE_DETECTORS or not reads_as_words(
+        undo(value))

@@ -32,7 +32,7 @@ def scanner() -> Scanner:
 
 
 def _has_secret(matches: list[Match], rewrite: str = "reversed") -> bool:
-    return any(reported_in_rewrite(rewrite, DETECTORS_BY_ID[m.detector]) for m in matches)
+    return any(reported_in_rewrite(rewrite, DETECTORS_BY_ID[m.detector], m.value) for m in matches)
 
 
 def _texts() -> list[str]:
@@ -156,6 +156,29 @@ def test_personal_data_is_not_looked_for_in_rewrites(scanner: Scanner, text: str
     "550e8400-e29b-41d4-a716-446655440000",
     "sha512-" + base64.b64encode(bytes(range(64))).decode(),
     "AKIAIOSFODNN7EXAMPLE"[::-1],  # AWS's documented example key, reversed
+    # a placeholder rot13'd into a "password", words rot13'd or reversed into a weak-shaped key
+    '# "https://username:password@host.com:80/path?query#fragment"',
+    'url.replace("http://", "http://me:secret@")',
+    "sDN $ languageId $ indexDefinition $ NCPKeyMaterialName $ ldapServerDN",
 ])
 def test_honest_texts_rewritten_find_nothing(scanner: Scanner, text: str) -> None:
     assert inspect_texts([Text("body:$.x", text)], scanner, KEY, max_depth=3).hits == ()
+
+
+WEAK_SHAPED_KEYS = [
+    f"postgres://admin:{fakes.chars(_RNG, fakes.BASE62, 14)}@db.internal:5432/app",
+    f"AP{'1'}{fakes.chars(_RNG, fakes.BASE62, 20)} ",
+    f'password = "{fakes.chars(_RNG, fakes.BASE62, 24)}"',
+]
+
+
+@pytest.mark.parametrize("rewrite", ["reversed", "rot13"])
+@pytest.mark.parametrize("text", WEAK_SHAPED_KEYS, ids=["url-password", "artifactory", "assigned"])
+def test_weak_shaped_keys_are_still_found_rewritten(scanner: Scanner, text: str,
+                                                    rewrite: str) -> None:
+    """The words check of transforms.WEAK_SHAPE_DETECTORS looks at the value as sent: a random
+    key rewritten is random either way, so it is still reported."""
+    sent = TRANSFORMS[rewrite](text)
+    inspection = inspect_texts([Text("body:$.x", sent)], scanner, KEY, max_depth=3)
+    # (a rot13'd URL is a URL with a password as sent too: found plain as well)
+    assert (rewrite,) in [hit.finding.layers for hit in inspection.hits]
