@@ -129,11 +129,6 @@ _KEY_WORD_IN_VALUE = re.compile(
     r"(?i)pass(?:w(?:or)?d|phrase|code)?|pwd|secret|token|api[_.-]?key|access[_.-]?key"
     r"|auth(?:[_.-]?(?:key|token))?|private[_.-]?key|credentials?"
 )
-# A dotted name in code, `module.Name` (`rfc5958.PrivateKeyInfo`): a lower-case module name
-# (digits allowed: `ed25519`, `rfc3447`), then names that are words, a word and a number, or
-# short (checked by _is_code_path).
-_MODULE_PATH = re.compile(r"[a-z_][a-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
-_WORD_AND_NUMBER = re.compile(r"_?[A-Za-z][a-z]*[0-9]*|[A-Za-z_]{1,7}")
 _WORD_RUN = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}")
 _NAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.:/#-]+")  # `TOKEN_STRING:`, `#bygroup`, `text/html`
 _DIGIT_GROUP = re.compile(r"[0-9]+")
@@ -297,7 +292,7 @@ def is_basic_credentials(value: str) -> bool:
 
 def is_high_entropy_secret(value: str) -> bool:
     """A random-looking value: not a placeholder, path, URL, UUID, SRI hash, image, number, word,
-    nor code that names its key again or a dotted name. A value that holds a key word is judged
+    nor code that names its key again. A value that holds a key word is judged
     without it: `secret_<random>` (a token that starts with its kind) stays a secret, and
     `passthrough_errors` or `PassphraseCallableT` are words once the key word is gone."""
     if _FORMAT_SLOT.search(value):
@@ -308,16 +303,8 @@ def is_high_entropy_secret(value: str) -> bool:
     return _is_random_value(value)
 
 
-def _is_code_path(value: str) -> bool:
-    """`module.Name`, `rfc5958.PrivateKeyInfo` (key words already removed): a name in code."""
-    if not _MODULE_PATH.fullmatch(value):
-        return False
-    names = value.split(".")[1:]
-    return all(_WORD_AND_NUMBER.fullmatch(name) or _is_identifier(name) for name in names)
-
-
 def _is_random_value(value: str) -> bool:
-    if not 8 <= len(value) <= 256 or _is_placeholder(value) or _is_code_path(value):
+    if not 8 <= len(value) <= 256 or _is_placeholder(value):
         return False
     if "://" in value or _looks_like_path(value) or _NOT_SECRET_SHAPES.fullmatch(value):
         return False

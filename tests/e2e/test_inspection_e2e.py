@@ -17,6 +17,7 @@ import json
 import lzma
 import random
 import ssl
+import string
 import urllib.parse
 import uuid
 import zipfile
@@ -318,6 +319,64 @@ def test_benign_bodies_arrive_byte_for_byte(proxy: Proxy, upstream: Upstream) ->
             headers=headers, timeout=10)
         assert response.status_code == 200
         assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+# Code and documentation as agents paste them into prompts (shapes found in the installed
+# packages by bench/honest_code.py): key words inside longer words, code naming its key again,
+# constants, ARNs, timestamps, templates, placeholders that rot13 or reversal make look random.
+HONEST_CODE = """\
+self.passthrough_errors = passthrough_errors
+"passthroughBehavior": "WHEN_NO_MATCH",
+def load(passphrase: PassphraseCallableT | None = None) -> None:
+    pwd_salt = pwd+salt
+    if token == TOKEN_LINESTATEMENT_BEGIN:
+        style = {Token.Prompt: '#ansibrightblue'}
+"PasswordLastUsed": "2016-09-08T21:47:36Z",
+"ARN": "arn:aws:secretsmanager:us-west-2:123456789012:secret:MyTestSecret-a1b2c3",
+"AWS::MSK::BatchScramSecret": "ff2b807a577495b0",
+return u("otpauth://totp/%s?%s") % (label, query)
+# "https://username:password@host.com:80/path?query#fragment"
+url.replace("http://", "http://me:secret@")
+@IntegerPredicate.register(Symbol)
+sDN $ languageId $ indexDefinition $ NCPKeyMaterialName $ ldapServerDN
+"""
+
+
+def test_code_sent_to_an_llm_arrives_byte_for_byte(proxy: Proxy, upstream: Upstream) -> None:
+    marker = tag()
+    body = json.dumps({"model": "m", "messages": [
+        {"role": "user", "content": f"Why does this fail?\n{HONEST_CODE}"}]}).encode()
+    response = proxy.session().post(
+        f"https://allowed.test:{upstream.ports['https']}/v1/chat?t={marker}", data=body,
+        headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 200, response.headers.get("X-Glassbreak-Detector")
+    assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize("line", [
+    'password: "{upper}"',
+    '"passphrase": "{letters}"',
+    "api_key={lower}",
+    "NOTION_TOKEN=secret_{mixed}",
+    "{url_rot13}",
+], ids=["upper-case-letters", "mixed-case-letters", "lower-case-letters",
+        "token-named-by-its-kind", "url-password-rot13"])
+def test_random_values_in_the_same_shapes_are_blocked(proxy: Proxy, upstream: Upstream,
+                                                      line: str) -> None:
+    rng = random.Random(line)
+    values = {name: fakes.chars(rng, alphabet, 20) for name, alphabet in (
+        ("upper", string.ascii_uppercase), ("letters", string.ascii_letters),
+        ("lower", string.ascii_lowercase), ("mixed", fakes.BASE62))}
+    url = f"postgres://admin:{fakes.chars(rng, fakes.BASE62, 16)}@db.internal:5432/app"
+    text = line.format(url_rot13=codecs.encode(url, "rot13"), **values)
+    marker = tag()
+    body = json.dumps({"messages": [{"role": "user", "content": f"{HONEST_CODE}{text}\n"}]})
+    response = proxy.session().post(
+        f"https://allowed.test:{upstream.ports['https']}/v1/chat?t={marker}", data=body,
+        headers={"Content-Type": "application/json"}, timeout=10)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (403,
+                                                                               "secret_detected")
+    assert upstream.seen_with_marker(marker) == []
 
 
 def test_short_numeric_strings_joined_are_not_personal_data(proxy: Proxy,

@@ -1,0 +1,111 @@
+"""Honest traffic from real files: how many would the default rules block if an agent sent them?
+
+Run from the repository root: ``.venv/bin/python -m bench.honest_code [DIR ...]``. Every text
+file under the directories (by default the running Python's standard library and site-packages:
+tens of thousands of files of code, documentation and data written by people, not by us) is
+sent through the request hook's inspection as the content of an LLM chat request, judged by the
+embedded default rules in enforce mode. Prints how many files would be blocked, the findings per
+detector, and the blocked files with their detectors: never a value, nor a masked preview (the
+packages hold test keys of real formats).
+
+A blocked file is not always a false positive (private keys in test fixtures, customer-like
+lists of emails, realistic example credentials in cloud documentation are meant to be stopped),
+so this is a measure to read, not a target; docs/inspection.md reports its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sysconfig
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from mitmproxy import http
+
+from addons.request_texts import body_texts, url_and_header_texts
+from proxy.inspection.decode_errors import DecodeLimitExceeded
+from proxy.inspection.engine import inspect_texts
+from proxy.inspection.scanner import Scanner
+from proxy.policy.findings_decision import decide_findings
+from proxy.policy.loader import DEFAULT_RULES_PATH, load_rules
+from proxy.policy.model import InspectionOverrides, Mode
+
+SUFFIXES = frozenset({".py", ".md", ".txt", ".json", ".toml", ".cfg", ".rst", ".js", ".yaml",
+                      ".yml", ".pem", ".html", ".xml", ".csv"})
+MAX_FILE_BYTES = 400_000
+LIMIT = 10 * 1024 * 1024
+KEY = b"k" * 32
+
+
+def text_files(roots: list[Path], max_files: int) -> Iterator[tuple[Path, str]]:
+    count = 0
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if count >= max_files:
+                return
+            if path.suffix not in SUFFIXES or not path.is_file():
+                continue
+            if path.stat().st_size > MAX_FILE_BYTES:
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            count += 1
+            yield path, text
+
+
+def chat_request(name: str, text: str) -> http.Request:
+    body = json.dumps({"model": "m", "messages": [
+        {"role": "user", "content": f"Here is {name}:\n{text}"}]}).encode()
+    return http.Request.make("POST", "https://llm.example/v1/chat", body,
+                             {"Host": "llm.example", "Content-Type": "application/json"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.honest_code", description=__doc__)
+    parser.add_argument("roots", nargs="*", type=Path)
+    parser.add_argument("--max-files", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=1800, help="stop after this long")
+    args = parser.parse_args(argv)
+    paths = sysconfig.get_paths()
+    roots = args.roots or [Path(paths["stdlib"]), Path(paths["purelib"])]
+    policy = load_rules(DEFAULT_RULES_PATH).inspection
+    scanner = Scanner()
+    scanner.prepare_rewrites()
+    findings: Counter[str] = Counter()
+    blocked: list[tuple[Path, list[str]]] = []
+    files = 0
+    started = time.monotonic()
+    for path, text in text_files(roots, args.max_files):
+        if time.monotonic() - started > args.seconds:
+            print(f"stopped after {args.seconds:.0f} s")
+            break
+        files += 1
+        request = chat_request(path.name, text)
+        texts = [*url_and_header_texts(request), *body_texts(request, limit=LIMIT)]
+        try:
+            inspection = inspect_texts(texts, scanner, KEY, max_depth=3)
+        except DecodeLimitExceeded:
+            blocked.append((path, ["decode_limit"]))
+            continue
+        decision = decide_findings(inspection.findings, policy, InspectionOverrides(),
+                                   Mode.ENFORCE)
+        if decision.reason is not None:
+            detectors = sorted({judged.finding.detector for judged in decision.reportable})
+            findings.update(judged.finding.detector for judged in decision.reportable)
+            blocked.append((path, detectors))
+    share = len(blocked) / files if files else 0.0
+    print(f"files {files}, blocked {len(blocked)} ({share:.2%}), "
+          f"{time.monotonic() - started:.0f} s; roots: {', '.join(map(str, roots))}")
+    print("findings in blocked files, per detector:", dict(findings.most_common()))
+    for path, detectors in blocked:
+        print(f"  {path}: {', '.join(detectors)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
