@@ -134,7 +134,7 @@ _NAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.:/#-]+")  # `TOKEN_STRING:`, `#bygro
 _DIGIT_GROUP = re.compile(r"[0-9]+")
 # Mean letter-pair cost (letter_pairs.py) up to which letters read as words. At 5.0, about 5% of
 # the names in the installed packages' code count as random (mostly place names in locale data)
-# and about 1 random 16-letter string in 1,000 counts as words.
+# and 1 to 2 random 16-letter strings in 1,000 count as words (tests/unit/test_letter_pairs.py).
 _WORDS_MAX_PAIR_COST = 5.0
 _DIGEST_HEX_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})  # MD5, SHA-1 (git), SHA-2 family
 _PEM_ARMOUR = re.compile(
@@ -613,9 +613,9 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             max_length=360),
     # --- personal data ----------------------------------------------------------------------------
     # RFC 5322 addr-spec, simplified. After "/" or ":" it is URL userinfo (ssh://git@host,
-    # https://user:pw@host), not a person, unless the ":" ends "mailto:". Not after "\\": in
-    # a JSON or code string `\\n@register.x` is a line break and a decorator, not `n@register.x`
-    # (the decoded JSON string is scanned too, so `\\nuser@example.org` is still found there).
+    # https://user:pw@host), not a person, unless the ":" ends "mailto:". Not after "\": in
+    # a JSON or code string `\n@register.x` is a line break and a decorator, not `n@register.x`
+    # (the decoded JSON string is scanned too, so `\nuser@example.org` is still found there).
     _pii("email", _LOW,
          rf"(?:^|[^A-Za-z0-9._%+/=:\\-]|mailto:)(?P<value>{_EMAIL})(?:[^A-Za-z0-9_@:-]|$)",
          validate=is_email, max_length=340),

@@ -545,3 +545,16 @@ def test_keyed_hash() -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", keyed_hash("lone \udcff surrogate", b"k"))
     with pytest.raises(ValueError):
         keyed_hash(AWS_KEY, b"")
+
+
+def test_an_email_after_a_json_escape_is_found_in_the_decoded_string(scanner: Scanner) -> None:
+    """The email pattern skips a value right after "\\" in the whole body as sent (where
+    `\\n@register.x` is a line break and a decorator); the decoded JSON string still has it."""
+    from proxy.inspection.body_fields import body_fields  # the reader the proxy uses
+
+    body = json.dumps({"to": "\tbob@example.org", "code": "\n@Predicate.register(x)"}).encode()
+    emails = {(field.location, match.value)
+              for field in body_fields(body, "application/json", limit=1 << 20)
+              for match in scanner.scan(field.text) if match.detector == "email"}
+    assert ("body:$.to", "bob@example.org") in emails  # (the engine drops PII found in joins)
+    assert {value for _, value in emails} == {"bob@example.org"}  # not `tbob@`, not `n@`
