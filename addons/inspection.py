@@ -15,7 +15,7 @@ from mitmproxy import http
 
 from addons.failclosed import fail_closed
 from addons.redaction import RedactionImpossible, placeholder, redact_request
-from addons.request_texts import body_texts, decoded_body, url_and_header_texts
+from addons.request_texts import decoded_body, request_texts
 from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
@@ -82,7 +82,7 @@ class Inspector:
             return
         started = time.perf_counter()
         try:
-            texts = [*url_and_header_texts(flow.request), *body_texts(flow.request, limit=limit)]
+            texts = request_texts(flow.request, limit=limit)
         except DecodeLimitExceeded:
             self._block(flow, decision, Reason.BODY_TOO_LARGE, ())
             return

@@ -106,6 +106,11 @@ def body_texts(request: http.Request, *, limit: int) -> Iterator[Text]:
     return body_fields(decoded, request.headers.get("content-type"), limit=limit)
 
 
+def request_texts(request: http.Request, *, limit: int) -> list[Text]:
+    """Every text of a request to inspect: URL, headers, then the body's (as body_texts)."""
+    return [*url_and_header_texts(request), *body_texts(request, limit=limit)]
+
+
 def decoded_body(request: http.Request, *, limit: int) -> bytes:
     raw = request.raw_content or b""
     return decode_content_encoding(raw, request.headers.get("content-encoding"), limit=limit)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mitmproxy import http
 
-from addons.request_texts import body_texts, url_and_header_texts
+from addons.request_texts import request_texts
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.engine import inspect_texts
 from proxy.inspection.scanner import Scanner
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         files += 1
         request = chat_request(path.name, text)
-        texts = [*url_and_header_texts(request), *body_texts(request, limit=LIMIT)]
+        texts = request_texts(request, limit=LIMIT)
         try:
             inspection = inspect_texts(texts, scanner, KEY, max_depth=3)
         except DecodeLimitExceeded:

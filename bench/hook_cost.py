@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from addons.request_texts import body_texts, url_and_header_texts
+from addons.request_texts import request_texts
 from bench.bodies import make_body
 from proxy.inspection.clean_texts import CleanTexts
 from proxy.inspection.engine import _variant_batches, inspect_texts
@@ -59,20 +59,19 @@ def main(argv: list[str] | None = None) -> int:
 
     def hook(clean: CleanTexts | None) -> Callable[[], object]:
         def run() -> object:
-            texts = [*url_and_header_texts(request), *body_texts(request, limit=LIMIT)]
+            texts = request_texts(request, limit=LIMIT)
             inspection = inspect_texts(texts, scanner, KEY, max_depth=MAX_DEPTH, clean=clean)
             return decide_findings(inspection.findings, policy, InspectionOverrides(),
                                    Mode.ENFORCE)
         return run
 
-    texts = [*url_and_header_texts(request), *body_texts(request, limit=LIMIT)]
+    texts = request_texts(request, limit=LIMIT)
     variants = [v.text for batch in _variant_batches(texts, MAX_DEPTH, None)
                 for _, v in batch.variants]
     rows = [
         ("hook, clean-text cache off", hook(None)),
         ("hook, clean-text cache on, body seen before", hook(CleanTexts())),
-        ("  texts of URL, headers and body", lambda: [*url_and_header_texts(request),
-                                                      *body_texts(request, limit=LIMIT)]),
+        ("  texts of URL, headers and body", lambda: request_texts(request, limit=LIMIT)),
         ("  peeling (texts to variants)", lambda: list(_variant_batches(texts, MAX_DEPTH, None))),
         ("  scanning, plain and rewritten", lambda: scanner.scan_many_and_rewrites(variants)),
     ]

@@ -123,12 +123,14 @@ _NOT_SECRET_SHAPES = re.compile(
     r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
     r"|arn:[a-z0-9-]+:[A-Za-z0-9_./:*+=,@-]*"  # AWS resource names (`"SecretArn": "arn:aws:..."`)
 )
-# The key words of _KEY_WORDS as they appear inside a value: code naming its key again
-# (`self.passthrough = passthrough`, `passphrase: PassphraseCallableT`).
-_KEY_WORD_IN_VALUE = re.compile(
-    r"(?i)pass(?:w(?:or)?d|phrase|code)?|pwd|secret|token|api[_.-]?key|access[_.-]?key"
-    r"|auth(?:[_.-]?(?:key|token))?|private[_.-]?key|credentials?"
+# The words that make a name a secret's key (_KEY_WORDS adds `pass` and `auth` on their own)
+_KEY_WORD_STEMS = (
+    r"pass(?:w(?:or)?d|phrase|code)|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key"
+    r"|auth[_.-]?(?:key|token)|private[_.-]?key|credentials?"
 )
+# The key words as they appear inside a value: code naming its key again
+# (`self.passthrough = passthrough`, `passphrase: PassphraseCallableT`).
+_KEY_WORD_IN_VALUE = re.compile(rf"(?i){_KEY_WORD_STEMS}|pass|auth")
 _WORD_RUN = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}")
 _NAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.:/#-]+")  # `TOKEN_STRING:`, `#bygroup`, `text/html`
 _DIGIT_GROUP = re.compile(r"[0-9]+")
@@ -455,8 +457,7 @@ _PEM_EXTEND = rf"{_PEM_BODY}{{0,16384}}?(?:{_PEM_END})|{_PEM_BODY}{{0,16384}}"
 
 # Keys whose value is a secret (detect-secrets keyword.py DENYLIST, plus token/credentials/auth).
 _KEY_WORDS = (
-    r"(?:pass(?:w(?:or)?d|phrase|code)|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key"
-    r"|auth[_.-]?(?:key|token)|private[_.-]?key|credentials?)[A-Za-z0-9_.-]{0,64}"
+    rf"(?:{_KEY_WORD_STEMS})[A-Za-z0-9_.-]{{0,64}}"
     # `pass` alone or before a separator (`pass=`, `db_pass:`, `pass_file`): `passthrough`,
     # `passive` and `passenger` are not secrets
     r"|pass(?:[_.-][A-Za-z0-9_.-]{0,63})?"

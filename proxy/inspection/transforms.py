@@ -102,10 +102,6 @@ WEAK_SHAPE_DETECTORS = frozenset({
     "cloudant_credentials", "ibm_cloud_iam_key", "ibm_cos_hmac_secret", "softlayer_api_key",
     "twilio_key", "telegram_bot_token",
 })
-# The rewrites that are their own inverse: the value as sent is the rewrite of the value found.
-_SELF_INVERSE: Mapping[str, Callable[[str], str]] = MappingProxyType(
-    {"reversed": reversed_text, "rot13": rot13}
-)
 
 
 def reported_in_rewrite(rewrite: str, detector: Detector, value: str) -> bool:
@@ -114,6 +110,6 @@ def reported_in_rewrite(rewrite: str, detector: Detector, value: str) -> bool:
         return False
     if rewrite in UNGROUPED:
         return detector.id in UNSPACED_DETECTORS
-    undo = _SELF_INVERSE.get(rewrite)
-    return undo is None or detector.id not in WEAK_SHAPE_DETECTORS or not reads_as_words(
-        undo(value))
+    # the others (reversed, rot13) are their own inverse: rewriting the value spells it as sent
+    sent = TRANSFORMS[rewrite](value)
+    return detector.id not in WEAK_SHAPE_DETECTORS or not reads_as_words(sent)
