@@ -18,8 +18,10 @@ from proxy.inspection.layers import OpenedRuns
 from proxy.inspection.peel_hints import with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
-from proxy.inspection.transforms import TRANSFORMS, reported_in_rewrite
+from proxy.inspection.transforms import SWAPCASE, TRANSFORMS, reported_in_rewrite
 
+# The mark of a case-folded value in `seen` (no value holds a NUL: no pattern takes one)
+_FOLDED = "\x00"
 # Catch-all detectors: when a specific detector names the same value, the specific one speaks.
 GENERIC_DETECTORS = frozenset({"high_entropy_assignment"})
 REDACTED = "[REDACTED:{detector}]"
@@ -55,7 +57,9 @@ def inspect_texts(texts: Iterable[Text], scanner: Scanner, key: bytes, *,
     """Peel and scan every text. `clean` (optional) skips texts found clean before and
     remembers the ones found clean now."""
     hits: list[Hit] = []
-    seen: set[tuple[str, str, str]] = set()  # (location, detector, value): one finding each
+    # (location, detector, value): one finding each; and the value's case folded too: a value
+    # found plain and again in the text case swapped (a random key of mixed case) is one value
+    seen: set[tuple[str, str, str]] = set()
     limit_reached = False
     for batch in _variant_batches(texts, max_depth, clean):
         limit_reached |= batch.limit_reached
@@ -153,9 +157,11 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
             continue  # see is_joined
         if rewrite is not None and not reported_in_rewrite(rewrite, detector, match.value):
             continue  # see transforms.py
-        if (text.location, match.detector, match.value) in seen:
+        folded = (text.location, match.detector, _FOLDED + match.value.lower())
+        if (text.location, match.detector, match.value) in seen or (
+                rewrite == SWAPCASE and folded in seen):
             continue
-        seen.add((text.location, match.detector, match.value))
+        seen.update(((text.location, match.detector, match.value), folded))
         finding = _finding(match.detector, match.value, text.location, variant.layers, key)
         hits.append(Hit(finding=finding, value=match.value))
     return limit_reached
@@ -175,8 +181,8 @@ def is_joined(location: str) -> bool:
 
 
 def is_rewritten(layers: tuple[str, ...]) -> bool:
-    """Whether a variant is a rewritten text (reversed, rot13'd, unspaced), where only some
-    detectors are looked for (see proxy/inspection/transforms.py)."""
+    """Whether a variant is a rewritten text (reversed, rot13'd, case swapped, unspaced), where
+    only some detectors are looked for (see proxy/inspection/transforms.py)."""
     return bool(layers) and layers[-1] in TRANSFORMS
 
 

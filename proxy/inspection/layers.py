@@ -7,10 +7,11 @@
   `&#x41;`, `&amp;`) of the whole text, and runs inside the text of
   "base64" (standard alphabet; also wrapped into lines, MIME and PEM style, joined),
   "base64url", "base32" and "hex" (also bytes listed with separators: `de:ad`, `0x41,0x4b`,
-  `41 4b`), "decimal_bytes" (byte values listed: `65,75,73,65`), "binary" (eight bits a
-  byte, glued or separated: `01000001 01001011`), "base85" and "ascii85" (tokens of Python's
-  `b85encode` and `a85encode`, see BASE85_SIGNS), and base64 runs "reversed" or "rot13"'d
-  after encoding (kept only when they decode to text);
+  `41 4b`), "decimal_bytes" (byte values listed: `65,75,73,65`), "octal_bytes" (the same in
+  octal: `101 113`, `0o101, 0o113`), "uu" (uuencoded lines at the start of a line),
+  "binary" (eight bits a byte, glued or separated: `01000001 01001011`), "base85" and
+  "ascii85" (tokens of Python's `b85encode` and `a85encode`, see BASE85_SIGNS), and base64
+  runs "reversed" or "rot13"'d after encoding (kept only when they decode to text);
 - rides along with the decoding that exposed it, no extra depth: compressed data ("gzip",
   "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
   first bytes decompress to text and the whole stream decodes), and "strings", the long
@@ -28,11 +29,12 @@ the context in the outer layer and the value alone in the inner one.
 
 Not caught here: runs shorter than the minimums below, base64 glued to letters before it
 (misaligned unless the glue is a multiple of 4 characters), base85 tokens without a sign or
-glued to a name other than by "=" or ":", encodings other than those named (uuencode, custom
-alphabets, XOR; reversed and rot13 text are scanned, not peeled: see transforms.py), layers deeper
-than `max_depth`, and anything encrypted. Work is bounded: past MAX_VARIANTS variants or
-`max_bytes` characters of decoded text, peel raises DecodeLimitExceeded (after yielding what
-fit) so that the caller blocks rather than forwards what it could not look into.
+glued to a name other than by "=" or ":", uuencode inside a line, encodings other than those
+named (custom alphabets, XOR; reversed and rot13 text are scanned, not peeled: see
+transforms.py), layers deeper than `max_depth`, and anything encrypted. Work is bounded: past
+MAX_VARIANTS variants or `max_bytes` characters of decoded text, peel raises
+DecodeLimitExceeded (after yielding what fit) so that the caller blocks rather than forwards
+what it could not look into.
 """
 
 from __future__ import annotations
@@ -142,8 +144,31 @@ _NOT_BIT = re.compile(r"[^01]")
 # alternatives. A hex list may be looked at only from a byte with a decimal digit: before the last
 # MIN_LISTED_BYTES - 1 bytes, a list without one holds only bytes 0xAA-0xFF (no ASCII).
 _LISTED_HINT = re.compile(
-    rf"[0-9][xX]?[0-9A-Fa-f]{{0,2}}"
-    rf"(?:{_BYTE_SEPARATOR}(?:0[xX])?[0-9A-Fa-f]{{1,3}}){{{MIN_LISTED_BYTES - 1}}}"
+    rf"[0-9][xXoO]?[0-9A-Fa-f]{{0,3}}"
+    rf"(?:{_BYTE_SEPARATOR}(?:0[xXoO])?[0-9A-Fa-f]{{1,4}}){{{MIN_LISTED_BYTES - 1}}}"
+)
+# Bytes listed in octal (`101 113 111 101`, Python's `oct()`: `0o101`, C's `0101`): values up
+# to 0o377. A list of octal digits is also a decimal list (when no value passes 255): both
+# readings are decoded, and the one that is not text yields nothing.
+_OCTAL_BYTE = r"(?:0[oO]|0(?=[0-7]{3}))?[0-7]{1,3}"
+_OCTAL_LIST = re.compile(
+    rf"(?<![\w.]){_OCTAL_BYTE}(?:(?:,?\s+|,){_OCTAL_BYTE}){{{MIN_LISTED_BYTES - 1},}}"
+    r"(?![\w.])"
+)
+_OCTAL_DIGITS = re.compile(r"(?:0[oO])?([0-7]+)")
+# uuencode (`binascii.b2a_uu`, `codecs.encode(data, "uu")`): lines of a length character
+# chr(32 + n) then 4 * ceil(n / 3) characters from " " to "`" (no lower-case letter), 45 bytes
+# a line at most ("M"). A block starts with a line of MIN_UU_BYTES or more at the start of a
+# line and goes on while lines of that shape follow; its length rule is checked per line
+# (_uu_line_bytes), tolerating the trailing spaces that `.strip()` removes.
+MIN_UU_BYTES = 12
+UU_FIRST = chr(32 + MIN_UU_BYTES)  # ","
+UU_SHORTEST = 4 * MIN_UU_BYTES // 3 - 3  # characters after the count, trailing spaces gone
+_UU_HINT = re.compile(rf"^[{UU_FIRST}-M][ -`]{{{UU_SHORTEST}}}", re.MULTILINE)
+_UU_BLOCK = re.compile(
+    rf"^[{UU_FIRST}-M][ -`]{{{UU_SHORTEST},60}}\r?$"
+    r"(?:\n[!-M][ -`]{1,60}\r?$)*",
+    re.MULTILINE,
 )
 _INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 _CONFUSABLE = re.compile(f"[{''.join(CONFUSABLES)}]")
@@ -174,6 +199,7 @@ _BASE85_HINT = re.compile(
 _MAYBE_ENCODED = re.compile(
     rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
     rf"|{_LISTED_HINT.pattern}|{_BINARY_HINT.pattern}|{_BASE85_HINT.pattern}"
+    rf"|(?m:{_UU_HINT.pattern})"
 )
 # _MAYBE_ENCODED's alternatives one by one, those that need a character most texts lack only
 # when it is there: `re` scans a text once per alternative it cannot rule out by the first
@@ -257,6 +283,7 @@ def maybe_encoded(text: str) -> bool:
         or _LISTED_HINT.search(text)
         or (len(text) >= MIN_BINARY_CHARS and _BINARY_HINT.search(text))
         or (len(text) >= MIN_BASE85_RUN and _has_base85_token(text))
+        or _UU_HINT.search(text)
     )
 
 
@@ -468,6 +495,8 @@ def _decoded_runs(text: str, *, base85: bool = True) -> Iterator[tuple[tuple[str
     if base85 and len(text) >= MIN_BASE85_RUN:
         for token in _base85_tokens(text):
             yield from _base85_runs(token)
+    if _UU_HINT.search(text):  # most texts have no line of upper case, digits and signs
+        yield from ((("uu",), raw) for raw in _uu_blocks(text))
 
 
 def _base85_runs(token: str) -> Iterator[tuple[tuple[str, ...], bytes]]:
@@ -577,12 +606,43 @@ def _wrapped_base64(text: str, area_start: int, line_end: int) -> tuple[int, byt
 
 
 def _listed_bytes(text: str) -> Iterator[tuple[tuple[str, ...], bytes]]:
-    """(("hex",) or ("decimal_bytes",), bytes) for every list of MIN_LISTED_BYTES bytes or more."""
+    """(("hex",), ("decimal_bytes",) or ("octal_bytes",), bytes) for every list of
+    MIN_LISTED_BYTES bytes or more."""
     for match in _HEX_LIST.finditer(text):
         yield ("hex",), bytes.fromhex(_HEX_LIST_NOISE.sub("", match.group()))
     for match in _DECIMAL_LIST.finditer(text):
         numbers = re.findall(r"[0-9]+", match.group())
         yield ("decimal_bytes",), bytes(int(number) for number in numbers)
+    for match in _OCTAL_LIST.finditer(text):
+        values = [int(digits, 8) for digits in _OCTAL_DIGITS.findall(match.group())]
+        if max(values) <= 0o377:
+            yield ("octal_bytes",), bytes(values)
+
+
+def _uu_blocks(text: str) -> Iterator[bytes]:
+    """The bytes of every uuencoded block (see _UU_BLOCK) whose lines keep the length rule,
+    up to its first line that does not; MIN_UU_BYTES or more."""
+    for match in _UU_BLOCK.finditer(text):
+        data = bytearray()
+        for line in match.group().split("\n"):
+            raw = _uu_line_bytes(line.rstrip("\r"))
+            if raw is None:
+                break
+            data += raw
+        if len(data) >= MIN_UU_BYTES:
+            yield bytes(data)
+
+
+def _uu_line_bytes(line: str) -> bytes | None:
+    """The bytes of one uuencoded line, or None when its length does not match its count."""
+    count = ord(line[0]) - 32
+    expected = 4 * -(-count // 3)
+    if not expected - 3 <= len(line) - 1 <= expected:  # `.strip()` may take trailing spaces
+        return None
+    try:
+        return binascii.a2b_uu(line)
+    except binascii.Error:
+        return None
 
 
 def _not_base64(run: str, span: tuple[int, int], spans: set[tuple[int, int]]) -> bool:

@@ -27,6 +27,8 @@ from proxy.inspection.layers import (
     MIN_BASE64_RUN,
     MIN_BASE85_RUN,
     MIN_LISTED_BYTES,
+    UU_FIRST,
+    UU_SHORTEST,
     maybe_encoded,
 )
 
@@ -35,7 +37,8 @@ try:
 except ImportError:  # pragma: no cover - hyperscan is a declared dependency
     hyperscan = None  # type: ignore[assignment]
 
-MAX_HINT_HITS = 1024  # hits per window, at most; past it every text of the window is searched
+MAX_HINT_HITS = 2048  # hits per window (about 0.7 ms of callbacks), at most; past it every text
+# of the window is searched
 WINDOW_TEXTS = 512  # texts per pass: bounds the joined copy for a body of many fields
 _JOIN = "\x00"
 
@@ -55,11 +58,14 @@ HINT_PATTERNS: tuple[tuple[bytes, int, bool], ...] = (
     (rb"%u[0-9A-Fa-f]{4}", 0, True),
     (rb"\\[xuU0-7]", 0, True),
     (rb"&#?[0-9A-Za-z_\x80-\xff]+;", 0, False),  # \w in UTF-8: ASCII word bytes or any above
-    (rb"[0-9][xX]?[0-9A-Fa-f]{0,2}(?:(?:[:\-]|,?%s+|,)(?:0[xX])?[0-9A-Fa-f]{1,3}){%d}"
+    (rb"[0-9][xXoO]?[0-9A-Fa-f]{0,3}(?:(?:[:\-]|,?%s+|,)(?:0[xXoO])?[0-9A-Fa-f]{1,4}){%d}"
      % (_SPACE, MIN_LISTED_BYTES - 1), 0, False),
     # a character is at most 3 bytes here: `[\s,:-]{0,2}` is at most 6 bytes
     (rb"[01]{8}(?:(?:[,:\-]|%s){0,6}[01]{8}){%d}" % (_SPACE, MIN_LISTED_BYTES - 1), 0, False),
     (_BASE85_PATTERN, MIN_BASE85_RUN, False),
+    # a uuencoded line: at the start of a text (after the NUL that ends the one before) or of
+    # a line; Python's `^` in MULTILINE mode matches after "\n" only
+    (rb"(?:^|[\n\x00])[%s-M][ -`]{%d}" % (UU_FIRST.encode(), UU_SHORTEST), 0, False),
 )
 
 

@@ -13,8 +13,9 @@ of a text (`(?:^|[^A-Za-z0-9])`, `(?:[\\s"]|$)`...), and hyperscan reports every
 a match ends; a match that runs across SEPARATOR only makes the texts on either side be scanned
 alone, where it cannot. tests/unit/test_scanner.py checks this equivalence on the corpus.
 
-`scan_many_and_rewrites(texts)` adds the same for every text reversed and rot13'd
-(transforms.py), with a second database of the secret detectors' patterns only;
+`scan_many_and_rewrites(texts)` adds the same for every text rewritten (transforms.py: reversed,
+rot13'd and case swapped, with a second database of the secret detectors' patterns only;
+separators removed, with one of the fixed-shape detectors' patterns);
 tests/unit/test_rewrites.py checks it against scanning each rewritten text alone.
 """
 
@@ -29,7 +30,14 @@ from functools import cached_property
 
 from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
 from proxy.inspection.findings import Kind, Match
-from proxy.inspection.transforms import ROT13_BYTES, TRANSFORMS, UNGROUPED, UNSPACED_DETECTORS
+from proxy.inspection.transforms import (
+    ROT13_BYTES,
+    SWAPCASE,
+    SWAPCASE_BYTES,
+    TRANSFORMS,
+    UNGROUPED,
+    UNSPACED_DETECTORS,
+)
 
 try:
     import hyperscan
@@ -107,7 +115,7 @@ class Scanner:
 
     @cached_property
     def _secrets_database(self) -> hyperscan.Database | None:
-        """Rewrites (reversed, rot13) are looked at for secrets only: the personal-data
+        """Rewrites (reversed, rot13, swapcase) are looked at for secrets only: the personal-data
         patterns are the broad ones, and leaving them out makes that pass about twice as fast."""
         if hyperscan is None or not self._finds_secrets:
             return None
@@ -149,7 +157,7 @@ class Scanner:
     def scan_many_and_rewrites(self, texts: Sequence[str]
                                ) -> tuple[list[list[Match]], list[tuple[int, str, list[Match]]]]:
         """What `scan_many` returns, and (index, rewrite, matches) for every text whose rewrite
-        (transforms.TRANSFORMS: reversed, rot13) holds a match, as
+        (transforms.TRANSFORMS) holds a match, as
         `scan(TRANSFORMS[name](text))` finds it. One hyperscan pass per rewrite for all texts."""
         return self._scan_joined(texts, rewrites=True)
 
@@ -192,18 +200,23 @@ class Scanner:
         joined_text = SEPARATOR.join(texts)
         joined = joined_text.encode("utf-8", "surrogatepass")
         starts = _starts(texts)
-        plain = self._texts_with_hits(joined, starts, len(texts))
+        count = len(texts)
+        plain = self._texts_with_hits(joined, starts, count, self._database)
         if not rewrites or not self._finds_secrets:
             return plain, {}
-        rot13 = self._texts_with_hits(joined.translate(ROT13_BYTES), starts, len(texts),
-                                      secrets_only=True)
+        secrets = self._secrets_database
         ends = [*starts[1:], len(joined) + len(SEPARATOR)]
-        mirrored = [len(joined) - (ends[i] - len(SEPARATOR)) for i in reversed(range(len(texts)))]
+        mirrored = [len(joined) - (ends[i] - len(SEPARATOR)) for i in reversed(range(count))]
         backwards = joined_text[::-1].encode("utf-8", "surrogatepass")
-        last = len(texts) - 1
-        reversed_hits = [last - i for i in self._texts_with_hits(backwards, mirrored, len(texts),
-                                                                 secrets_only=True)]
-        by_rewrite: dict[str, Sequence[int]] = {"reversed": sorted(reversed_hits), "rot13": rot13}
+        last = count - 1
+        reversed_hits = [last - i for i in self._texts_with_hits(backwards, mirrored, count,
+                                                                 secrets)]
+        by_rewrite: dict[str, Sequence[int]] = {
+            "reversed": sorted(reversed_hits),
+            "rot13": self._texts_with_hits(joined.translate(ROT13_BYTES), starts, count, secrets),
+            SWAPCASE: self._texts_with_hits(joined.translate(SWAPCASE_BYTES), starts, count,
+                                              secrets),
+        }
         for name, separators in UNGROUPED.items():
             by_rewrite[name] = self._ungrouped_candidates(texts, joined, separators)
         return plain, by_rewrite
@@ -224,13 +237,14 @@ class Scanner:
         characters = separators.decode("ascii")
         return [i for i, text in enumerate(texts) if any(c in text for c in characters)]
 
-    def _texts_with_hits(self, joined: bytes, starts: list[int], count: int, *,
-                         secrets_only: bool = False) -> range | list[int]:
-        """Indexes of the texts joined (by SEPARATOR) in `joined` in which some pattern (of a
-        secret detector, with `secrets_only`) may match: all of them when unsure. `starts`:
-        where each text begins, in bytes."""
-        hits, cut = self._prefilter(joined,
-                                    self._secrets_database if secrets_only else self._database)
+    def _texts_with_hits(self, joined: bytes, starts: list[int], count: int,
+                         database: hyperscan.Database | None) -> range | list[int]:
+        """Indexes of the texts joined (by SEPARATOR) in `joined` in which some pattern of
+        `database` may match: all of them when unsure, none when `database` is None (no
+        detector of the kind it would hold). `starts`: where each text begins, in bytes."""
+        if database is None:
+            return []
+        hits, cut = self._prefilter(joined, database)
         if cut is not None:  # too many candidates to sort out here: each text on its own
             return range(count)
         # A hit ends in the text whose bytes (and trailing separator) hold its last byte; a

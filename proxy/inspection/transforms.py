@@ -1,10 +1,11 @@
-"""Rewrites of a whole text that one line of code undoes: reversed, rot13, groups joined.
+"""Rewrites of a whole text that one line of code undoes: reversed, rot13, case, groups joined.
 
 They are not layers to peel (nothing marks them, and any text "decodes" under them), so they are
-scanned, not peeled: every text and every peeled layer is also scanned reversed and rot13'd, for
-secret detectors only, and with its spaces, its dashes, or its white space and punctuation
-removed ("unspaced", "undashed", "unseparated": a key written in groups or cut into pieces), for
-the secret detectors of a fixed shape only (UNSPACED_DETECTORS).
+scanned, not peeled: every text and every peeled layer is also scanned reversed, rot13'd and
+with the case of its ASCII letters swapped, for secret detectors only, and with its spaces, its
+dashes, or its white space and punctuation removed ("unspaced", "undashed", "unseparated": a key
+written in groups or cut into pieces), for the secret detectors of a fixed shape only
+(UNSPACED_DETECTORS).
 Personal data is left out: a reversed phone number or a rot13'd word that looks like an email
 would double-count what the plain text already reports (PII thresholds count values per
 request), and a secret is what these evasions are used for.
@@ -35,6 +36,20 @@ ROT13_BYTES = bytes.maketrans(
     (string.ascii_uppercase[13:] + string.ascii_uppercase[:13]
      + string.ascii_lowercase[13:] + string.ascii_lowercase[:13]).encode(),
 )
+
+
+# swapcase touches ASCII letters only, so lengths and offsets (str and UTF-8) stay as they are.
+_SWAPCASE_STR = str.maketrans(string.ascii_uppercase + string.ascii_lowercase,
+                              string.ascii_lowercase + string.ascii_uppercase)
+SWAPCASE_BYTES = bytes.maketrans(
+    (string.ascii_uppercase + string.ascii_lowercase).encode(),
+    (string.ascii_lowercase + string.ascii_uppercase).encode(),
+)
+
+
+def swapcase(text: str) -> str:
+    """`text` with the case of its ASCII letters swapped: undone by itself."""
+    return text.translate(_SWAPCASE_STR)
 
 
 def reversed_text(text: str) -> str:
@@ -85,9 +100,18 @@ UNSPACED_DETECTORS = frozenset({
     "slack_webhook", "stripe_secret_key", "sendgrid_api_key", "jwt",
 })
 
+# A key whose case was changed: swapcase undoes `key.swapcase()` exactly, and makes a key of one
+# case lower-cased or upper-cased (an AWS key id, `key.lower()`) the key again. What changes
+# with case is a key's shape (a prefix, an alphabet): weak-shaped detectors (WEAK_SHAPE_DETECTORS)
+# are not looked for there (a random value is random in any case, and is found plain), and
+# they would read `ARN:AWS:...` or `%S` templates as values. Others are reported when the value
+# does not read as words: words in one case are a fixed-shape key in the other
+# (`asiapacificsoutheast`).
+SWAPCASE = "swapcase"
+
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
-    {"reversed": reversed_text, "rot13": rot13, UNSPACED: unspaced, UNDASHED: undashed,
-     UNSEPARATED: unseparated}
+    {"reversed": reversed_text, "rot13": rot13, SWAPCASE: swapcase, UNSPACED: unspaced,
+     UNDASHED: undashed, UNSEPARATED: unseparated}
 )
 
 
@@ -110,6 +134,8 @@ def reported_in_rewrite(rewrite: str, detector: Detector, value: str) -> bool:
         return False
     if rewrite in UNGROUPED:
         return detector.id in UNSPACED_DETECTORS
+    if rewrite == SWAPCASE:
+        return detector.id not in WEAK_SHAPE_DETECTORS and not reads_as_words(value)
     # the others (reversed, rot13) are their own inverse: rewriting the value spells it as sent
     sent = TRANSFORMS[rewrite](value)
     return detector.id not in WEAK_SHAPE_DETECTORS or not reads_as_words(sent)

@@ -70,6 +70,7 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
 SECRET_REWRITES: dict[str, Callable[[str], str]] = {
     "reversed": lambda text: text[::-1],
     "rot13": lambda text: codecs.encode(text, "rot13"),
+    "swapcase": lambda text: text.swapcase(),
 }
 
 
@@ -94,6 +95,8 @@ MORE_ENCODINGS: dict[str, Callable[[str], str]] = {
     "ascii85": lambda text: base64.a85encode(text.encode()).decode(),
     "base64_reversed": lambda text: _b64(text.encode())[::-1],
     "base64_rot13": lambda text: codecs.encode(_b64(text.encode()), "rot13"),
+    "octal_bytes": lambda text: " ".join(f"{byte:o}" for byte in text.encode()),
+    "uu": lambda text: codecs.encode(text.encode(), "uu").decode(),
 }
 
 

@@ -7,6 +7,7 @@ assertion message ever contains one.
 from __future__ import annotations
 
 import base64
+import binascii
 import bz2
 import codecs
 import contextlib
@@ -249,6 +250,19 @@ CHANNELS = {
     "base85 in a query value": lambda t: {
         "url_suffix": f"/q85?t={t}&v=" + urllib.parse.quote(
             base64.b85encode(AWS_KEY.encode()).decode(), safe="")},
+    "key lower-cased in json": lambda t: {
+        "url_suffix": f"/lc?t={t}", "json": {"note": f"id {AWS_KEY.lower()}"}},
+    "key case-swapped in a header": lambda t: {
+        "url_suffix": f"/sc?t={t}", "headers": {"X-Note": AWS_KEY.swapcase()}},
+    "uuencoded (binascii.b2a_uu) in json": lambda t: {
+        "url_suffix": f"/uu?t={t}",
+        "json": {"blob": binascii.b2a_uu(f"key {AWS_KEY}".encode()).decode().strip()}},
+    "uuencoded block (codecs 'uu') in a text body": lambda t: {
+        "url_suffix": f"/uub?t={t}", "headers": {"Content-Type": "text/plain"},
+        "data": codecs.encode(f"notes\nkey {AWS_KEY}\n".encode(), "uu")},
+    "octal byte values (oct()) in a chat message": lambda t: {
+        "url_suffix": f"/oc?t={t}", "json": {"messages": [{"role": "user", "content": (
+            "decode: " + ", ".join(oct(b) for b in f"key {AWS_KEY}".encode()))}]}},
 }
 
 

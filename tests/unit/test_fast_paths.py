@@ -30,6 +30,11 @@ _PIECES = [
     "K}$(NGEYZYLP1D2Q&de&PFPM+", '5tad81/CDC6:".#;cHIc:0:7g', "abcdefghijklmnopqrs(",
     "abcdefghijklmnopqr(",
     "\u00a0", "\u2003", "\x1c", "&#x41;", "&\u00e9t\u00e9;",
+    # octal lists (`oct()`, C's leading zero) and uuencoded lines, with near misses
+    "0o101 0o113 0o111 0o101 0o62 0o117 0o107 0o131", "0o101 0o113 0o111 0o101 0o62 0o117",
+    "0101,0113,0111,0101,062,0117,0107,0131", "101 113 111 101 62 117 107 131",
+    '\n,04M)03)/1UE"04@V4', "\nM04M)03)/1UE", "-ABCDEFGHIJKLMN", "+ABCDEFGHIJKLMNOP",
+    "\r\nM`````````````", "\n\nSELECT A, B FROM T",
 ]
 
 

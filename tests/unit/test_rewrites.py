@@ -96,12 +96,18 @@ def _grouped(value: str, size: int = 4) -> str:
     (f"{GITHUB[:12]}|{GITHUB[12:24]}|{GITHUB[24:]}", ("unseparated",)),
     ("/".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5)), ("unseparated",)),
     (f"{AWS_KEY[:10]};\t{AWS_KEY[10:]}", ("unseparated",)),
+    (AWS_KEY.lower(), ("swapcase",)),
+    (f"key: {GITHUB.upper()}", ("swapcase",)),
+    (f"see {GITHUB.swapcase()} here", ("swapcase",)),
+    (base64.b64encode(AWS_KEY.lower().encode()).decode(), ("base64", "swapcase")),
 ], ids=["aws-in-spaced-groups", "aws-in-groups-after-colon-tab", "github-in-groups-after-equals",
         "aws-in-dashed-groups", "aws-reversed", "aws-rot13", "github-reversed-in-text",
         "base64-of-reversed-aws", "aws-a-character-then-a-dot", "github-comma-space-separated",
         "aws-halves-on-two-lines", "github-halves-on-two-crlf-lines",
         "aws-two-string-literals-glued", "github-in-groups-with-pipes",
         "aws-in-slash-separated-groups", "aws-halves-with-semicolon-and-tab",
+        "aws-lower-cased", "github-upper-cased", "github-case-swapped",
+        "base64-of-aws-lower-cased",
         ])  # never a key in a test name
 def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: str,
                                                         layers: tuple[str, ...]) -> None:
@@ -160,6 +166,10 @@ def test_personal_data_is_not_looked_for_in_rewrites(scanner: Scanner, text: str
     '# "https://username:password@host.com:80/path?query#fragment"',
     'url.replace("http://", "http://me:secret@")',
     "sDN $ languageId $ indexDefinition $ NCPKeyMaterialName $ ldapServerDN",
+    # words in one case, a key's shape in the other; names and templates a case swap would hide
+    "region = asiapacificsoutheast",
+    '"SecretArn": "arn:aws:secretsmanager:us-west-2:123456789123:secret:proxysecret1-Abcd1e"',
+    'return u("otpauth://totp/%s?%s") % (label, query)',
 ])
 def test_honest_texts_rewritten_find_nothing(scanner: Scanner, text: str) -> None:
     assert inspect_texts([Text("body:$.x", text)], scanner, KEY, max_depth=3).hits == ()
@@ -170,6 +180,15 @@ WEAK_SHAPED_KEYS = [
     f"AP1{fakes.chars(_RNG, fakes.BASE62, 20)} ",
     f'password = "{fakes.chars(_RNG, fakes.BASE62, 24)}"',
 ]
+
+
+def test_a_key_found_plain_is_not_reported_again_case_swapped(scanner: Scanner) -> None:
+    """A detector whose pattern ignores case matches a random key in either case: one finding."""
+    value = fakes.aws_secret_access_key(_RNG)
+    inspection = inspect_texts([Text("body:$.x", f"aws_secret_access_key = {value}")], scanner,
+                               KEY, max_depth=3)
+    assert [(h.finding.detector, h.finding.layers) for h in inspection.hits] == [
+        ("aws_secret_access_key", ())]
 
 
 @pytest.mark.parametrize("rewrite", ["reversed", "rot13"])
