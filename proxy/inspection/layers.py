@@ -2,6 +2,7 @@
 
 `peel(text)` yields the text itself, then each variant found in it, recursively:
 - decodings, each one level of depth: "percent", "form" (percent plus "+" as a space),
+  "quoted_printable" (soft line breaks and `=XX` escapes, when a soft break cuts a word),
   "escapes" (backslash escapes `\\xNN`, `\\uNNNN`, `\\UNNNNNNNN`, `\\NNN` and `%uNNNN`, with
   escaped bytes read as UTF-8 when they spell it) and "html" (character references `&#65;`,
   `&#x41;`, `&amp;`) of the whole text, and runs inside the text of
@@ -170,6 +171,11 @@ _UU_BLOCK = re.compile(
     r"(?:\n[!-M][ -`]{1,60}\r?$)*",
     re.MULTILINE,
 )
+# Quoted-printable (`quopri`, MIME's Content-Transfer-Encoding) breaks lines longer than 76
+# characters with a soft line break, "=" at the end of a line, which can fall inside a key.
+# Decoded when a text has one inside a word: not after white space or "=" (`x =`, a line of
+# "=====" under a heading).
+_QP_SOFT_BREAK = re.compile(r"[!-<>-~]=\r?\n[!-~]")
 _INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 _CONFUSABLE = re.compile(f"[{''.join(CONFUSABLES)}]")
 # "ASCII smuggling": Unicode tag characters U+E0020-E007E are invisible copies of ASCII 0x20-0x7E,
@@ -199,7 +205,7 @@ _BASE85_HINT = re.compile(
 _MAYBE_ENCODED = re.compile(
     rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
     rf"|{_LISTED_HINT.pattern}|{_BINARY_HINT.pattern}|{_BASE85_HINT.pattern}"
-    rf"|(?m:{_UU_HINT.pattern})"
+    rf"|(?m:{_UU_HINT.pattern})|{_QP_SOFT_BREAK.pattern}"
 )
 # _MAYBE_ENCODED's alternatives one by one, those that need a character most texts lack only
 # when it is there: `re` scans a text once per alternative it cannot rule out by the first
@@ -284,6 +290,7 @@ def maybe_encoded(text: str) -> bool:
         or (len(text) >= MIN_BINARY_CHARS and _BINARY_HINT.search(text))
         or (len(text) >= MIN_BASE85_RUN and _has_base85_token(text))
         or _UU_HINT.search(text)
+        or (("=\n" in text or "=\r" in text) and _QP_SOFT_BREAK.search(text))
     )
 
 
@@ -349,6 +356,11 @@ class _Peeler:
             unreferenced = html.unescape(text)
             if unreferenced != text:
                 yield unreferenced, ("html",), 1
+        if ("=\n" in text or "=\r" in text) and _QP_SOFT_BREAK.search(text):
+            unbroken = binascii.a2b_qp(text.encode("utf-8", "surrogatepass"))
+            readable_text = unbroken.decode("utf-8", "replace")
+            if readable_text != text:
+                yield readable_text, ("quoted_printable",), 1
         if "+" in text and _EQUALS_THEN_PLUS.search(text) and _FORM_PAIR_WITH_PLUS.search(text):
             # Form encoding writes a space as "+": "card=4556+7375+8689+9855" in a query
             # string or form body hides a grouped number from a percent decode alone.

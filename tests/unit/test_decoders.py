@@ -10,6 +10,7 @@ import binascii
 import codecs
 import gzip
 import json
+import quopri
 import random
 import string
 import struct
@@ -476,6 +477,13 @@ PEELED = [
     pytest.param(json.dumps(list(SECRET_BYTES)), ("decimal_bytes",), id="decimal-bytes-json-list"),
     pytest.param(b64(",".join(str(b) for b in SECRET_BYTES)), ("base64", "decimal_bytes"),
                  id="base64-of-decimal-bytes"),
+    # quoted-printable: a soft line break at 76 characters cuts the key, "=" is written "=3D"
+    pytest.param(quopri.encodestring(b"note: " + b"x" * 60 + SECRET_BYTES).decode(),
+                 ("quoted_printable",), id="quoted-printable-soft-break"),
+    pytest.param(SECRET_LINE[:30] + "=\r\n" + SECRET_LINE[30:], ("quoted_printable",),
+                 id="quoted-printable-crlf-soft-break"),
+    pytest.param(quopri.encodestring(("é " * 30 + SECRET_LINE).encode()).decode(),
+                 ("quoted_printable",), id="quoted-printable-of-utf8"),
     # octal byte values: bare (`f"{b:o}"`), Python's `oct()`, C's leading zero
     pytest.param(" ".join(f"{b:o}" for b in SECRET_BYTES), ("octal_bytes",),
                  id="octal-bytes-spaces"),
@@ -627,6 +635,7 @@ NOT_PEELED = [
     pytest.param("1, 2, 3, 4, 5, 6, 7, 8, 9, 10", id="small-numbers"),
     pytest.param("0 1 2 3 4 5 6 7 8 9 10 11 12", id="small-numbers-spaces"),
     pytest.param(",".join(str(b) for b in SECRET_BYTES[:7]), id="decimal-bytes-seven"),
+    pytest.param("Title\n=====\n\nx =\n    1\nif a ==\nb", id="equals-at-line-ends"),
     pytest.param(" ".join(f"{b:o}" for b in SECRET_BYTES[:7]), id="octal-bytes-seven"),
     pytest.param("0o644 0o755 0o600 0o700 0o444 0o555 0o640 0o750", id="octal-file-modes"),
     pytest.param("0 1 2 3 4 5 6 7 10 11 12 13 14 15 16 17", id="octal-small-numbers"),

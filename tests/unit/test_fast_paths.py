@@ -35,6 +35,8 @@ _PIECES = [
     "0101,0113,0111,0101,062,0117,0107,0131", "101 113 111 101 62 117 107 131",
     '\n,04M)03)/1UE"04@V4', "\nM04M)03)/1UE", "-ABCDEFGHIJKLMN", "+ABCDEFGHIJKLMNOP",
     "\r\nM`````````````", "\n\nSELECT A, B FROM T",
+    # quoted-printable soft line breaks, and "=" at line ends that are not
+    "ab=\ncd", "ab=\r\ncd", "==\nx", " =\nx", "a=\n x", "a=\r\n",
 ]
 
 
