@@ -82,7 +82,10 @@ class DnsService:
                  hooks: DnsHooks | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  scrub: Callable[[str], str] | None = None,
-                 find_secrets: FindSecrets | None = None) -> None:
+                 find_secrets: FindSecrets | None = None,
+                 credentials: frozenset[str] = frozenset()) -> None:
+        """`find_secrets` finds detectors' values in labels (to mask them in the log);
+        `credentials`, the ids of those detectors whose value in a name refuses the name."""
         dns = policy.dns
         self.policy = policy
         self._audit = audit
@@ -90,6 +93,7 @@ class DnsService:
         self._clock = clock
         self._scrub = scrub
         self._find_secrets = find_secrets
+        self._credentials = credentials
         self._wildcards = wildcard_patterns(policy)
         self.detector = TunnelDetector(dns.tunnelling, clock)
         self.cache = AnswerCache(dns.cache_entries, clock)
@@ -98,6 +102,7 @@ class DnsService:
         self._pending: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._signals: dict[tuple[bytes, ...], tuple[Scope, tuple[Signal, ...]]] = {}
+        self._secrets_found: dict[tuple[bytes, ...], dict[int, str]] = {}  # by chosen labels
         self._drops: dict[tuple[str, str], list[float]] = {}  # -> [count, first drop]
 
     # --- the entry point -------------------------------------------------------------------
@@ -135,12 +140,15 @@ class DnsService:
         forwardable = info.host is not None and decide_dns(
             DnsFacts(host=info.host, qtype=query.qtype), self.policy).forward
         scope, signals = self._detect(query, client, forwardable=forwardable)
+        secret_in = self._secret_labels(scope)
         facts = DnsFacts(host=info.host, qtype=query.qtype, signals=tuple(signals),
-                         client_blocked=self.detector.blocked(client, scope.key))
+                         client_blocked=self.detector.blocked(client, scope.key),
+                         secret=not self._credentials.isdisjoint(secret_in.values()))
         decision = decide_dns(facts, self.policy)
         record = DnsAuditRecord(
             request_id=secrets.token_hex(8), client=client, transport=transport,
-            name=self._logged_name(query, scope, signals), qtype=_type_name(query.qtype),
+            name=self._logged_name(query, scope, signals, secret_in),
+            qtype=_type_name(query.qtype),
             decision=_decision_text(decision), reason=decision.reason.value,
             rule=decision.rule_id, signals=[s.value for s in signals], started=started,
         )
@@ -275,11 +283,26 @@ class DnsService:
                     self._hooks.on_detection(signal.value)
         return scope, signals
 
-    def _logged_name(self, query: Query, scope: Scope, signals: list[Signal]) -> str:
+    def _secret_labels(self, scope: Scope) -> dict[int, str]:
+        """Index of each label the client chose that a detector's value covers -> detector.
+        Remembered per labels, as signals are: most questions repeat a name."""
+        if self._find_secrets is None:
+            return {}
+        found = self._secrets_found.get(scope.chosen)
+        if found is None:
+            found = secret_labels(scope.chosen, self._find_secrets)
+            if len(self._secrets_found) >= SIGNAL_CACHE_SIZE:
+                self._secrets_found.clear()
+            self._secrets_found[scope.chosen] = found
+        return found
+
+    def _logged_name(self, query: Query, scope: Scope, signals: list[Signal],
+                     secret_in: dict[int, str]) -> str:
         """The name for the audit log, with labels that look like a payload masked.
 
         `<secret>.attacker.example` must not put the secret in the log, nor must a secret split
-        over several short labels (`ghp_A1b2.C3d4....attacker.example`).
+        over several short labels (`ghp_A1b2.C3d4....attacker.example`): `secret_in` is
+        _secret_labels(scope).
         """
         labels = query.labels
         masked: list[str | None] = [None] * len(labels)
@@ -288,10 +311,9 @@ class DnsService:
             for index, label in enumerate(scope.chosen):
                 if label_signals(label, policy):
                     masked[index] = f"[payload:{len(label)}]"
-        if self._find_secrets is not None:
-            for index, detector in secret_labels(scope.chosen, self._find_secrets).items():
-                if masked[index] is None:
-                    masked[index] = f"[REDACTED:{detector}]"
+        for index, detector in secret_in.items():
+            if masked[index] is None:
+                masked[index] = f"[REDACTED:{detector}]"
         name = ".".join(m if m is not None else _plain(label)
                         for m, label in zip(masked, labels, strict=True)) + "." if labels else "."
         return self._scrub(name) if self._scrub is not None else name

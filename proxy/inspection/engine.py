@@ -18,7 +18,7 @@ from proxy.inspection.layers import OpenedRuns
 from proxy.inspection.peel_hints import with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
-from proxy.inspection.transforms import SWAPCASE, TRANSFORMS, reported_in_rewrite
+from proxy.inspection.transforms import SWAPCASE, TRANSFORMS, reported_in_rewrite, upper_ascii
 
 # The mark of a case-folded value in `seen` (no value holds a NUL: no pattern takes one)
 _FOLDED = "\x00"
@@ -223,16 +223,23 @@ def _specific_first(matches: list[Match]) -> list[Match]:
     ]
 
 
-def found_values(text: str, scanner: Scanner) -> list[Match]:
+def found_values(text: str, scanner: Scanner, *, any_case: bool = False) -> list[Match]:
     """Every value detectors find in `text` on its own (no peeling), without the marker of a
-    scan that stopped at its cap."""
-    return [m for m in scanner.scan(text) if m.detector != SCAN_LIMIT_ID and m.value]
+    scan that stopped at its cap. With `any_case` (for names, which are case-insensitive),
+    also the credentials found in the text with its ASCII letters upper-cased, at the same
+    offsets, as a case swap reports them (transforms.reported_in_rewrite): `akia...` sent in a
+    name is an AWS key id read back, `asiapacificsoutheast` is words."""
+    found = [m for m in scanner.scan(text) if m.detector != SCAN_LIMIT_ID and m.value]
+    if any_case and (upper := upper_ascii(text)) != text:
+        found += [m for m in scanner.scan(upper) if m.detector != SCAN_LIMIT_ID and m.value
+                  and reported_in_rewrite(SWAPCASE, DETECTORS_BY_ID[m.detector], m.value)]
+    return found
 
 
-def scrub(text: str, scanner: Scanner) -> str:
-    """`text` with every value a detector finds replaced: for what must be logged (paths, hosts)."""
-    matches = [m for m in _specific_first(scanner.scan(text))
-               if m.detector != SCAN_LIMIT_ID and m.value]
+def scrub(text: str, scanner: Scanner, *, any_case: bool = False) -> str:
+    """`text` with every value a detector finds replaced (see found_values for `any_case`):
+    for what must be logged (paths, hosts, names)."""
+    matches = _specific_first(found_values(text, scanner, any_case=any_case))
     cut = len(text)
     for match in sorted(matches, key=lambda m: m.start, reverse=True):
         if match.end > cut:  # overlaps a later match already replaced

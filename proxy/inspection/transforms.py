@@ -41,6 +41,7 @@ ROT13_BYTES = bytes.maketrans(
 # swapcase touches ASCII letters only, so lengths and offsets (str and UTF-8) stay as they are.
 _SWAPCASE_STR = str.maketrans(string.ascii_uppercase + string.ascii_lowercase,
                               string.ascii_lowercase + string.ascii_uppercase)
+_UPPER_STR = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 SWAPCASE_BYTES = bytes.maketrans(
     (string.ascii_uppercase + string.ascii_lowercase).encode(),
     (string.ascii_lowercase + string.ascii_uppercase).encode(),
@@ -50,6 +51,12 @@ SWAPCASE_BYTES = bytes.maketrans(
 def swapcase(text: str) -> str:
     """`text` with the case of its ASCII letters swapped: undone by itself."""
     return text.translate(_SWAPCASE_STR)
+
+
+def upper_ascii(text: str) -> str:
+    """`text` with its ASCII letters upper-cased, and nothing else changed: offsets hold (str's
+    upper() turns "ß" into "SS")."""
+    return text.translate(_UPPER_STR)
 
 
 def reversed_text(text: str) -> str:

@@ -12,7 +12,9 @@ from proxy.audit.log import AuditLog
 from proxy.dns.secrets_in_names import FindSecrets
 from proxy.dns.server import DnsServer
 from proxy.dns.service import DnsHooks, DnsService
+from proxy.inspection.detectors import ALL_DETECTORS
 from proxy.inspection.engine import found_values, scrub
+from proxy.inspection.findings import Kind
 from proxy.inspection.scanner import Scanner
 from proxy.metrics.registry import Metrics
 from proxy.policy.model import Policy
@@ -30,8 +32,8 @@ def parse_dns_listen(text: str) -> ListenAddress | None:
 
 async def start_dns_server(policy: Policy, listen: ListenAddress, audit: AuditLog,
                            scanner: Scanner, hooks: DnsHooks | None = None) -> DnsServer:
-    service = DnsService(policy, audit, hooks=hooks, scrub=_scrubber(scanner),
-                         find_secrets=_secret_finder(scanner))
+    service = DnsService(policy, audit, hooks=hooks, scrub=name_scrubber(scanner),
+                         find_secrets=name_secret_finder(scanner), credentials=CREDENTIALS)
     server = DnsServer(service, listen)
     await server.start()
     print(f"glassbreak: DNS on {listen.host}:{listen.port} (udp, tcp), upstreams "
@@ -49,13 +51,20 @@ def dns_metrics_hooks(metrics: Metrics) -> DnsHooks:
     return DnsHooks(on_query=on_query, on_detection=metrics.dns_tunnel_detection)
 
 
-def _scrubber(scanner: Scanner) -> Callable[[str], str]:
-    return lambda text: scrub(text, scanner)
+# The detectors whose value in a name refuses it: credentials. Personal-data detectors would read
+# the digits of ordinary names (`ec2-3-4-5-6`) as numbers; their values are masked in the log.
+CREDENTIALS = frozenset(d.id for d in ALL_DETECTORS if d.kind is Kind.SECRET)
 
 
-def _secret_finder(scanner: Scanner) -> FindSecrets:
+def name_scrubber(scanner: Scanner) -> Callable[[str], str]:
+    """What cleans a name for the audit log: names are case-insensitive, so a key is looked
+    for in any case (a lower-cased AWS key id too)."""
+    return lambda text: scrub(text, scanner, any_case=True)
+
+
+def name_secret_finder(scanner: Scanner) -> FindSecrets:
     def find(text: str) -> list[tuple[int, int, str]]:
-        return [(m.start, m.end, m.detector) for m in found_values(text, scanner)]
+        return [(m.start, m.end, m.detector) for m in found_values(text, scanner, any_case=True)]
 
     return find
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import struct
@@ -18,6 +19,7 @@ import dns.name
 import dns.query
 import pytest
 
+from tests.corpus import fakes
 from tests.e2e.dns_processes import (
     DnsProcess,
     FakeResolver,
@@ -282,6 +284,21 @@ def test_a_payload_label_under_an_allowed_wildcard_is_blocked_and_not_forwarded(
     # The client is now blocked for the domain, even for an ordinary name.
     assert rcode(server.ask("www.tunnel.example", source="127.0.0.5")) == "NXDOMAIN"
     assert rcode(server.ask("www.tunnel.example", source="127.0.0.6")) == "NOERROR"
+
+
+@pytest.mark.parametrize("spelling", ["as-is", "lower-cased", "split-in-labels"])
+def test_a_key_in_a_name_under_an_allowed_wildcard_is_refused_and_not_forwarded(
+        server: DnsProcess, upstream: FakeResolver, spelling: str) -> None:
+    key = fakes.aws_access_key_id(random.Random(spelling))
+    label = {"as-is": key, "lower-cased": key.lower(),
+             "split-in-labels": f"{key[:10]}.{key[10:]}"}[spelling]
+    client = f"127.0.1.{['as-is', 'lower-cased', 'split-in-labels'].index(spelling) + 1}"
+    answer = server.ask(f"{label}.keys.wild.example", source=client)
+    assert rcode(answer) == "NXDOMAIN"
+    assert not reached_upstream(upstream, key[4:12])
+    line = [entry for entry in server.audit() if entry["client"] == client][-1]
+    assert (line["reason"], line["decision"]) == ("secret_detected", "block")
+    assert key[4:12].lower() not in str(line).lower()  # masked in the log, in any case
 
 
 def test_many_unique_subdomains_trip_the_window_and_block_the_client(

@@ -123,6 +123,14 @@ def test_tunnelling_blocks_even_allowed_names(signals: tuple[str, ...], blocked:
     assert decision.reason.value == "dns_tunnelling" and not decision.forward
 
 
+@pytest.mark.parametrize("mode", ["enforce", "monitor"])
+def test_a_credential_in_the_name_refuses_it_in_any_mode(mode: str) -> None:
+    decision = decide_dns(DnsFacts(host="a.cdn.example", qtype=1, secret=True), policy(mode))
+    assert (decision.reason.value, decision.allowed, decision.forward, decision.answer) == (
+        "secret_detected", False, False, False)
+    assert decide_dns(DnsFacts(host="a.cdn.example", qtype=1), policy(mode)).forward
+
+
 def test_alert_action_lets_a_detection_through() -> None:
     text = RULES.format(mode="enforce", rcode="nxdomain").replace(
         "dns:\n", "dns:\n  tunnelling:\n    action: alert\n")

@@ -19,11 +19,10 @@ from proxy.dns.secrets_in_names import secret_labels
 from proxy.dns.service import DnsService
 from proxy.dns.tunnelling import query_signals
 from proxy.dns.windows import TunnelDetector
-from proxy.inspection.detectors import SCAN_LIMIT_ID
-from proxy.inspection.engine import scrub
 from proxy.inspection.scanner import Scanner
 from proxy.policy.dns_model import TunnellingPolicy
 from proxy.policy.loader import load_rules_text
+from proxy.runtime.dns_process import CREDENTIALS, name_scrubber, name_secret_finder
 
 RULES = """\
 version: 1
@@ -118,12 +117,10 @@ class Recorder:
 def service(scanner: Scanner | None = None) -> tuple[DnsService, Recorder, list[float]]:
     clock = [1000.0]
     audit = Recorder()
-    find = None if scanner is None else (
-        lambda text: [(m.start, m.end, m.detector) for m in scanner.scan(text)
-                      if m.detector != SCAN_LIMIT_ID])
     svc = DnsService(POLICY, audit, clock=lambda: clock[0],  # type: ignore[arg-type]
-                     scrub=None if scanner is None else (lambda t: scrub(t, scanner)),
-                     find_secrets=find)
+                     scrub=None if scanner is None else name_scrubber(scanner),
+                     find_secrets=None if scanner is None else name_secret_finder(scanner),
+                     credentials=CREDENTIALS)
     return svc, audit, clock
 
 
@@ -254,6 +251,10 @@ _SPLIT_NAMES = [
     ("pat-hyphens", "-".join(PAT[i:i + 10] for i in range(0, len(PAT), 10)) + ".allowed.example"),
     ("aws-by-5", ".".join(AWS[i:i + 5] for i in range(0, len(AWS), 5)) + ".unlisted.example"),
     ("aws-mixed", f"{AWS[:7]}.{AWS[7:12]}-{AWS[12:]}.githubusercontent.com"),
+    # names are case-insensitive: a key of one case sent lower-cased is read back upper-cased
+    ("aws-lower-cased", f"{AWS.lower()}.allowed.example"),
+    ("aws-lower-cased-by-5", ".".join(AWS.lower()[i:i + 5] for i in range(0, 20, 5))
+     + ".allowed.example"),
 ]
 
 
@@ -265,6 +266,31 @@ def test_a_secret_split_across_labels_is_not_logged(case: str, name: str) -> Non
     assert "[REDACTED:" in logged or "[payload:" in logged
     for piece in (PAT[4:12], PAT[12:20], PAT[20:28], PAT[28:], AWS[4:9], AWS[10:]):
         assert piece.lower() not in logged.lower(), (case, logged)
+
+
+@pytest.mark.parametrize(("case", "name"), [pytest.param(*row, id=row[0]) for row in [
+    *_SPLIT_NAMES[:3], *_SPLIT_NAMES[4:],
+    ("aws-label-then-another", f"{AWS.lower()}.x.githubusercontent.com"),
+    ("aws-between-labels", f"a.{AWS}.b.allowed.example"),
+]])
+def test_a_credential_in_a_name_under_an_allowed_wildcard_refuses_it(case: str,
+                                                                     name: str) -> None:
+    svc, audit, _ = service(Scanner())
+    record = ask(svc, audit, name)
+    # (a long label of base64 letters is refused as a payload first)
+    assert record.decision == "block" and not record.forwarded, case
+    assert record.reason in ("secret_detected", "dns_tunnelling"), case
+    assert record.reason == "secret_detected" or case == "pat-hyphens"
+
+
+@pytest.mark.parametrize("name", [
+    "raw.githubusercontent.com", "ec2-3-4-5-6.allowed.example",
+    "deploy-preview-12.my-site.allowed.example", "d41d8cd98f00b204e9800998ecf8427e.allowed.example",
+    "asiapacificsoutheast.allowed.example", "user-images.githubusercontent.com",
+])
+def test_ordinary_names_under_a_wildcard_are_not_read_as_credentials(name: str) -> None:
+    svc, audit, _ = service(Scanner())
+    assert ask(svc, audit, name).reason != "secret_detected"
 
 
 def test_ordinary_names_are_logged_as_sent() -> None:
