@@ -4,9 +4,12 @@ Run from the repository root: ``.venv/bin/python -m bench.honest_code [DIR ...]`
 file under the directories (by default the running Python's standard library and site-packages:
 tens of thousands of files of code, documentation and data written by people, not by us) is
 sent through the request hook's inspection as the content of an LLM chat request, judged by the
-embedded default rules in enforce mode. Prints how many files would be blocked, the findings per
-detector, and the blocked files with their detectors: never a value, nor a masked preview (the
-packages hold test keys of real formats).
+embedded default rules in enforce mode. With ``--binary``, every file that is not UTF-8 text
+(shared libraries, images, fonts, archives, compiled bytecode) is sent instead as an upload,
+the raw bytes as an `application/octet-stream` body. Prints how many files would be blocked,
+the findings per detector, and the blocked files with their detectors: never a value, nor a
+masked preview (the packages hold test keys of real formats). A request the hook would refuse
+for its size, an undecodable body or the inspection limit counts as blocked too.
 
 A blocked file is not always a false positive (private keys in test fixtures, customer-like
 lists of emails, realistic example credentials in cloud documentation are meant to be stopped),
@@ -26,7 +29,7 @@ from pathlib import Path
 from mitmproxy import http
 
 from addons.request_texts import request_texts
-from proxy.inspection.decode_errors import DecodeLimitExceeded
+from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import inspect_texts
 from proxy.inspection.scanner import Scanner
 from proxy.policy.findings_decision import decide_findings
@@ -58,6 +61,35 @@ def text_files(roots: list[Path], max_files: int) -> Iterator[tuple[Path, str]]:
             yield path, text
 
 
+MAX_BINARY_BYTES = 2 * 1024 * 1024
+
+
+def binary_files(roots: list[Path], max_files: int) -> Iterator[tuple[Path, bytes]]:
+    count = 0
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if count >= max_files:
+                return
+            if not path.is_file() or path.is_symlink():
+                continue
+            if path.stat().st_size > MAX_BINARY_BYTES:
+                continue
+            try:
+                data = path.read_bytes()
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                count += 1
+                yield path, data
+            except OSError:
+                continue
+
+
+def upload_request(data: bytes) -> http.Request:
+    return http.Request.make("PUT", "https://uploads.example/files/blob", data,
+                             {"Host": "uploads.example",
+                              "Content-Type": "application/octet-stream"})
+
+
 def chat_request(name: str, text: str) -> http.Request:
     body = json.dumps({"model": "m", "messages": [
         {"role": "user", "content": f"Here is {name}:\n{text}"}]}).encode()
@@ -70,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("roots", nargs="*", type=Path)
     parser.add_argument("--max-files", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=1800, help="stop after this long")
+    parser.add_argument("--binary", action="store_true",
+                        help="send the files that are not UTF-8 text as uploads instead")
     args = parser.parse_args(argv)
     paths = sysconfig.get_paths()
     roots = args.roots or [Path(paths["stdlib"]), Path(paths["purelib"])]
@@ -80,17 +114,26 @@ def main(argv: list[str] | None = None) -> int:
     blocked: list[tuple[Path, list[str]]] = []
     files = 0
     started = time.monotonic()
-    for path, text in text_files(roots, args.max_files):
+    requests: Iterator[tuple[Path, http.Request]] = (
+        ((path, upload_request(data)) for path, data in binary_files(roots, args.max_files))
+        if args.binary else
+        ((path, chat_request(path.name, text)) for path, text in text_files(roots, args.max_files)))
+    for path, request in requests:
         if time.monotonic() - started > args.seconds:
             print(f"stopped after {args.seconds:.0f} s")
             break
         files += 1
-        request = chat_request(path.name, text)
-        texts = request_texts(request, limit=LIMIT)
         try:
+            texts = request_texts(request, limit=LIMIT)
             inspection = inspect_texts(texts, scanner, KEY, max_depth=3)
-        except DecodeLimitExceeded:
+        except DecodeLimitExceeded:  # the hook answers body_too_large
             blocked.append((path, ["decode_limit"]))
+            continue
+        except UndecodableBody:  # the hook answers body_undecodable
+            blocked.append((path, ["undecodable"]))
+            continue
+        if inspection.limit_reached:  # the hook answers inspection_limit
+            blocked.append((path, ["inspection_limit"]))
             continue
         decision = decide_findings(inspection.findings, policy, InspectionOverrides(),
                                    Mode.ENFORCE)

@@ -126,7 +126,7 @@ def _gzip_chunks(data: bytes, size: int) -> Generator[bytes, None, None]:
     """gzip, including several members one after the other (RFC 1952 allows it)."""
     view, position = memoryview(data), 0
     for _ in range(MAX_MEMBERS):
-        position = yield from _inflate_member(view, position, size, _GZIP_WBITS, "gzip")
+        position = yield from inflate_member(view, position, size, _GZIP_WBITS, "gzip")
         if position == len(data):
             return
         # Some writers pad with zeros after the last member; anything else must be a member.
@@ -139,12 +139,12 @@ def _gzip_chunks(data: bytes, size: int) -> Generator[bytes, None, None]:
 
 def _inflate_chunks(data: bytes, size: int, wbits: int, name: str) -> Generator[bytes, None, None]:
     """One zlib or raw deflate stream, with nothing after it."""
-    end = yield from _inflate_member(memoryview(data), 0, size, wbits, name)
+    end = yield from inflate_member(memoryview(data), 0, size, wbits, name)
     if end != len(data):
         raise UndecodableBody(f"{name} stream is followed by extra bytes")
 
 
-def _inflate_member(
+def inflate_member(
     view: memoryview, start: int, size: int, wbits: int, name: str
 ) -> Generator[bytes, None, int]:
     """Inflate the stream at `start`, at most `size` bytes at a time; return where it ends.

@@ -27,7 +27,10 @@ GENERIC_DETECTORS = frozenset({"high_entropy_assignment"})
 REDACTED = "[REDACTED:{detector}]"
 
 MIN_PEEL_BUDGET = 64 * 1024  # bytes of decoded text a short input may produce
-PEEL_BUDGET_FACTOR = 4  # decoded text allowed per input byte beyond that
+# Decoded text allowed per input byte beyond that: a source file of 100 KB has a variant for
+# each whole-text decoding it holds an escape for (percent, backslash escapes, HTML references,
+# form, quoted-printable, normalisations), each a copy of it, and 4 copies refused pip's own.
+PEEL_BUDGET_FACTOR = 16
 MAX_PEEL_BUDGET = 32 * 1024 * 1024
 BATCH_CHARS = 1024 * 1024  # variants scanned in one pass, at most about this much text
 

@@ -19,9 +19,12 @@
   printable runs of binary data;
 - normalisations, no depth, each once per chain: "zero_width" (invisible characters removed),
   "nfkc" (compatibility forms such as full-width letters folded), "confusables" (Cyrillic
-  and Greek letters that look Latin, such as Cyrillic "\\u0410" for "A", folded), and the
-  hidden text of "tags" (Unicode tag characters, invisible ASCII) and "variation_selectors"
-  (bytes spelled by a run of variation selectors).
+  and Greek letters that look Latin, such as Cyrillic "\\u0410" for "A", folded), applied
+  together as one variant; and the hidden text of "tags" (Unicode tag characters, invisible
+  ASCII) and "variation_selectors" (bytes spelled by a run of variation selectors).
+
+A text of more than MIN_BINARY_TEXT characters that is not text (binary data read as
+characters) is not peeled whole: its runs of text are, as a variant "text_runs".
 
 A decoded run that is neither text nor compressed text (an image, a hash, random bytes) yields
 nothing, unless it holds printable runs of MIN_STRINGS_RUN characters or more. Only the decoded
@@ -58,6 +61,7 @@ from proxy.inspection.textual import (
     is_text,
     printable_strings,
     readable,
+    text_runs,
 )
 from proxy.inspection.transforms import reversed_text, rot13
 
@@ -67,6 +71,9 @@ MIN_BASE64_RUN = 16  # characters: 12 decoded bytes; shorter runs are mostly ord
 MIN_BASE32_RUN = 16
 MIN_HEX_RUN = 32  # a 16-byte value; shorter hex runs are colours, ids and short hashes
 MIN_BASE85_RUN = 20  # characters: 16 decoded bytes
+# A longer text that is not text (is_text) is binary data read as characters: only its runs of
+# text are peeled (textual.text_runs).
+MIN_BINARY_TEXT = 4096
 # Bytes written one by one with separators ("de:ad:be:ef", "0x41,0x4b", "65, 75, 73"): fewer
 # are MAC addresses, times, versions and short lists of numbers.
 MIN_LISTED_BYTES = 8
@@ -271,6 +278,18 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
         return
     peeler = _Peeler(max_depth, _Budget(max_bytes, MAX_VARIANTS), {text},
                      {} if opened is None else opened)
+    if len(text) > MIN_BINARY_TEXT and not is_text(text):
+        # Binary data read as characters (an image or archive upload): every whole-text
+        # decoding or normalisation of it would be a copy of all of it, and four copies
+        # overrun the budget. Its runs of text are what a receiver could read: they are peeled.
+        runs = text_runs(text)
+        if runs:
+            peeler.budget.spend(runs)
+            peeler.seen.add(runs)
+            inner = Layer(runs, ("text_runs",))
+            yield inner
+            yield from peeler.below(inner, 0)
+        return
     yield from peeler.below(root, 0, maybe, base85)
 
 
@@ -339,34 +358,21 @@ class _Peeler:
                   ) -> Iterator[tuple[str, tuple[str, ...], int]]:
         """(text, layer names, depth cost) of the variants one step below `parent`."""
         text = parent.text
+        # A variant made by rewriting the whole text is not rewritten whole again: the
+        # decodings and normalisations of the whole text are undone together once, below.
+        whole_done = bool(parent.layers) and parent.layers[-1] in WHOLE_TEXT_STEPS
         if not text.isascii():
-            yield from _normalised(text, parent.layers)
+            if not whole_done:
+                normalised, steps = _normalise(text)
+                if steps and normalised != text:
+                    yield normalised, steps, 0
+            yield from _hidden(text, parent.layers)
         if depth >= self.max_depth:
             return
         if not (maybe_encoded(text) if maybe is None else maybe):
             return
-        decoded = unquote(text, errors="replace") if _PERCENT.search(text) else text
-        if decoded != text:
-            yield decoded, ("percent",), 1
-        if ("\\" in text or "%u" in text) and _BACKSLASH_ESCAPE.search(text):
-            unescaped = undo_backslash_escapes(text)
-            if unescaped != text:
-                yield unescaped, ("escapes",), 1
-        if "&" in text and _HTML_REFERENCE.search(text):
-            unreferenced = html.unescape(text)
-            if unreferenced != text:
-                yield unreferenced, ("html",), 1
-        if ("=\n" in text or "=\r" in text) and _QP_SOFT_BREAK.search(text):
-            unbroken = binascii.a2b_qp(text.encode("utf-8", "surrogatepass"))
-            readable_text = unbroken.decode("utf-8", "replace")
-            if readable_text != text:
-                yield readable_text, ("quoted_printable",), 1
-        if "+" in text and _EQUALS_THEN_PLUS.search(text) and _FORM_PAIR_WITH_PLUS.search(text):
-            # Form encoding writes a space as "+": "card=4556+7375+8689+9855" in a query
-            # string or form body hides a grouped number from a percent decode alone.
-            form = unquote_plus(text, errors="replace")
-            if form not in (text, decoded):
-                yield form, ("form",), 1
+        if not whole_done:
+            yield from _whole_text_decodings(text, self.max_depth - depth)
         for names, raw in _decoded_runs(text, base85=base85):
             opened = self._open_remembered(raw)
             if opened is not None:
@@ -399,13 +405,94 @@ class _Peeler:
             if not _starts_as_text(blind, raw):
                 continue
             # Without one, the whole stream must decode: random bytes sometimes start like
-            # deflate or Brotli, but never end like it.
+            # deflate or Brotli, but never end like it. One that outgrows the budget refuses the
+            # request (DecodeLimitExceeded), even though a run of a few letters sometimes decodes
+            # as Brotli to its dictionary's words over and over (`himselfselfself...`, from the
+            # letters of a JSON schema's enum): skipping such streams would let a real one that
+            # puts a key after the budget's worth of filler through unread.
             try:
                 return _read(decompress(blind, raw, limit=limit), (blind,))
             except UndecodableBody:
                 continue
         strings = printable_strings(raw) if len(raw) >= MIN_STRINGS_RUN else ""
         return (strings, ("strings",)) if strings else None
+
+
+def _percent(text: str) -> str | None:
+    return unquote(text, errors="replace") if _PERCENT.search(text) else None
+
+
+def _escapes(text: str) -> str | None:
+    if ("\\" in text or "%u" in text) and _BACKSLASH_ESCAPE.search(text):
+        return undo_backslash_escapes(text)
+    return None
+
+
+def _html(text: str) -> str | None:
+    return html.unescape(text) if "&" in text and _HTML_REFERENCE.search(text) else None
+
+
+def _quoted_printable(text: str) -> str | None:
+    if ("=\n" in text or "=\r" in text) and _QP_SOFT_BREAK.search(text):
+        return binascii.a2b_qp(text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
+    return None
+
+
+def _form(text: str) -> str | None:
+    # Form encoding writes a space as "+": "card=4556+7375+8689+9855" in a query string or
+    # form body hides a grouped number from a percent decode alone.
+    if "+" in text and _EQUALS_THEN_PLUS.search(text) and _FORM_PAIR_WITH_PLUS.search(text):
+        return unquote_plus(text, errors="replace")
+    return None
+
+
+# Decodings of the whole text, in the order they are undone together (see
+# _whole_text_decodings). "form" is last and never combined: it turns every "+" into a space,
+# which would break the base64 that the others may have exposed.
+_WHOLE_TEXT: tuple[tuple[str, Callable[[str], str | None]], ...] = (
+    ("percent", _percent), ("escapes", _escapes), ("html", _html),
+    ("quoted_printable", _quoted_printable), ("form", _form),
+)
+NORMALISATIONS = frozenset({"zero_width", "nfkc", "confusables"})
+# The names of every step that rewrites a whole text (see _Peeler._children)
+WHOLE_TEXT_STEPS = frozenset(name for name, _ in _WHOLE_TEXT) | NORMALISATIONS
+_COMBINED = tuple((name, decode) for name, decode in _WHOLE_TEXT if name != "form")
+
+
+def _whole_text_decodings(text: str, depth_left: int
+                          ) -> Iterator[tuple[str, tuple[str, ...], int]]:
+    """Each decoding of the whole text alone (depth 1), then all of them and the normalisations
+    undone together, over and over until nothing changes or the depth is spent (percent inside
+    HTML inside percent, `%2541`, `\\u200b` escapes that leave zero-width characters): one
+    variant, depth one per decoding applied (normalising costs none).
+
+    A variant of one of these is not rewritten whole again (see _Peeler._children): each is a
+    copy of the text, and every order of every subset of them (a source file holds a `%20`, a
+    `\\x1f`, an `&amp;`, a `+` and a Cyrillic letter) made dozens of copies, past the budget."""
+    singles = 0
+    for name, decode in _WHOLE_TEXT:
+        decoded = decode(text)
+        if decoded is not None and decoded != text:
+            singles += 1
+            yield decoded, (name,), 1
+    if not singles:
+        return
+    current, names, spent = text, list[str](), 0
+    changed, rounds = True, 0
+    while changed and rounds <= depth_left:  # each round but the last spends depth
+        changed, rounds = False, rounds + 1
+        for name, decode in _COMBINED:
+            decoded = decode(current) if spent < depth_left else None
+            if decoded is not None and decoded != current:
+                current, changed, spent = decoded, True, spent + 1
+                names.append(name)
+        if not current.isascii():
+            normalised, steps = _normalise(current)
+            if steps and normalised != current:
+                current, changed = normalised, True
+                names.extend(steps)
+    if len(names) >= 2:
+        yield current, tuple(names), spent
 
 
 def undo_backslash_escapes(text: str) -> str:
@@ -432,15 +519,28 @@ def _read(raw: bytes, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | N
     return text, names if whole else (*names, "strings")
 
 
-def _normalised(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
-    """The zero-width, NFKC, confusables, tags and variation-selector variants of a non-ASCII
-    text, once each per chain."""
-    if "zero_width" not in done and _INVISIBLE.search(text):
-        yield _INVISIBLE.sub("", text), ("zero_width",), 0
-    if "nfkc" not in done and not unicodedata.is_normalized("NFKC", text):
-        yield unicodedata.normalize("NFKC", text), ("nfkc",), 0
-    if "confusables" not in done and _CONFUSABLE.search(text):
-        yield text.translate(_FOLD_CONFUSABLES), ("confusables",), 0
+def _normalise(text: str) -> tuple[str, tuple[str, ...]]:
+    """`text` with invisible characters removed, then NFKC, then confusables folded, and the
+    names of the steps that changed it (none: the text as it is).
+
+    One variant, not one per step and order: every step and order of a long text is a copy of
+    it, and binary data read as text or a long message in Cyrillic with an emoji family has
+    something for each step, so that the copies alone overran the peel budget."""
+    steps: list[str] = []
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub("", text)
+        steps.append("zero_width")
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+        steps.append("nfkc")
+    if _CONFUSABLE.search(text):
+        text = text.translate(_FOLD_CONFUSABLES)
+        steps.append("confusables")
+    return text, tuple(steps)
+
+
+def _hidden(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
+    """The hidden texts of a non-ASCII text's tags and variation selectors, once per chain."""
     if max(text) < "\ufe00":  # no tag or selector can be there (one C pass, most texts)
         return
     if "tags" not in done and (tagged := _TAG_RUN.findall(text)):

@@ -9,8 +9,9 @@ import codecs
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
-from proxy.inspection.archives import zip_members
+from proxy.inspection.archives import ZIP_MAGIC, zip_members
 from proxy.inspection.compression import decompress, sniff_format
+from proxy.inspection.embedded import embedded_streams
 from proxy.inspection.textual import sniff_wide_codec
 
 MAX_COMPRESSED_LAYERS = 3  # compressed data inside compressed data, undone this deep
@@ -22,7 +23,8 @@ def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
     (gzip, zlib, zstd, bzip2, xz), and what that decompresses to in turn, up to
     MAX_COMPRESSED_LAYERS: a body or a file upload that no Content-Encoding announces. A zip
     archive at any of these layers gives its members (archives.py: UndecodableBody for one
-    that holds a member we cannot read, such as an encrypted one).
+    that holds a member we cannot read, such as an encrypted one); other data gives the
+    streams found inside it (embedded.py: after a prefix, in a file, raw deflate or Brotli).
 
     Damage is tolerated (what decodes before it is kept, as a lenient receiver would read it);
     output past `limit` raises DecodeLimitExceeded, so that the caller blocks rather than
@@ -32,6 +34,8 @@ def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
         fmt = sniff_format(data)
         if fmt is None:
             layers += zip_members(data, limit)  # an archive's members, not unwrapped further
+            if not data.startswith(ZIP_MAGIC):
+                layers += embedded_streams(data, limit)  # after a prefix, or no magic number
             break
         data = decompress(fmt, data, limit=limit, lenient=True)
         if not data:

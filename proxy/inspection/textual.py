@@ -17,7 +17,12 @@ MIN_STRINGS_RUN = 16
 _WIDE_ZERO_SHARE = 0.9
 _MIN_WIDE_BYTES = 8
 
-_NON_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+_NON_TEXT_CLASS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd"
+_NON_TEXT = re.compile(f"[{_NON_TEXT_CLASS}]")
+# Runs of text characters in binary data read as characters, at least this long: random bytes
+# make one about every 3,000 characters, and a key is longer.
+MIN_TEXT_RUN = 8
+_TEXT_RUN = re.compile(f"[^{_NON_TEXT_CLASS}]{{{MIN_TEXT_RUN},}}")
 _STRINGS = re.compile(rb"[\x20-\x7e\t\r\n]{%d,}" % MIN_STRINGS_RUN)
 
 
@@ -65,6 +70,12 @@ def is_text(text: str) -> bool:
     if len(text) < MIN_TOLERANT_TEXT:
         return _NON_TEXT.search(text) is None
     return len(_NON_TEXT.findall(text)) <= MAX_NON_TEXT_RATIO * len(text)
+
+
+def text_runs(text: str) -> str:
+    """The runs of text characters (not control characters, not U+FFFD) of binary data read as
+    characters, one a line: what a receiver could read in it, much shorter than all of it."""
+    return "\n".join(_TEXT_RUN.findall(text))
 
 
 def printable_strings(raw: bytes) -> str:

@@ -23,6 +23,7 @@ import string
 import urllib.parse
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -341,6 +342,68 @@ def test_benign_bodies_arrive_byte_for_byte(proxy: Proxy, upstream: Upstream) ->
             headers=headers, timeout=10)
         assert response.status_code == 200
         assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def _png(side: int) -> bytes:
+    """A valid PNG of random pixels: what a screenshot upload looks like to inspection."""
+    rng = random.Random(side)
+    rows = b"".join(b"\x00" + rng.randbytes(side * 3) for _ in range(side))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (len(data).to_bytes(4, "big") + kind + data
+                + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+    header = side.to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def test_binary_uploads_and_long_multilingual_messages_arrive_byte_for_byte(
+        proxy: Proxy, upstream: Upstream) -> None:
+    """Binary data read as text, and long text in several scripts with emoji, once made every
+    normalisation and decoding of the whole text a copy of it, past the peel budget: an image
+    upload of 12 KiB or a chat message of 20 KB in Russian was refused (inspection_limit)."""
+    marker = tag()
+    image = _png(256)
+    message = ("Привет! Вот отчёт о сборке… Всё прошло хорошо "  # noqa: RUF001 (Russian)
+               "\U0001F468\u200d\U0001F469\u200d\U0001F467 и тесты зелёные. ") * 300
+    chat = json.dumps({"messages": [{"role": "user", "content": message}]}).encode()
+    url = f"https://allowed.test:{upstream.ports['https']}/up?t={marker}"
+    for body, headers in (
+        (image, {"Content-Type": "image/png"}),
+        (random.Random(5).randbytes(200 * 1024), {"Content-Type": "application/octet-stream"}),
+        (chat, {"Content-Type": "application/json"}),
+    ):
+        response = proxy.session().post(url, data=body, headers=headers, timeout=20)
+        assert response.status_code == 200, response.headers.get("X-Glassbreak-Reason")
+        assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+    uploaded = proxy.session().post(url, files={"file": ("shot.png", image, "image/png")},
+                                    timeout=20)
+    assert uploaded.status_code == 200, uploaded.headers.get("X-Glassbreak-Reason")
+
+
+@pytest.mark.parametrize("wrap", ["grpc-frame", "pdf-stream", "png-text-chunk", "after-a-byte"])
+def test_a_secret_compressed_inside_a_binary_body_is_blocked(proxy: Proxy, upstream: Upstream,
+                                                             wrap: str) -> None:
+    payload = f"notes for the deploy: aws_access_key_id = {AWS_KEY}\n".encode() * 3
+    packed = zlib.compress(payload)
+    image = _png(32)
+    body = {
+        "grpc-frame": b"\x01" + len(gzip.compress(payload)).to_bytes(4, "big")
+        + gzip.compress(payload),
+        "pdf-stream": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n4 0 obj\n<< /Filter /FlateDecode >>\n"
+        b"stream\n" + packed + b"\nendstream\nendobj\n",
+        "png-text-chunk": image[:33] + len(packed).to_bytes(4, "big") + b"zTXt" + packed
+        + b"\x00\x00\x00\x00" + image[33:],
+        "after-a-byte": b"\x07" + gzip.compress(payload),
+    }[wrap]
+    marker = tag()
+    response = proxy.session().post(
+        f"https://allowed.test:{upstream.ports['https']}/bin?t={marker}", data=body,
+        headers={"Content-Type": "application/octet-stream"}, timeout=10)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
+        403, "secret_detected")
+    assert upstream.seen_with_marker(marker) == []
 
 
 # Code and documentation as agents paste them into prompts (shapes found in the installed

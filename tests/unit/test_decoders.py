@@ -36,8 +36,10 @@ from proxy.inspection.decoders import (
     parse_content_encoding,
     peel,
 )
+from proxy.inspection.engine import inspect_texts
 from proxy.inspection.fields import joined_neighbours
 from proxy.inspection.layers import MAX_VARIANTS, has_layers
+from proxy.inspection.scanner import Scanner
 
 MiB = 1024 * 1024
 LIMIT = 10 * MiB
@@ -381,6 +383,15 @@ def test_identity_body_over_the_limit_is_refused() -> None:
 PEELED = [
     pytest.param(SECRET_LINE, (), id="plain-text-is-the-root"),
     pytest.param(urllib.parse.quote(SECRET_LINE, safe=""), ("percent",), id="percent"),
+    # whole-text decodings nested: undone together, in any order, as one variant
+    pytest.param(urllib.parse.quote(urllib.parse.quote(SECRET_LINE, safe=""), safe=""),
+                 ("percent", "percent"), id="percent-twice"),
+    pytest.param(urllib.parse.quote("".join(f"&#{ord(c)};" for c in SECRET_LINE), safe=""),
+                 ("percent", "html"), id="html-references-then-percent"),
+    pytest.param("".join(f"&#{ord(c)};" for c in urllib.parse.quote(SECRET_LINE, safe="")),
+                 ("html", "percent"), id="percent-then-html-references"),
+    pytest.param("a%20b \\x41 &amp; " + "".join(f"&#{ord(c)};" for c in SECRET_LINE),
+                 ("html",), id="html-among-other-escapes"),
     pytest.param(
         "".join(f"%{b:02X}" for b in SECRET_LINE.encode()), ("percent",), id="percent-every-byte"
     ),
@@ -579,6 +590,25 @@ def test_depth_zero_yields_only_the_text() -> None:
     assert list(peel(b64(SECRET_LINE), max_depth=0, max_bytes=BUDGET)) == [
         Layer(b64(SECRET_LINE), ())
     ]
+
+
+def test_a_long_text_in_several_scripts_is_normalised_once_within_the_budget() -> None:
+    """Cyrillic (confusables), an ellipsis (NFKC) and an emoji family (zero-width joiners):
+    one normalised variant, not one per step and order (15 copies overran the budget)."""
+    message = ("\u041f\u0440\u0438\u0432\u0435\u0442! \u2026 \U0001F468\u200d\U0001F469"
+               "\u200d\U0001F467 ") * 1500
+    variants = list(peel(message, max_bytes=max(64 * 1024, 4 * len(message))))
+    assert [v.layers for v in variants] == [(), ("zero_width", "nfkc", "confusables")]
+
+
+def test_a_large_source_file_with_one_of_each_escape_is_peeled_within_the_budget() -> None:
+    """pip's own sources: each whole-text decoding an escape calls for (percent, backslash,
+    HTML, form, quoted-printable, normalised) is a copy of the file, six in all here."""
+    code = ('url = "https://example.org/a%20b"\nsep = "\\x1f"\nhtml = "a &amp; b"\n'
+            'query = "q=a+b"\nlong_line = "abc=\ndef"\nnote = "\u2026 \u0416"\n')
+    text = code + "def handler(request):\n    return request.json()\n" * 2000
+    inspection = inspect_texts([Field("body", text)], Scanner(), b"k" * 32, max_depth=3)
+    assert not inspection.limit_reached
 
 
 def test_normalisation_costs_no_depth() -> None:

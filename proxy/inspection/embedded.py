@@ -1,0 +1,145 @@
+"""Compressed streams that do not start a body: after a prefix, inside a file, or without a magic
+number.
+
+`readings.uncompressed_layers` opens a body or upload that *is* compressed data. A receiver
+that knows where to look opens more: a gRPC message is a 5-byte frame header then gzip, a PDF
+keeps its text in zlib (FlateDecode) streams, a PNG in zTXt/iTXt chunks, and a zip archive or
+a gzip stream may follow a byte of junk put there to hide it. Raw deflate and Brotli have no
+magic number at all. `embedded_streams(data, limit)` finds them in data that is not UTF-8 text
+(compressed data is not, and text such as `x^2` must not pay for what looks like a zlib header):
+
+- a gzip, zlib, zstd, xz or bzip2 magic number (compression.sniff_format) or a zip local file
+  header anywhere after the first byte. A zlib header is two bytes and occurs by chance about
+  once per 16 KiB of random data: a candidate counts only when its first MIN_STREAM_OUTPUT
+  bytes inflate (one bounded decoder call on its first _PROBE_INPUT bytes);
+- raw deflate or Brotli at the start: kept when the first BLIND_PROBE_BYTES of output are text
+  and the whole stream decodes, as for a decoded run (layers.py).
+
+Streams are read leniently (what decodes before damage or trailing bytes is kept: the rest of
+the file follows a stream), and do not overlap: the search goes on after a stream's end.
+Bounded: output over `limit` in all raises DecodeLimitExceeded (a PNG's pixel data counts:
+an image whose pixels decompress past the body limit is refused unless a rule raises it), and
+so do more than MAX_CANDIDATES magic numbers to try (a body made of them): the caller blocks
+rather than forwards what it did not look into.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+from proxy.inspection.archives import ZIP_MAGIC, zip_members
+from proxy.inspection.compression import (
+    CHUNK,
+    decompress,
+    inflate_member,
+    probe_head,
+    sniff_format,
+)
+from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
+from proxy.inspection.textual import bytes_as_text, is_text
+
+# Magic numbers tried per blob, at most (a probe each, about 3 µs): past it, DecodeLimitExceeded.
+# Random data holds a zlib header about every 16 KiB: a body at the limit, a few hundred.
+MAX_CANDIDATES = 65536
+MIN_STREAM_OUTPUT = 16  # bytes a stream must give to count (a short secret is longer)
+BLIND_PROBE_BYTES = 1024  # output of a raw deflate or Brotli start that must read as text
+MIN_BLIND_TEXT = 8
+_PROBE_INPUT = 1024  # input bytes handed to the probe of a candidate: no copy of the whole tail
+# Where a stream with a magic number may start: gzip, zstd, xz, bzip2 (its block magic is
+# checked by sniff_format), zlib with a 32 KiB window and the header of one of the four levels
+# zlib writes (other windows are rare, and every byte pair with valid check bits would make a
+# candidate of one position in a thousand), a zip archive's first member.
+_MAGIC = re.compile(
+    rb"\x1f\x8b\x08|\x28\xb5\x2f\xfd|\xfd7zXZ\x00|BZh[1-9]|x[\x01\x5e\x9c\xda]|PK\x03\x04")
+_BLIND_FORMATS = ("deflate", "br")
+
+
+def embedded_streams(data: bytes, limit: int) -> list[bytes]:
+    """What the compressed streams inside `data` (not text) decompress to, in order (see the
+    module's docstring); [] for text."""
+    if not data or _is_utf8(data):
+        return []  # text: a compressed stream's bytes are not UTF-8 (nor its magic numbers)
+    found: list[bytes] = []
+    left = limit
+    if not is_text(bytes_as_text(data[:BLIND_PROBE_BYTES])):
+        blind = _blind_stream(data, left)
+        if blind is not None:
+            return [blind]  # the whole body is one stream
+    resume, tried = 1, 0
+    for match in _MAGIC.finditer(data, 1):
+        offset = match.start()
+        if offset < resume:
+            continue  # inside a stream already read
+        tried += 1
+        if tried > MAX_CANDIDATES:
+            raise DecodeLimitExceeded(f"more than {MAX_CANDIDATES} embedded stream candidates")
+        output, end = _stream_at(data, offset, left)
+        if len(output) < MIN_STREAM_OUTPUT:
+            continue
+        found.append(output)
+        left -= len(output)
+        resume = max(end, offset + 1)
+    return found
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _stream_at(data: bytes, offset: int, left: int) -> tuple[bytes, int]:
+    """(output, end) of the stream starting at `offset`, or (b"", offset) when none does.
+    `end` is where the stream stops when known, else the end of `data`."""
+    if data.startswith(ZIP_MAGIC, offset):
+        members = zip_members(data[offset:], left)
+        return b"\n".join(members), len(data)
+    head = data[offset:offset + _PROBE_INPUT]
+    fmt = sniff_format(head)
+    if fmt is None:
+        return b"", offset
+    probe = probe_head(fmt, head, size=MIN_STREAM_OUTPUT)
+    if probe is None or len(probe) < min(MIN_STREAM_OUTPUT, len(head)):
+        return b"", offset  # most zlib-looking bytes of binary data inflate to nothing
+    if fmt in ("gzip", "zlib"):
+        return _inflate(data, offset, fmt, left)
+    try:
+        return decompress(fmt, data[offset:], limit=left, lenient=True), len(data)
+    except UndecodableBody:
+        return b"", offset
+
+
+def _inflate(data: bytes, offset: int, fmt: str, left: int) -> tuple[bytes, int]:
+    """One gzip member or zlib stream from `offset`, read leniently, and where it ends; over a
+    view of `data` (no copy of the rest of a large file for every stream)."""
+    wbits = 16 + zlib.MAX_WBITS if fmt == "gzip" else zlib.MAX_WBITS
+    chunks = inflate_member(memoryview(data), offset, CHUNK, wbits, fmt)
+    out = bytearray()
+    end = len(data)
+    try:
+        while True:
+            out += next(chunks)
+            if len(out) > left:
+                raise DecodeLimitExceeded(f"embedded {fmt} output exceeds {left} bytes")
+    except StopIteration as stop:
+        end = stop.value
+    except UndecodableBody:
+        pass  # damage or a cut: what was read before it counts
+    return bytes(out), end
+
+
+def _blind_stream(data: bytes, left: int) -> bytes | None:
+    """What `data` decompresses to as raw deflate or Brotli, when its first output is text and
+    the whole stream decodes; else None."""
+    for fmt in _BLIND_FORMATS:
+        head = probe_head(fmt, data, size=BLIND_PROBE_BYTES)
+        if head is None or len(head) < MIN_BLIND_TEXT or not is_text(bytes_as_text(head)):
+            continue
+        try:
+            return decompress(fmt, data, limit=left)
+        except UndecodableBody:
+            continue
+    return None
