@@ -17,11 +17,14 @@
   "zlib", "zstd", by magic number; "br" and raw "deflate", which have none, only when the
   first bytes decompress to text and the whole stream decodes), and "strings", the long
   printable runs of binary data;
-- normalisations, no depth, each once per chain: "zero_width" (invisible characters removed),
-  "nfkc" (compatibility forms such as full-width letters folded), "confusables" (Cyrillic
-  and Greek letters that look Latin, such as Cyrillic "\\u0410" for "A", folded), applied
-  together as one variant; and the hidden text of "tags" (Unicode tag characters, invisible
-  ASCII) and "variation_selectors" (bytes spelled by a run of variation selectors).
+- normalisations, no depth: "zero_width" (invisible characters removed), "nfkc"
+  (compatibility forms such as full-width letters folded), "confusables" (Cyrillic and Greek
+  letters that look Latin, such as Cyrillic "\\u0410" for "A", folded), applied together as
+  one variant; and, once per chain, the hidden text of "tags" (Unicode tag characters,
+  invisible ASCII) and "variation_selectors" (bytes spelled by a run of variation selectors).
+
+The decodings and normalisations of the whole text are also undone all together, as one
+variant (_whole_text_decodings); a variant made by one of them is not rewritten whole again.
 
 A text of more than MIN_BINARY_TEXT characters that is not text (binary data read as
 characters) is not peeled whole: its runs of text are, as a variant "text_runs".

@@ -392,6 +392,10 @@ PEELED = [
                  ("html", "percent"), id="percent-then-html-references"),
     pytest.param("a%20b \\x41 &amp; " + "".join(f"&#{ord(c)};" for c in SECRET_LINE),
                  ("html",), id="html-among-other-escapes"),
+    pytest.param("\\u200b".join(SECRET_LINE), ("escapes", "zero_width"),
+                 id="escaped-zero-width-characters"),
+    pytest.param(urllib.parse.quote("\u200b".join(SECRET_LINE).replace("A", "\u0410")),
+                 ("percent", "zero_width", "confusables"), id="percent-of-look-alikes"),
     pytest.param(
         "".join(f"%{b:02X}" for b in SECRET_LINE.encode()), ("percent",), id="percent-every-byte"
     ),
