@@ -17,6 +17,7 @@ from proxy.inspection.readings import param_value, parse_content_type, readings,
 
 MULTIPART_MAX_DEPTH = 4  # multipart inside multipart: deeper is refused (DecodeLimitExceeded)
 MULTIPART_MAX_PARTS = 10_000  # parts in one body over all levels: more is refused
+HEADERS_SUFFIX = "#headers"  # the location of a part's headers: `multipart:<name>#headers`
 _BASE64_BLOCK = re.compile(rb"[^=]+=*|=+")
 
 
@@ -43,6 +44,11 @@ def multipart_fields(data: bytes, boundary: str, budget: PartBudget, *,
         disposition = headers.get("content-disposition", "")
         names = _disposition_names(disposition)
         label = prefix + next((n for n in names if is_plain_name(n)), f"#{index}")
+        # The part's headers are the sender's too (a file name, a name, any header): peeled
+        # like the rest, so that a file named by a base64'd key is not read only as written.
+        if headers:
+            yield Field(f"{label}{HEADERS_SUFFIX}",
+                        "\n".join(f"{name}: {value}" for name, value in headers.items()))
         content = _undo_transfer_encoding(body, headers.get("content-transfer-encoding", ""))
         mime, params = parse_content_type(headers.get("content-type"))
         if mime.startswith("multipart/") and params.get("boundary"):

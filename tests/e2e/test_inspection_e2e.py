@@ -263,6 +263,9 @@ CHANNELS = {
             + quopri.encodestring(f"{'-' * 45} the build key is {AWS_KEY} \u2014 "
                                   "keep it safe.".encode()).decode()
             .replace("\n", "\r\n"))}}},
+    "base64 of the key as a multipart upload's file name": lambda t: {
+        "url_suffix": f"/fn?t={t}", "files": {"file": (
+            base64.b64encode(f"key {AWS_KEY}".encode()).decode() + ".txt", b"hello")}},
     "uuencoded (binascii.b2a_uu) in json": lambda t: {
         "url_suffix": f"/uu?t={t}",
         "json": {"blob": binascii.b2a_uu(f"key {AWS_KEY}".encode()).decode().strip()}},

@@ -1028,6 +1028,18 @@ def test_multipart_without_boundary_is_the_whole_text_to_peel() -> None:
     assert fields(body, "multipart/form-data") == [Field("body", body.decode(), peel=True)]
 
 
+@pytest.mark.parametrize("disposition", [
+    pytest.param(f'form-data; name="file"; filename="{b64(SECRET_LINE)}.txt"', id="file-name"),
+    pytest.param(f'form-data; name="{b64(SECRET_LINE)}"', id="field-name"),
+    pytest.param('form-data; name="file"\r\nX-Note: ' + b64(SECRET_LINE), id="other-header"),
+])
+def test_multipart_part_headers_are_a_field_to_peel(disposition: str) -> None:
+    body = multipart((f"Content-Disposition: {disposition}", b"harmless content"))
+    headers = [f for f in fields(body, MULTIPART_TYPE) if f.location.endswith("#headers")]
+    assert [f.peel for f in headers] == [True]
+    assert SECRET_LINE in texts(headers[0].text)
+
+
 def test_multipart_secret_shaped_field_name_is_not_shown() -> None:
     body = multipart((f'Content-Disposition: form-data; name="{FAKE_AWS_ID}"', b"some value"))
     assert by_location(fields(body, MULTIPART_TYPE))["multipart:#0"] == "some value"
