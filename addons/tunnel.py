@@ -111,6 +111,14 @@ class TunnelGuard:
         if tunnel is not None and not data.context.client.tls_established:
             # Checked on every request of the tunnel (decide: SNI must name the CONNECT target).
             tunnel.sni = data.client_hello.sni
+        if tunnel is None or not tunnel.decision.raw_tcp:
+            # mitmproxy offers the upstream the client's ALPN protocol names as they came, and
+            # a ClientHello is sent in the clear before any request is inspected: any name but
+            # the HTTP ones would be a channel (`AKIA...` as a protocol). Raw TCP entries keep
+            # theirs: what they carry is not inspected anyway, and their protocols need them.
+            client = data.context.client
+            client.alpn_offers = [offer for offer in client.alpn_offers
+                                  if offer in tls_layers.HTTP_ALPNS]
 
     @fail_closed(_kill_on_error)
     def tcp_message(self, flow: tcp.TCPFlow) -> None:

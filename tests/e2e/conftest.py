@@ -47,7 +47,7 @@ def upstream(test_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> I
 def main_rules(upstream: Upstream, proxy_port: int) -> str:
     https, http = upstream.ports["https"], upstream.ports["http"]
     echo, not_http = upstream.ports["tcp_echo"], upstream.ports["tls_not_http"]
-    counter = upstream.ports["counter"]
+    counter, alpn = upstream.ports["counter"], upstream.ports["alpn"]
     return f"""\
 version: 1
 network:
@@ -72,7 +72,7 @@ destinations:
     paths: [/admin]
   - id: allowed
     host: allowed.test
-    ports: [{https}, {http}, {not_http}, {counter}]
+    ports: [{https}, {http}, {not_http}, {counter}, {alpn}]
   - id: api-read
     host: api.allowed.test
     ports: [{https}]

@@ -27,6 +27,7 @@ from tests.e2e.clients import (
     tls_client,
 )
 from tests.e2e.processes import GLASSBREAK, Proxy, Upstream
+from tests.e2e.upstream_server import ALPN_MARKER
 
 pytestmark = pytest.mark.e2e
 
@@ -121,6 +122,23 @@ def test_websocket_upgrade_passes_the_same_checks(proxy: Proxy, upstream: Upstre
     with tls_client(sock, "allowed.test", proxy.ca) as tls:
         answer = http_request(tls, "GET", "/ws", [("Host", "other.test"), *upgrade])
     assert (answer.status, answer.reason) == (403, "host_mismatch")
+
+
+def test_alpn_names_other_than_http_never_reach_the_upstream(proxy: Proxy,
+                                                              upstream: Upstream) -> None:
+    """mitmproxy offers the upstream the client's ALPN names as they came, in a ClientHello sent
+    in the clear before any request is inspected: a name is a channel. The upstream here
+    prefers ALPN_MARKER to http/1.1 and records what it agreed."""
+    port = upstream.ports["alpn"]
+    agreed = upstream.journal.with_suffix(".alpn")
+    before = agreed.read_text().splitlines() if agreed.exists() else []
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{port}")
+    assert reply.status == 200
+    with tls_client(sock, "allowed.test", proxy.ca, alpn=[ALPN_MARKER, "http/1.1"]) as tls:
+        assert tls.selected_alpn_protocol() == "http/1.1"
+        answer = http_request(tls, "GET", "/", [("Host", f"allowed.test:{port}")])
+    assert answer.status == 200
+    assert agreed.read_text().splitlines()[len(before):] == ["http/1.1"]
 
 
 # --- the block response --------------------------------------------------------------------

@@ -76,6 +76,33 @@ def accept_counter(journal: Path):  # type: ignore[no-untyped-def]
     return on_accept
 
 
+ALPN_MARKER = "glassbreak-test-protocol"  # what a client offers as ALPN to smuggle a value
+
+
+def alpn_recorder(journal: Path, cert: str, key: str):  # type: ignore[no-untyped-def]
+    """A TLS server that prefers ALPN_MARKER over http/1.1 and records which one each
+    connection agreed: the marker shows that a client's ALPN names reached the upstream."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.set_alpn_protocols([ALPN_MARKER, "http/1.1"])
+    agreed = journal.with_suffix(".alpn")
+
+    async def on_accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        with agreed.open("a", encoding="utf-8") as handle:
+            handle.write(f"{ssl_object.selected_alpn_protocol()}\n")
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return on_accept, context
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", required=True)
@@ -104,6 +131,9 @@ async def main() -> None:
     ports["tls_not_http"] = not_http.sockets[0].getsockname()[1]
     counter = await asyncio.start_server(accept_counter(args.journal), args.host, 0)
     ports["counter"] = counter.sockets[0].getsockname()[1]
+    on_alpn, alpn_tls = alpn_recorder(args.journal, args.cert, args.key)
+    alpn = await asyncio.start_server(on_alpn, args.host, 0, ssl=alpn_tls)
+    ports["alpn"] = alpn.sockets[0].getsockname()[1]
     print(json.dumps(ports), flush=True)
     await asyncio.Event().wait()
 
