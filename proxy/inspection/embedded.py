@@ -16,7 +16,8 @@ magic number at all. `embedded_streams(data, limit)` finds them in data that is 
   and the whole stream decodes, as for a decoded run (layers.py).
 
 Streams are read leniently (what decodes before damage or trailing bytes is kept: the rest of
-the file follows a stream), and do not overlap: the search goes on after a stream's end.
+the file follows a stream), and do not overlap: the search goes on after the end of a gzip or
+zlib stream, and inside any other (a decoy must not hide what follows it).
 Bounded: output over `limit` in all raises DecodeLimitExceeded (a PNG's pixel data counts:
 an image whose pixels decompress past the body limit is refused unless a rule raises it), and
 so do more than MAX_CANDIDATES magic numbers to try (a body made of them): the caller blocks
@@ -93,10 +94,12 @@ def _is_utf8(data: bytes) -> bool:
 
 def _stream_at(data: bytes, offset: int, left: int) -> tuple[bytes, int]:
     """(output, end) of the stream starting at `offset`, or (b"", offset) when none does.
-    `end` is where the stream stops when known, else the end of `data`."""
+    `end` is where the stream stops when that is known (gzip, zlib), else `offset`: the search
+    goes on inside it, so that a decoy stream cannot hide the ones after it."""
     if data.startswith(ZIP_MAGIC, offset):
-        members = zip_members(data[offset:], left)
-        return b"\n".join(members), len(data)
+        end = _zip_end(data, offset)
+        members = zip_members(data[offset:end], left)
+        return b"\n".join(members), end if members else offset
     head = data[offset:offset + _PROBE_INPUT]
     fmt = sniff_format(head)
     if fmt is None:
@@ -107,9 +110,23 @@ def _stream_at(data: bytes, offset: int, left: int) -> tuple[bytes, int]:
     if fmt in ("gzip", "zlib"):
         return _inflate(data, offset, fmt, left)
     try:
-        return decompress(fmt, data[offset:], limit=left, lenient=True), len(data)
+        return decompress(fmt, data[offset:], limit=left, lenient=True), offset
     except UndecodableBody:
         return b"", offset
+
+
+_ZIP_END_RECORD = b"PK\x05\x06"  # end of central directory: 22 bytes, then a comment
+_ZIP_END_RECORD_SIZE = 22
+
+
+def _zip_end(data: bytes, offset: int) -> int:
+    """Where the zip archive starting at `offset` ends: after its first end-of-central-directory
+    record and comment (the next archive, or anything else, may follow), else the end of data."""
+    record = data.find(_ZIP_END_RECORD, offset)
+    if record < 0 or record + _ZIP_END_RECORD_SIZE > len(data):
+        return len(data)
+    comment = int.from_bytes(data[record + 20:record + 22], "little")
+    return min(len(data), record + _ZIP_END_RECORD_SIZE + comment)
 
 
 def _inflate(data: bytes, offset: int, fmt: str, left: int) -> tuple[bytes, int]:
@@ -127,7 +144,7 @@ def _inflate(data: bytes, offset: int, fmt: str, left: int) -> tuple[bytes, int]
     except StopIteration as stop:
         end = stop.value
     except UndecodableBody:
-        pass  # damage or a cut: what was read before it counts
+        end = offset  # damage or a cut: what was read before it counts; where it ends is not
     return bytes(out), end
 
 

@@ -136,6 +136,35 @@ def test_streams_do_not_overlap_and_all_are_read() -> None:
     assert outputs == [first, second]
 
 
+def _zip_of(*members: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for index, member in enumerate(members):
+            archive.writestr(f"m{index}.txt", member)
+    return buffer.getvalue()
+
+
+DECOY = b"nothing to see in this decoy " * 20
+
+
+@pytest.mark.parametrize("data", [
+    pytest.param(JUNK + _zip_of(DECOY) + gzip.compress(TEXT), id="zip-decoy-then-gzip"),
+    pytest.param(JUNK + _zip_of(TEXT) + _zip_of(DECOY), id="zip-then-zip-decoy"),
+    pytest.param(JUNK + _zip_of(DECOY) + _zip_of(TEXT), id="zip-decoy-then-zip"),
+    pytest.param(JUNK + lzma.compress(DECOY) + JUNK + gzip.compress(TEXT), id="xz-decoy-then-gzip"),
+    pytest.param(JUNK + bz2.compress(DECOY) + gzip.compress(TEXT), id="bzip2-decoy-then-gzip"),
+    pytest.param(JUNK + gzip.compress(DECOY)[:-12] + gzip.compress(TEXT), id="cut-gzip-decoy"),
+])
+def test_a_decoy_stream_does_not_hide_the_one_after_it(data: bytes) -> None:
+    assert any(KEY.encode() in output for output in embedded_streams(data, LIMIT))
+
+
+def test_an_archive_after_a_prefix_is_read_once_not_once_per_member() -> None:
+    archive = _zip_of(*([DECOY] * 299 + [TEXT]))
+    outputs = embedded_streams(JUNK + archive, LIMIT)
+    assert len(outputs) == 1 and KEY.encode() in outputs[0]
+
+
 # --- binary data read as text: its runs of text are peeled -----------------------------------
 
 def _binary_with(inner: str, size: int = 64 * 1024) -> str:
