@@ -67,7 +67,10 @@ def embedded_streams(data: bytes, limit: int) -> list[bytes]:
         blind = _blind_stream(data, left)
         if blind is not None:
             return [blind]  # the whole body is one stream
-    resume, tried = 1, 0
+    # An archive at the start is read by the caller (readings.uncompressed_layers): what
+    # follows its end is still looked into.
+    resume = _zip_end(data, 0) if data.startswith(ZIP_MAGIC) else 1
+    tried = 0
     for match in _MAGIC.finditer(data, 1):
         offset = match.start()
         if offset < resume:

@@ -9,7 +9,7 @@ import codecs
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
-from proxy.inspection.archives import ZIP_MAGIC, zip_members
+from proxy.inspection.archives import zip_members
 from proxy.inspection.compression import decompress, sniff_format
 from proxy.inspection.embedded import embedded_streams
 from proxy.inspection.textual import sniff_wide_codec
@@ -34,8 +34,7 @@ def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
         fmt = sniff_format(data)
         if fmt is None:
             layers += zip_members(data, limit)  # an archive's members, not unwrapped further
-            if not data.startswith(ZIP_MAGIC):
-                layers += embedded_streams(data, limit)  # after a prefix, or no magic number
+            layers += embedded_streams(data, limit)  # after a prefix or an archive, no magic
             break
         data = decompress(fmt, data, limit=limit, lenient=True)
         if not data:
