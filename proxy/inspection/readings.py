@@ -36,10 +36,14 @@ def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
             layers += zip_members(data, limit)  # an archive's members, not unwrapped further
             layers += embedded_streams(data, limit)  # after a prefix or an archive, no magic
             break
-        data = decompress(fmt, data, limit=limit, lenient=True)
-        if not data:
+        # A lenient read stops at damage or trailing bytes: streams after those are found
+        # like streams after a prefix (`gzip(decoy) + junk + gzip(key)`).
+        inner = decompress(fmt, data, limit=limit, lenient=True)
+        layers += embedded_streams(data, limit)
+        if not inner:
             break  # the magic number was there by chance
-        layers.append(data)
+        layers.append(inner)
+        data = inner
     return layers
 
 

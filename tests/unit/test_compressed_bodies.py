@@ -128,8 +128,11 @@ def test_compressed_layers_are_undone_to_a_bound() -> None:
     for _ in range(MAX_COMPRESSED_LAYERS + 2):
         nested = gzip.compress(nested)
     layers = uncompressed_layers(nested, LIMIT)
-    assert len(layers) == MAX_COMPRESSED_LAYERS
+    # Each layer may also give one stream found inside it (embedded.py): gzip stores a small
+    # incompressible input as it is, so the next gzip shows through. Still bounded.
+    assert MAX_COMPRESSED_LAYERS <= len(layers) <= 2 * MAX_COMPRESSED_LAYERS
     assert all(sniff_format(layer) == "gzip" for layer in layers)
+    assert TEXT not in layers
 
 
 @pytest.mark.parametrize("data", [

@@ -150,6 +150,10 @@ DECOY = b"nothing to see in this decoy " * 20
 @pytest.mark.parametrize("data", [
     pytest.param(JUNK + _zip_of(DECOY) + gzip.compress(TEXT), id="zip-decoy-then-gzip"),
     pytest.param(_zip_of(DECOY) + gzip.compress(TEXT), id="zip-at-the-start-then-gzip"),
+    pytest.param(gzip.compress(DECOY) + JUNK + gzip.compress(TEXT), id="gzip-junk-gzip"),
+    pytest.param(zlib.compress(DECOY) + JUNK + zlib.compress(TEXT), id="zlib-junk-zlib"),
+    pytest.param(gzip.compress(gzip.compress(DECOY) + JUNK + zlib.compress(TEXT)),
+                 id="inside-a-gzip-body-zlib-after-junk"),
     pytest.param(JUNK + _zip_of(TEXT) + _zip_of(DECOY), id="zip-then-zip-decoy"),
     pytest.param(JUNK + _zip_of(DECOY) + _zip_of(TEXT), id="zip-decoy-then-zip"),
     pytest.param(JUNK + lzma.compress(DECOY) + JUNK + gzip.compress(TEXT), id="xz-decoy-then-gzip"),
