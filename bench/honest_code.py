@@ -24,6 +24,7 @@ import sysconfig
 import time
 from collections import Counter
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 from mitmproxy import http
@@ -43,45 +44,46 @@ LIMIT = 10 * 1024 * 1024
 KEY = b"k" * 32
 
 
-def text_files(roots: list[Path], max_files: int) -> Iterator[tuple[Path, str]]:
-    count = 0
-    for root in roots:
-        for path in sorted(root.rglob("*")):
-            if count >= max_files:
-                return
-            if path.suffix not in SUFFIXES or not path.is_file():
-                continue
-            if path.stat().st_size > MAX_FILE_BYTES:
-                continue
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
-                continue
-            count += 1
-            yield path, text
-
-
 MAX_BINARY_BYTES = 2 * 1024 * 1024
 
 
-def binary_files(roots: list[Path], max_files: int) -> Iterator[tuple[Path, bytes]]:
-    count = 0
+def _paths(roots: list[Path], max_bytes: int) -> Iterator[Path]:
+    """Every regular file under the roots (links left out), at most `max_bytes` long."""
     for root in roots:
         for path in sorted(root.rglob("*")):
-            if count >= max_files:
-                return
-            if not path.is_file() or path.is_symlink():
-                continue
-            if path.stat().st_size > MAX_BINARY_BYTES:
-                continue
-            try:
-                data = path.read_bytes()
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                count += 1
-                yield path, data
-            except OSError:
-                continue
+            if path.is_file() and not path.is_symlink() and path.stat().st_size <= max_bytes:
+                yield path
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
+
+
+def _binary(path: Path) -> bytes | None:
+    """The file's bytes when they are not UTF-8 text."""
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    except OSError:
+        return None
+    return None
+
+
+def text_files(roots: list[Path], max_files: int) -> Iterator[tuple[Path, str]]:
+    found = ((path, text) for path in _paths(roots, MAX_FILE_BYTES)
+             if path.suffix in SUFFIXES and (text := _text(path)) is not None)
+    return islice(found, max_files)
+
+
+def binary_files(roots: list[Path], max_files: int) -> Iterator[tuple[Path, bytes]]:
+    found = ((path, data) for path in _paths(roots, MAX_BINARY_BYTES)
+             if (data := _binary(path)) is not None)
+    return islice(found, max_files)
 
 
 def upload_request(data: bytes) -> http.Request:

@@ -13,6 +13,8 @@ central directory) gives nothing: the receiver cannot read it either.
 from __future__ import annotations
 
 import io
+import lzma
+import struct
 import zipfile
 import zlib
 
@@ -21,24 +23,37 @@ from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_MEMBERS = 1000
 _ENCRYPTED = 0x1  # general purpose bit flag 0
+# What zipfile raises on an archive that does not parse, and on a member that is damaged (found
+# by mutating archives at random: zipfile's own IndexError on a bad extra field, and the LZMA
+# decoder's error on bad options, among the expected ones).
+_UNPARSEABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+                IndexError, struct.error)
+_DAMAGED = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError,
+            RuntimeError, IndexError, struct.error)
 
 
-def zip_members(data: bytes, limit: int) -> list[bytes]:
+def zip_members(data: bytes, limit: int, *, found_inside: bool = False) -> list[bytes]:
     """The uncompressed bytes of every member of the zip archive `data` (directories left out),
-    or [] when `data` is not one that parses."""
+    or [] when `data` is not one that parses. An archive of a version Python cannot read raises
+    UndecodableBody, unless `found_inside` other data (embedded.py), where header-like bytes
+    are most often chance."""
     if not data.startswith(ZIP_MAGIC):
         return []
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+    except _UNPARSEABLE:
         return []
+    except NotImplementedError as error:  # a zip version Python cannot read ("version 12.0")
+        if found_inside:
+            return []  # bytes of other data that only look like an archive's header
+        raise UndecodableBody(f"zip archive of an unsupported version: {error}") from None
     if len(infos) > MAX_MEMBERS:
         raise DecodeLimitExceeded(f"zip archive has more than {MAX_MEMBERS} members")
     members: list[bytes] = []
     left = limit
     for info in infos:
-        if info.is_dir():
+        if info.filename.endswith("/"):  # a directory (ZipInfo.is_dir fails on an empty name)
             continue
         if info.flag_bits & _ENCRYPTED:
             raise UndecodableBody("zip archive has an encrypted member")
@@ -67,6 +82,6 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, left: int) -> bytes:
                 out += chunk
     except NotImplementedError as error:  # a compression method Python cannot read
         raise UndecodableBody(f"zip member uses an unsupported method: {error}") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError):
+    except _DAMAGED:
         pass
     return bytes(out)

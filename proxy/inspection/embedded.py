@@ -101,7 +101,7 @@ def _stream_at(data: bytes, offset: int, left: int) -> tuple[bytes, int]:
     goes on inside it, so that a decoy stream cannot hide the ones after it."""
     if data.startswith(ZIP_MAGIC, offset):
         end = _zip_end(data, offset)
-        members = zip_members(data[offset:end], left)
+        members = zip_members(data[offset:end], left, found_inside=True)
         return b"\n".join(members), end if members else offset
     head = data[offset:offset + _PROBE_INPUT]
     fmt = sniff_format(head)

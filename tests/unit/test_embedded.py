@@ -164,6 +164,21 @@ def test_a_decoy_stream_does_not_hide_the_one_after_it(data: bytes) -> None:
     assert any(KEY.encode() in output for output in uncompressed_layers(data, LIMIT))
 
 
+def _zip_of_version(version: int) -> bytes:
+    archive = bytearray(_zip_of(TEXT))
+    central = archive.find(b"PK\x01\x02")
+    archive[central + 6:central + 8] = version.to_bytes(2, "little")  # version needed
+    return bytes(archive)
+
+
+def test_an_archive_of_a_version_python_cannot_read() -> None:
+    """Found inside other data it is taken for chance bytes; sent as the body it is refused,
+    not passed unread (a newer tool may read it)."""
+    assert embedded_streams(JUNK + _zip_of_version(120), LIMIT) == []
+    with pytest.raises(UndecodableBody):
+        uncompressed_layers(_zip_of_version(120), LIMIT)
+
+
 def test_an_archive_after_a_prefix_is_read_once_not_once_per_member() -> None:
     archive = _zip_of(*([DECOY] * 299 + [TEXT]))
     outputs = embedded_streams(JUNK + archive, LIMIT)
