@@ -18,7 +18,13 @@ from proxy.inspection.layers import OpenedRuns
 from proxy.inspection.peel_hints import with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
-from proxy.inspection.transforms import SWAPCASE, TRANSFORMS, reported_in_rewrite, upper_ascii
+from proxy.inspection.transforms import (
+    REJOINED,
+    SWAPCASE,
+    TRANSFORMS,
+    reported_in_rewrite,
+    upper_ascii,
+)
 
 # The mark of a case-folded value in `seen` (no value holds a NUL: no pattern takes one)
 _FOLDED = "\x00"
@@ -164,6 +170,10 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
         if (text.location, match.detector, match.value) in seen or (
                 rewrite == SWAPCASE and folded in seen):
             continue
+        if rewrite == REJOINED and any(
+                location == text.location and detector_id == match.detector
+                and match.value.startswith(value) for location, detector_id, value in seen):
+            continue  # a key found whole, then again with the words after it glued on
         seen.update(((text.location, match.detector, match.value), folded))
         finding = _finding(match.detector, match.value, text.location, variant.layers, key)
         hits.append(Hit(finding=finding, value=match.value))

@@ -31,6 +31,8 @@ from functools import cached_property
 from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
 from proxy.inspection.findings import Kind, Match
 from proxy.inspection.transforms import (
+    KEY_STARTS,
+    REJOINED,
     ROT13_BYTES,
     SWAPCASE,
     SWAPCASE_BYTES,
@@ -131,9 +133,22 @@ class Scanner:
             return None
         return _hyperscan_database(self._patterns, lambda p: p.detector.id in UNSPACED_DETECTORS)
 
+    @cached_property
+    def _key_starts_database(self) -> hyperscan.Database | None:
+        """Which texts hold a piece that starts like a key (transforms.rejoined): most hold
+        none, and Python's re takes 0.2 ms to say so over a request's texts."""
+        if hyperscan is None or not any(p.detector.id in UNSPACED_DETECTORS
+                                        for p in self._patterns):
+            return None
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        database.compile(expressions=[re.escape(start).encode() for start in KEY_STARTS],
+                         ids=list(range(len(KEY_STARTS))), elements=len(KEY_STARTS),
+                         flags=0)
+        return database
+
     def prepare_rewrites(self) -> None:
         """Compile what scan_many_and_rewrites needs now rather than on the first request."""
-        _ = self._secrets_database, self._shapes_database
+        _ = self._secrets_database, self._shapes_database, self._key_starts_database
 
     @property
     def engine(self) -> str:
@@ -219,6 +234,8 @@ class Scanner:
         }
         for name, separators in UNGROUPED.items():
             by_rewrite[name] = self._ungrouped_candidates(texts, joined, separators)
+        by_rewrite[REJOINED] = self._texts_with_hits(joined, starts, count,
+                                                     self._key_starts_database)
         return plain, by_rewrite
 
     def _ungrouped_candidates(self, texts: Sequence[str], joined: bytes, separators: bytes

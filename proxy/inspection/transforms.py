@@ -5,7 +5,8 @@ scanned, not peeled: every text and every peeled layer is also scanned reversed,
 with the case of its ASCII letters swapped, for secret detectors only, and with its spaces, its
 dashes, or its white space and punctuation removed ("unspaced", "undashed", "unseparated": a key
 written in groups or cut into pieces), for the secret detectors of a fixed shape only
-(UNSPACED_DETECTORS).
+(UNSPACED_DETECTORS); and a piece that starts like such a key glued to the pieces after it
+("rejoined": a key cut by words).
 Personal data is left out: a reversed phone number or a rot13'd word that looks like an email
 would double-count what the plain text already reports (PII thresholds count values per
 request), and a secret is what these evasions are used for.
@@ -17,6 +18,7 @@ TRANSFORMS.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -91,6 +93,35 @@ def unseparated(text: str) -> str:
 
 _DROP_SEPARATORS = str.maketrans("", "", SEPARATORS)
 
+# A key cut in two or three by words (`the first half is AKIA2OGYBA and the second H6STMMNXNQ`):
+# a piece that starts like a key of a fixed shape, glued to the pieces of its alphabet that
+# follow it within REJOIN_SPAN characters, leaving out plain lower-case words. Each candidate is
+# a line of the rewritten text, scanned for the detectors of a fixed shape only.
+REJOINED = "rejoined"
+KEY_STARTS = ("AKIA", "ASIA", "ABIA", "ACCA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+              "github_pat_", "glpat-", "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "sk-ant-",
+              "sk-proj-", "sk_live_", "rk_live_", "AIza", "npm_", "pypi-", "SG.", "eyJ")
+REJOIN_SPAN = 200  # characters after the first piece in which the others are looked for
+REJOIN_PIECES = 3  # pieces glued to the first, at most
+_KEY_START = re.compile(
+    "(?<![A-Za-z0-9_.-])(?:" + "|".join(map(re.escape, KEY_STARTS)) + ")[A-Za-z0-9_.-]*")
+_PIECE = re.compile(r"[A-Za-z0-9_.-]{2,}")
+
+
+def rejoined(text: str) -> str:
+    """Every piece that starts like a key, glued to 1 to REJOIN_PIECES of the pieces after it
+    (not plain lower-case words), one candidate a line; empty when there is none."""
+    candidates: list[str] = []
+    for start in _KEY_START.finditer(text):
+        pieces = [piece for piece in _PIECE.findall(text, start.end(), start.end() + REJOIN_SPAN)
+                  if not (piece.isalpha() and piece.islower())]
+        joined = start.group()
+        for piece in pieces[:REJOIN_PIECES]:
+            joined += piece
+            candidates.append(joined)
+    return "\n".join(candidates)
+
+
 UNSPACED = "unspaced"
 UNDASHED = "undashed"
 UNSEPARATED = "unseparated"
@@ -118,7 +149,7 @@ SWAPCASE = "swapcase"
 
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
     {"reversed": reversed_text, "rot13": rot13, SWAPCASE: swapcase, UNSPACED: unspaced,
-     UNDASHED: undashed, UNSEPARATED: unseparated}
+     UNDASHED: undashed, UNSEPARATED: unseparated, REJOINED: rejoined}
 )
 
 
@@ -139,7 +170,7 @@ def reported_in_rewrite(rewrite: str, detector: Detector, value: str) -> bool:
     """Whether `value`, found by `detector` in a text rewritten by `rewrite`, is reported."""
     if detector.kind is not Kind.SECRET:
         return False
-    if rewrite in UNGROUPED:
+    if rewrite in UNGROUPED or rewrite == REJOINED:
         return detector.id in UNSPACED_DETECTORS
     if rewrite == SWAPCASE:
         return detector.id not in WEAK_SHAPE_DETECTORS and not reads_as_words(value)

@@ -266,6 +266,9 @@ CHANNELS = {
     "base64 of the key as a multipart upload's file name": lambda t: {
         "url_suffix": f"/fn?t={t}", "files": {"file": (
             base64.b64encode(f"key {AWS_KEY}".encode()).decode() + ".txt", b"hello")}},
+    "key halves cut by words in a chat message": lambda t: {
+        "url_suffix": f"/hw?t={t}", "json": {"messages": [{"role": "user", "content": (
+            f"the first part is {AWS_KEY[:10]} and the rest of it is {AWS_KEY[10:]}")}]}},
     "uuencoded (binascii.b2a_uu) in json": lambda t: {
         "url_suffix": f"/uu?t={t}",
         "json": {"blob": binascii.b2a_uu(f"key {AWS_KEY}".encode()).decode().strip()}},

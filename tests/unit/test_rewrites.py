@@ -100,6 +100,9 @@ def _grouped(value: str, size: int = 4) -> str:
     (f"key: {GITHUB.upper()}", ("swapcase",)),
     (f"see {GITHUB.swapcase()} here", ("swapcase",)),
     (base64.b64encode(AWS_KEY.lower().encode()).decode(), ("base64", "swapcase")),
+    (f"the first half is {AWS_KEY[:10]} and the second half is {AWS_KEY[10:]}", ("rejoined",)),
+    (f"starts {GITHUB[:15]}, goes on {GITHUB[15:30]}, ends {GITHUB[30:]}.", ("rejoined",)),
+    (f'key = "{AWS_KEY[:8]}" # rest: {AWS_KEY[8:]}', ("rejoined",)),
 ], ids=["aws-in-spaced-groups", "aws-in-groups-after-colon-tab", "github-in-groups-after-equals",
         "aws-in-dashed-groups", "aws-reversed", "aws-rot13", "github-reversed-in-text",
         "base64-of-reversed-aws", "aws-a-character-then-a-dot", "github-comma-space-separated",
@@ -107,7 +110,8 @@ def _grouped(value: str, size: int = 4) -> str:
         "aws-two-string-literals-glued", "github-in-groups-with-pipes",
         "aws-in-slash-separated-groups", "aws-halves-with-semicolon-and-tab",
         "aws-lower-cased", "github-upper-cased", "github-case-swapped",
-        "base64-of-aws-lower-cased",
+        "base64-of-aws-lower-cased", "aws-halves-cut-by-words", "github-in-three-pieces",
+        "aws-cut-by-a-comment",
         ])  # never a key in a test name
 def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: str,
                                                         layers: tuple[str, ...]) -> None:
@@ -170,6 +174,11 @@ def test_personal_data_is_not_looked_for_in_rewrites(scanner: Scanner, text: str
     "region = asiapacificsoutheast",
     '"SecretArn": "arn:aws:secretsmanager:us-west-2:123456789123:secret:proxysecret1-Abcd1e"',
     'return u("otpauth://totp/%s?%s") % (label, query)',
+    # key prefixes in prose and code, with pieces after them that make no key
+    "AKIA is the prefix of AWS access key ids, e.g. AKIAIOSFODNN7EXAMPLE in the docs",
+    "use ghp_ tokens: see DOCS2024, README and CHANGELOG for the migration steps",
+    'if token.startswith(("ghp_", "gho_", "github_pat_")): return GITHUB_TOKEN_KIND',
+    "eyJ is how a JWT starts; then HEADER.PAYLOAD.SIGNATURE, each base64url",
 ])
 def test_honest_texts_rewritten_find_nothing(scanner: Scanner, text: str) -> None:
     assert inspect_texts([Text("body:$.x", text)], scanner, KEY, max_depth=3).hits == ()
@@ -180,6 +189,15 @@ WEAK_SHAPED_KEYS = [
     f"AP1{fakes.chars(_RNG, fakes.BASE62, 20)} ",
     f'password = "{fakes.chars(_RNG, fakes.BASE62, 24)}"',
 ]
+
+
+def test_a_key_found_whole_is_not_reported_again_with_the_words_after_it() -> None:
+    """Keys of a length that is not fixed (Anthropic's) glued to the next word still match."""
+    key = fakes.anthropic_key(_RNG)
+    inspection = inspect_texts([Text("body:$.x", f"my key {key} thanks, Bob2 and others")],
+                               Scanner(), KEY, max_depth=3)
+    assert [(h.finding.detector, h.finding.layers) for h in inspection.hits] == [
+        ("anthropic_api_key", ())]
 
 
 def test_a_key_found_plain_is_not_reported_again_case_swapped(scanner: Scanner) -> None:
