@@ -170,14 +170,24 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
         if (text.location, match.detector, match.value) in seen or (
                 rewrite == SWAPCASE and folded in seen):
             continue
-        if rewrite == REJOINED and any(
-                location == text.location and detector_id == match.detector
-                and match.value.startswith(value) for location, detector_id, value in seen):
-            continue  # a key found whole, then again with the words after it glued on
+        if rewrite == REJOINED and _seen_in_part(match, text.location, seen):
+            continue
         seen.update(((text.location, match.detector, match.value), folded))
         finding = _finding(match.detector, match.value, text.location, variant.layers, key)
         hits.append(Hit(finding=finding, value=match.value))
     return limit_reached
+
+
+def _seen_in_part(match: Match, location: str, seen: set[tuple[str, str, str]]) -> bool:
+    """Whether a value found by gluing pieces (transforms.rejoined) is part of, or holds, a
+    value the same detector found in the same channel: a key found whole, then again with the
+    next word glued on, or found joined from JSON strings, then glued in part from the whole
+    body. A different key (a decoy found plain beside a key cut by words) is still reported."""
+    channel = _channel(location)
+    return any(
+        detector == match.detector and _channel(where) == channel
+        and (value.startswith(match.value) or match.value.startswith(value))
+        for where, detector, value in seen)
 
 
 def is_joined(location: str) -> bool:

@@ -200,6 +200,15 @@ def test_a_key_found_whole_is_not_reported_again_with_the_words_after_it() -> No
         ("anthropic_api_key", ())]
 
 
+def test_a_key_cut_by_words_beside_another_found_plain_is_still_reported() -> None:
+    """A decoy key written whole (redacted, in redact mode) must not hide a second one cut by
+    words in the same text."""
+    decoy, other = fakes.aws_access_key_id(_RNG), fakes.aws_access_key_id(_RNG)
+    text = f"decoy {decoy} and then {other[:9]} and also {other[9:]}"
+    inspection = inspect_texts([Text("body:$.x", text)], Scanner(), KEY, max_depth=3)
+    assert sorted(h.finding.layers for h in inspection.hits) == [(), ("rejoined",)]
+
+
 def test_a_key_found_plain_is_not_reported_again_case_swapped(scanner: Scanner) -> None:
     """A detector whose pattern ignores case matches a random key in either case: one finding."""
     value = fakes.aws_secret_access_key(_RNG)
