@@ -13,7 +13,7 @@ magic number at all. `embedded_streams(data, limit)` finds them in data that is 
   once per 16 KiB of random data: a candidate counts only when its first MIN_STREAM_OUTPUT
   bytes inflate (one bounded decoder call on its first _PROBE_INPUT bytes);
 - raw deflate or Brotli at the start: kept when the first BLIND_PROBE_BYTES of output are text
-  and the whole stream decodes, as for a decoded run (layers.py).
+  and the whole stream decodes (blind_stream, which decoded runs use too: layers.py).
 
 Streams are read leniently (what decodes before damage or trailing bytes is kept: the rest of
 the file follows a stream), and do not overlap: the search goes on after the end of a gzip or
@@ -44,7 +44,10 @@ from proxy.inspection.textual import bytes_as_text, is_text
 # Random data holds a zlib header about every 16 KiB: a body at the limit, a few hundred.
 MAX_CANDIDATES = 65536
 MIN_STREAM_OUTPUT = 16  # bytes a stream must give to count (a short secret is longer)
-BLIND_PROBE_BYTES = 1024  # output of a raw deflate or Brotli start that must read as text
+BLIND_FORMATS = ("br", "deflate")  # compressed formats without a magic number
+# Compressed data without a magic number counts only when this much of its start decompresses
+# to text (at least MIN_BLIND_TEXT bytes of it): random bytes rarely get that far.
+BLIND_PROBE_BYTES = 1024
 MIN_BLIND_TEXT = 8
 _PROBE_INPUT = 1024  # input bytes handed to the probe of a candidate: no copy of the whole tail
 # Where a stream with a magic number may start: gzip, zstd, xz, bzip2 (its block magic is
@@ -53,7 +56,6 @@ _PROBE_INPUT = 1024  # input bytes handed to the probe of a candidate: no copy o
 # candidate of one position in a thousand), a zip archive's first member.
 _MAGIC = re.compile(
     rb"\x1f\x8b\x08|\x28\xb5\x2f\xfd|\xfd7zXZ\x00|BZh[1-9]|x[\x01\x5e\x9c\xda]|PK\x03\x04")
-_BLIND_FORMATS = ("deflate", "br")
 
 
 def embedded_streams(data: bytes, limit: int) -> list[bytes]:
@@ -64,9 +66,9 @@ def embedded_streams(data: bytes, limit: int) -> list[bytes]:
     found: list[bytes] = []
     left = limit
     if not is_text(bytes_as_text(data[:BLIND_PROBE_BYTES])):
-        blind = _blind_stream(data, left)
+        blind = blind_stream(data, left)
         if blind is not None:
-            return [blind]  # the whole body is one stream
+            return [blind[1]]  # the whole body is one stream
     # An archive at the start is read by the caller (readings.uncompressed_layers): what
     # follows its end is still looked into.
     resume = _zip_end(data, 0) if data.startswith(ZIP_MAGIC) else 1
@@ -151,15 +153,23 @@ def _inflate(data: bytes, offset: int, fmt: str, left: int) -> tuple[bytes, int]
     return bytes(out), end
 
 
-def _blind_stream(data: bytes, left: int) -> bytes | None:
-    """What `data` decompresses to as raw deflate or Brotli, when its first output is text and
-    the whole stream decodes; else None."""
-    for fmt in _BLIND_FORMATS:
+def blind_stream(data: bytes, limit: int) -> tuple[str, bytes] | None:
+    """(format, output) of `data` read as Brotli or raw deflate, which have no magic number,
+    when the first BLIND_PROBE_BYTES of output are text and the whole stream decodes; else
+    None. Output past `limit` raises DecodeLimitExceeded. Shared by decoded runs
+    (layers._Peeler._open) and bodies (embedded_streams)."""
+    for fmt in BLIND_FORMATS:
         head = probe_head(fmt, data, size=BLIND_PROBE_BYTES)
         if head is None or len(head) < MIN_BLIND_TEXT or not is_text(bytes_as_text(head)):
             continue
+        # Without one, the whole stream must decode: random bytes sometimes start like
+        # deflate or Brotli, but never end like it. One that outgrows the budget refuses the
+        # request (DecodeLimitExceeded), even though a run of a few letters sometimes decodes
+        # as Brotli to its dictionary's words over and over (`himselfselfself...`, from the
+        # letters of a JSON schema's enum): skipping such streams would let a real one that
+        # puts a key after the budget's worth of filler through unread.
         try:
-            return decompress(fmt, data, limit=left)
+            return fmt, decompress(fmt, data, limit=limit)
         except UndecodableBody:
             continue
     return None

@@ -56,8 +56,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import unquote, unquote_plus
 
-from proxy.inspection.compression import decompress, probe_head, sniff_format
+from proxy.inspection.compression import decompress, sniff_format
 from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
+from proxy.inspection.embedded import blind_stream
 from proxy.inspection.textual import (
     MIN_STRINGS_RUN,
     bytes_as_text,
@@ -80,10 +81,6 @@ MIN_BINARY_TEXT = 4096
 # Bytes written one by one with separators ("de:ad:be:ef", "0x41,0x4b", "65, 75, 73"): fewer
 # are MAC addresses, times, versions and short lists of numbers.
 MIN_LISTED_BYTES = 8
-# Compressed data without a magic number (br, raw deflate) counts only when this much of its
-# start decompresses to text: random bytes rarely get that far.
-BLIND_PROBE_BYTES = 1024
-MIN_BLIND_TEXT = 8
 # Zero-width and invisible formatting characters, dropped by the "zero_width" variant.
 INVISIBLE_CHARS = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
 # Cyrillic and Greek letters that look like Latin ones (NFKC leaves them alone): a key written
@@ -404,19 +401,9 @@ class _Peeler:
         text = bytes_as_text(raw)
         if is_text(text):
             return text, ()
-        for blind in _BLIND_FORMATS:
-            if not _starts_as_text(blind, raw):
-                continue
-            # Without one, the whole stream must decode: random bytes sometimes start like
-            # deflate or Brotli, but never end like it. One that outgrows the budget refuses the
-            # request (DecodeLimitExceeded), even though a run of a few letters sometimes decodes
-            # as Brotli to its dictionary's words over and over (`himselfselfself...`, from the
-            # letters of a JSON schema's enum): skipping such streams would let a real one that
-            # puts a key after the budget's worth of filler through unread.
-            try:
-                return _read(decompress(blind, raw, limit=limit), (blind,))
-            except UndecodableBody:
-                continue
+        blind = blind_stream(raw, limit)
+        if blind is not None:
+            return _read(blind[1], (blind[0],))
         strings = printable_strings(raw) if len(raw) >= MIN_STRINGS_RUN else ""
         return (strings, ("strings",)) if strings else None
 
@@ -472,11 +459,11 @@ def _whole_text_decodings(text: str, depth_left: int
     A variant of one of these is not rewritten whole again (see _Peeler._children): each is a
     copy of the text, and every order of every subset of them (a source file holds a `%20`, a
     `\\x1f`, an `&amp;`, a `+` and a Cyrillic letter) made dozens of copies, past the budget."""
-    singles = 0
+    singles: dict[str, str] = {}  # name -> the text decoded once: the first round's steps
     for name, decode in _WHOLE_TEXT:
         decoded = decode(text)
         if decoded is not None and decoded != text:
-            singles += 1
+            singles[name] = decoded
             yield decoded, (name,), 1
     if not singles:
         return
@@ -485,7 +472,12 @@ def _whole_text_decodings(text: str, depth_left: int
     while changed and rounds <= depth_left:  # each round but the last spends depth
         changed, rounds = False, rounds + 1
         for name, decode in _COMBINED:
-            decoded = decode(current) if spent < depth_left else None
+            if spent >= depth_left:
+                decoded = None
+            elif current is text:  # nothing applied yet: decoded above already
+                decoded = singles.get(name)
+            else:
+                decoded = decode(current)
             if decoded is not None and decoded != current:
                 current, changed, spent = decoded, True, spent + 1
                 names.append(name)
@@ -558,15 +550,6 @@ def _selector_bytes(run: str) -> bytes:
     """The bytes a run of variation selectors spells: U+FE00-FE0F are 0-15, U+E0100-E01EF
     are 16-255 (one selector a byte, after a visible character)."""
     return bytes(ord(c) - 0xFE00 if ord(c) <= 0xFE0F else ord(c) - 0xE0100 + 16 for c in run)
-
-
-_BLIND_FORMATS = ("br", "deflate")  # compressed formats without a magic number
-
-
-def _starts_as_text(blind: str, raw: bytes) -> bool:
-    """Whether the first output bytes of `raw` read as `blind` (br or raw deflate) are text."""
-    head = probe_head(blind, raw, size=BLIND_PROBE_BYTES)
-    return head is not None and len(head) >= MIN_BLIND_TEXT and is_text(bytes_as_text(head))
 
 
 def _decoded_runs(text: str, *, base85: bool = True) -> Iterator[tuple[tuple[str, ...], bytes]]:

@@ -104,6 +104,7 @@ class Scanner:
         ]
         self._database = _hyperscan_database(self._patterns) if hyperscan is not None else None
         self._finds_secrets = any(p.detector.kind is Kind.SECRET for p in self._patterns)
+        self._finds_shapes = any(p.detector.id in UNSPACED_DETECTORS for p in self._patterns)
         if self._database is None:
             log.warning(
                 "hyperscan unavailable (%s): scanning with Python re, one pattern at a time; "
@@ -128,8 +129,7 @@ class Scanner:
         """The ungrouping rewrites change lengths, so their pass only says whether any text may
         hold a key of a fixed shape once its separators are gone (rarely): then each text is
         rewritten."""
-        if hyperscan is None or not any(p.detector.id in UNSPACED_DETECTORS
-                                        for p in self._patterns):
+        if hyperscan is None or not self._finds_shapes:
             return None
         return _hyperscan_database(self._patterns, lambda p: p.detector.id in UNSPACED_DETECTORS)
 
@@ -137,8 +137,7 @@ class Scanner:
     def _key_starts_database(self) -> hyperscan.Database | None:
         """Which texts hold a piece that starts like a key (transforms.rejoined): most hold
         none, and Python's re takes 0.2 ms to say so over a request's texts."""
-        if hyperscan is None or not any(p.detector.id in UNSPACED_DETECTORS
-                                        for p in self._patterns):
+        if hyperscan is None or not self._finds_shapes:
             return None
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         database.compile(expressions=[re.escape(start).encode() for start in KEY_STARTS],
