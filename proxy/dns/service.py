@@ -77,6 +77,13 @@ class _Question:
     reply: Reply
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _NameFacts:
+    scope: Scope
+    signals: tuple[Signal, ...]  # this query's own tunnelling signals
+    secret_in: dict[int, str]  # index of each chosen label a detector's value covers -> detector
+
+
 class DnsService:
     def __init__(self, policy: Policy, audit: AuditLog | None, *,
                  hooks: DnsHooks | None = None,
@@ -101,8 +108,7 @@ class DnsService:
         self._buckets = ClientBuckets(dns.client_qps, dns.client_burst, clock)
         self._pending: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._signals: dict[tuple[bytes, ...], tuple[Scope, tuple[Signal, ...]]] = {}
-        self._secrets_found: dict[tuple[bytes, ...], dict[int, str]] = {}  # by chosen labels
+        self._names: dict[tuple[bytes, ...], _NameFacts] = {}  # by labels, see _name_facts
         self._drops: dict[tuple[str, str], list[float]] = {}  # -> [count, first drop]
 
     # --- the entry point -------------------------------------------------------------------
@@ -139,8 +145,9 @@ class DnsService:
         # name discloses nothing, and must not let a client churn the detector's tables.
         forwardable = info.host is not None and decide_dns(
             DnsFacts(host=info.host, qtype=query.qtype), self.policy).forward
-        scope, signals = self._detect(query, client, forwardable=forwardable)
-        secret_in = self._secret_labels(scope)
+        name = self._name_facts(query.labels)
+        scope, secret_in = name.scope, name.secret_in
+        signals = self._detect(name, query, client, forwardable=forwardable)
         facts = DnsFacts(host=info.host, qtype=query.qtype, signals=tuple(signals),
                          client_blocked=self.detector.blocked(client, scope.key),
                          secret=not self._credentials.isdisjoint(secret_in.values()))
@@ -259,42 +266,39 @@ class DnsService:
 
     # --- detection -------------------------------------------------------------------------
 
-    def _detect(self, query: Query, client: str, *,
-                forwardable: bool) -> tuple[Scope, list[Signal]]:
+    def _name_facts(self, labels: tuple[bytes, ...]) -> _NameFacts:
+        """What the name alone says (scope, per-query signals, credentials in its labels),
+        remembered per name: most questions repeat one."""
+        facts = self._names.get(labels)
+        if facts is None:
+            scope = detection_scope(labels, name_info(labels), self._wildcards)
+            name_length = sum(len(label) + 1 for label in labels)
+            facts = _NameFacts(
+                scope=scope,
+                signals=query_signals(scope.chosen, name_length, self.policy.dns.tunnelling),
+                secret_in=({} if self._find_secrets is None
+                           else secret_labels(scope.chosen, self._find_secrets)),
+            )
+            if len(self._names) >= SIGNAL_CACHE_SIZE:
+                self._names.clear()
+            self._names[labels] = facts
+        return facts
+
+    def _detect(self, name: _NameFacts, query: Query, client: str, *,
+                forwardable: bool) -> list[Signal]:
         policy = self.policy.dns.tunnelling
-        cached = self._signals.get(query.labels)
-        if cached is None:
-            scope = detection_scope(query.labels, name_info(query.labels), self._wildcards)
-            name_length = sum(len(label) + 1 for label in query.labels)
-            cached = (scope, query_signals(scope.chosen, name_length, policy))
-            if len(self._signals) >= SIGNAL_CACHE_SIZE:
-                self._signals.clear()
-            self._signals[query.labels] = cached
-        scope, per_query = cached
+        scope = name.scope
         windowed: tuple[Signal, ...] = ()
         if forwardable:
             windowed = self.detector.observe(client, scope.key, scope.subdomain, query.qtype)
-        signals = list(dict.fromkeys(per_query + windowed))
+        signals = list(dict.fromkeys(name.signals + windowed))
         if signals:
             if policy.action is TunnelAction.BLOCK and forwardable:
                 self.detector.block(client, scope.key)
             if self._hooks.on_detection is not None:
                 for signal in signals:
                     self._hooks.on_detection(signal.value)
-        return scope, signals
-
-    def _secret_labels(self, scope: Scope) -> dict[int, str]:
-        """Index of each label the client chose that a detector's value covers -> detector.
-        Remembered per labels, as signals are: most questions repeat a name."""
-        if self._find_secrets is None:
-            return {}
-        found = self._secrets_found.get(scope.chosen)
-        if found is None:
-            found = secret_labels(scope.chosen, self._find_secrets)
-            if len(self._secrets_found) >= SIGNAL_CACHE_SIZE:
-                self._secrets_found.clear()
-            self._secrets_found[scope.chosen] = found
-        return found
+        return signals
 
     def _logged_name(self, query: Query, scope: Scope, signals: list[Signal],
                      secret_in: dict[int, str]) -> str:
@@ -302,7 +306,7 @@ class DnsService:
 
         `<secret>.attacker.example` must not put the secret in the log, nor must a secret split
         over several short labels (`ghp_A1b2.C3d4....attacker.example`): `secret_in` is
-        _secret_labels(scope).
+        _NameFacts.secret_in.
         """
         labels = query.labels
         masked: list[str | None] = [None] * len(labels)
