@@ -14,7 +14,7 @@ from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.fields import Field
 from proxy.inspection.findings import Finding, Kind, Match
-from proxy.inspection.layers import OpenedRuns
+from proxy.inspection.layers import OpenedRuns, RootHints
 from proxy.inspection.peel_hints import with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
@@ -110,10 +110,13 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
     characters. One scan per batch, not per variant: a request is mostly short texts, where
     the cost of a scan call outweighs the scanning."""
     opened: OpenedRuns = {}  # decoded runs are opened once per request
+    # A text seen before in the request is peeled once: a tool call's id recurs in the call
+    # and in its result. (variants, whether the peel stopped at its limit) by text.
+    peeled: dict[str, tuple[list[Layer], bool]] = {}
     if clean is not None and clean.max_entries <= 0:
         clean = None  # a cache that keeps nothing: no keys to compute
     batch = _Batch()
-    for text, digest, (maybe, base85) in with_peel_hints(_not_known_clean(texts, clean)):
+    for text, digest, (maybe, hints) in with_peel_hints(_not_known_clean(texts, clean)):
         if batch.size >= BATCH_CHARS:
             yield batch
             batch = _Batch()
@@ -125,17 +128,32 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
             batch.variants.append((index, Layer(text.text, ())))
             batch.size += len(text.text)
             continue
-        try:
-            for variant in peel(text.text, max_depth=max_depth, max_bytes=_budget(text.text),
-                                opened=opened, maybe=maybe, base85=base85):
-                batch.variants.append((index, variant))
-                batch.size += len(variant.text)
-        except DecodeLimitExceeded:
+        known = peeled.get(text.text)
+        if known is None:
+            known = peeled[text.text] = _peeled(text.text, max_depth, opened, maybe, hints)
+        variants, limited = known
+        batch.variants.extend((index, variant) for variant in variants)
+        batch.size += sum(len(variant.text) for variant in variants)
+        if limited:
             # Decoys enough to exhaust the budget could hide the one layer that matters.
             batch.limit_reached = True
             batch.dirty.add(index)
     if batch.texts:
         yield batch
+
+
+def _peeled(text: str, max_depth: int, opened: OpenedRuns, maybe: bool, hints: RootHints
+            ) -> tuple[list[Layer], bool]:
+    """The variants of `text` (itself first), and whether the peel stopped at its limit
+    (those found before it are kept)."""
+    variants: list[Layer] = []
+    try:
+        for variant in peel(text, max_depth=max_depth, max_bytes=_budget(text), opened=opened,
+                            maybe=maybe, hints=hints):
+            variants.append(variant)
+    except DecodeLimitExceeded:
+        return variants, True
+    return variants, False
 
 
 def _not_known_clean(texts: Iterable[Text], clean: CleanTexts | None

@@ -228,7 +228,10 @@ _BACKSLASH_ESCAPE = re.compile(
 )
 _HTML_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
 # The union of the run alphabets (with padding), at the shortest run length.
-_ANY_RUN = re.compile(rf"[A-Za-z0-9+/_=-]{{{min(MIN_BASE64_RUN, MIN_BASE32_RUN)},}}")
+MIN_AREA = min(MIN_BASE64_RUN, MIN_BASE32_RUN)
+ANY_RUN_CHARS = "A-Za-z0-9+/_=-"  # a character class: every alphabet's characters
+_ANY_RUN = re.compile(rf"[{ANY_RUN_CHARS}]{{{MIN_AREA},}}")
+_AREA_REST = re.compile(rf"[{ANY_RUN_CHARS}]*")
 _BASE32_VALID_TAIL = {0, 2, 4, 5, 7}  # characters in the last 8-character group
 
 
@@ -254,6 +257,24 @@ class _Budget:
             raise DecodeLimitExceeded("hidden layers exceed the inspection budget")
 
 
+class RootHints(NamedTuple):
+    """What one pass over all of a request's texts (peel_hints) already knows of one of them,
+    so that peeling it skips searches whose answer is known. A False is certain: the pattern
+    cannot match in the text. `areas`, when known, are where the runs of _ANY_RUN start, in
+    order. Only the text itself is spared: what is decoded from it is searched in full."""
+
+    base85: bool = True  # may hold a base85 token (_base85_tokens)
+    escapes: bool = True  # _BACKSLASH_ESCAPE may match
+    listed: bool = True  # _LISTED_HINT may match
+    binary: bool = True  # _BINARY_HINT may match
+    uu: bool = True  # _UU_HINT may match
+    soft_break: bool = True  # _QP_SOFT_BREAK may match
+    areas: tuple[int, ...] | None = None
+
+
+UNKNOWN = RootHints()
+
+
 # What short decoded runs opened to, shared by the texts of one request: the same ids and
 # tokens recur in its fields (a tool call's id, then the result that names it).
 OpenedRuns = dict[bytes, "tuple[str, tuple[str, ...]] | None"]
@@ -262,13 +283,13 @@ MAX_REMEMBERED_RUN = 4096  # bytes: longer runs are rarely repeated and would ho
 
 def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
          opened: OpenedRuns | None = None, maybe: bool | None = None,
-         base85: bool = True) -> Iterator[Layer]:
+         hints: RootHints = UNKNOWN) -> Iterator[Layer]:
     """Yield `text` (no layers), then every decoded variant inside it, depth first.
 
     Raises DecodeLimitExceeded when the variants exceed MAX_VARIANTS or `max_bytes`.
     `opened` remembers decoded runs across calls (one request's texts): pass the same dict.
-    `maybe` is `maybe_encoded(text)` when the caller already knows it; `base85=False` when it
-    knows that `text` holds no base85 token (see peel_hints).
+    `maybe` is `maybe_encoded(text)` when the caller already knows it; `hints`, what it knows
+    of the text's contents (see RootHints and peel_hints).
     """
     root = Layer(text, ())
     yield root
@@ -290,7 +311,7 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
             yield inner
             yield from peeler.below(inner, 0)
         return
-    yield from peeler.below(root, 0, maybe, base85)
+    yield from peeler.below(root, 0, maybe, hints)
 
 
 def has_layers(text: str) -> bool:
@@ -342,10 +363,10 @@ class _Peeler:
     opened: OpenedRuns
 
     def below(self, parent: Layer, depth: int, maybe: bool | None = None,
-              base85: bool = True) -> Iterator[Layer]:
+              hints: RootHints = UNKNOWN) -> Iterator[Layer]:
         """Every new variant under `parent`, each followed by its own. `maybe`: what
-        maybe_encoded(parent.text) is, when the caller knows; `base85`: see peel."""
-        for text, names, cost in self._children(parent, depth, maybe, base85):
+        maybe_encoded(parent.text) is, when the caller knows; `hints`: see peel."""
+        for text, names, cost in self._children(parent, depth, maybe, hints):
             if text in self.seen:
                 continue
             self.budget.spend(text)
@@ -354,7 +375,7 @@ class _Peeler:
             yield child
             yield from self.below(child, depth + cost)
 
-    def _children(self, parent: Layer, depth: int, maybe: bool | None, base85: bool
+    def _children(self, parent: Layer, depth: int, maybe: bool | None, hints: RootHints
                   ) -> Iterator[tuple[str, tuple[str, ...], int]]:
         """(text, layer names, depth cost) of the variants one step below `parent`."""
         text = parent.text
@@ -372,8 +393,8 @@ class _Peeler:
         if not (maybe_encoded(text) if maybe is None else maybe):
             return
         if not whole_done:
-            yield from _whole_text_decodings(text, self.max_depth - depth)
-        for names, raw in _decoded_runs(text, base85=base85):
+            yield from _whole_text_decodings(text, self.max_depth - depth, hints)
+        for names, raw in _decoded_runs(text, hints):
             opened = self._open_remembered(raw)
             if opened is not None:
                 yield opened[0], (*names, *opened[1]), 1
@@ -449,18 +470,22 @@ WHOLE_TEXT_STEPS = frozenset(name for name, _ in _WHOLE_TEXT) | NORMALISATIONS
 _COMBINED = tuple((name, decode) for name, decode in _WHOLE_TEXT if name != "form")
 
 
-def _whole_text_decodings(text: str, depth_left: int
+def _whole_text_decodings(text: str, depth_left: int, hints: RootHints = UNKNOWN
                           ) -> Iterator[tuple[str, tuple[str, ...], int]]:
     """Each decoding of the whole text alone (depth 1), then all of them and the normalisations
     undone together, over and over until nothing changes or the depth is spent (percent inside
     HTML inside percent, `%2541`, `\\u200b` escapes that leave zero-width characters): one
-    variant, depth one per decoding applied (normalising costs none).
+    variant, depth one per decoding applied (normalising costs none). `hints` rule out
+    decodings of `text` with nothing to decode.
 
     A variant of one of these is not rewritten whole again (see _Peeler._children): each is a
     copy of the text, and every order of every subset of them (a source file holds a `%20`, a
     `\\x1f`, an `&amp;`, a `+` and a Cyrillic letter) made dozens of copies, past the budget."""
     singles: dict[str, str] = {}  # name -> the text decoded once: the first round's steps
     for name, decode in _WHOLE_TEXT:
+        if (name == "escapes" and not hints.escapes) or (
+                name == "quoted_printable" and not hints.soft_break):
+            continue
         decoded = decode(text)
         if decoded is not None and decoded != text:
             singles[name] = decoded
@@ -552,16 +577,16 @@ def _selector_bytes(run: str) -> bytes:
     return bytes(ord(c) - 0xFE00 if ord(c) <= 0xFE0F else ord(c) - 0xE0100 + 16 for c in run)
 
 
-def _decoded_runs(text: str, *, base85: bool = True) -> Iterator[tuple[tuple[str, ...], bytes]]:
+def _decoded_runs(text: str, hints: RootHints = UNKNOWN
+                  ) -> Iterator[tuple[tuple[str, ...], bytes]]:
     """(layer names, bytes) for every run of base64, base64url, base32 or hex in `text`
     (base64 also reversed or rot13'd, see _untwisted), base64 wrapped into lines, and bytes
-    listed in hex or decimal with separators."""
+    listed in hex or decimal with separators. `hints` skip the searches they rule out."""
     spans: set[tuple[int, int]] = set()
     wrapped_end = 0
     # Each alphabet is a subset of _ANY_RUN's, so each run lies inside one of its runs: looking
     # only there finds the same runs as looking everywhere, at a fraction of the cost on prose.
-    for area in _ANY_RUN.finditer(text):
-        start, end = area.span()
+    for start, end in _areas(text, hints.areas):
         # Finders that cannot match here are skipped: base64 wants an upper-case letter (see
         # _not_base64), hex a longer run. Most areas are paths and snake_case words.
         upper = _UPPER.search(text, start, end) is not None
@@ -581,20 +606,32 @@ def _decoded_runs(text: str, *, base85: bool = True) -> Iterator[tuple[tuple[str
                 and _LINE_BREAK.match(text, end)):
             # A block is tried once, from its first line, even when it opens to nothing:
             # trying again from each of its lines would be quadratic (a list of hashes).
-            wrapped_end, joined = _wrapped_base64(text, area.start(), end)
+            wrapped_end, joined = _wrapped_base64(text, start, end)
             if joined:
                 yield ("base64",), joined
-    if _LISTED_HINT.search(text):  # most texts have no list of bytes
+    if hints.listed and _LISTED_HINT.search(text):  # most texts have no list of bytes
         yield from _listed_bytes(text)
-    if len(text) >= MIN_BINARY_CHARS and _BINARY_HINT.search(text):
+    if hints.binary and len(text) >= MIN_BINARY_CHARS and _BINARY_HINT.search(text):
         for match in _BINARY.finditer(text):
             bits = _NOT_BIT.sub("", match.group())
             yield ("binary",), int(bits, 2).to_bytes(len(bits) // 8, "big")
-    if base85 and len(text) >= MIN_BASE85_RUN:
+    if hints.base85 and len(text) >= MIN_BASE85_RUN:
         for token in _base85_tokens(text):
             yield from _base85_runs(token)
-    if _UU_HINT.search(text):  # most texts have no line of upper case, digits and signs
+    if hints.uu and _UU_HINT.search(text):  # most texts: no line of upper case, digits, signs
         yield from ((("uu",), raw) for raw in _uu_blocks(text))
+
+
+def _areas(text: str, starts: tuple[int, ...] | None) -> Iterator[tuple[int, int]]:
+    """(start, end) of every run of _ANY_RUN in `text`; from their `starts` when known (found
+    by peel_hints' pass, which spares searching a long text character by character)."""
+    if starts is None:
+        yield from (area.span() for area in _ANY_RUN.finditer(text))
+        return
+    for start in starts:
+        rest = _AREA_REST.match(text, start + MIN_AREA)
+        assert rest is not None  # "*": it matches, if only the empty string
+        yield start, rest.end()
 
 
 def _base85_runs(token: str) -> Iterator[tuple[tuple[str, ...], bytes]]:

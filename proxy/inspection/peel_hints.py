@@ -7,7 +7,9 @@ by NUL, with patterns that match wherever _MAYBE_ENCODED's alternatives could (H
 each a superset of its alternative: tests/unit/test_peel_hints.py checks that on random
 texts), then `maybe_encoded` on the texts where only a looser pattern ended (the exact ones
 settle it). The answer per text is exactly `maybe_encoded`'s; texts with no hint at all are
-skipped without a search. The pass also says which texts may hold a base85 token.
+skipped without a search. The same pass tells the peel of each text what it need not search
+for (layers.RootHints): base85 tokens, escapes, listed bytes, bits, uuencode, soft line breaks,
+and where the runs to decode start.
 
 Falls back to `maybe_encoded` on every text of a window when hyperscan is missing, a text holds a
 NUL, or the pass reports more than MAX_HINT_HITS hits (a body of percent escapes would call back
@@ -23,12 +25,16 @@ from typing import NamedTuple, TypeVar
 
 from proxy.inspection.fields import Field
 from proxy.inspection.layers import (
+    ANY_RUN_CHARS,
     BASE85_SIGNS,
+    MIN_AREA,
     MIN_BASE64_RUN,
     MIN_BASE85_RUN,
     MIN_LISTED_BYTES,
+    UNKNOWN,
     UU_FIRST,
     UU_SHORTEST,
+    RootHints,
     maybe_encoded,
 )
 
@@ -37,8 +43,8 @@ try:
 except ImportError:  # pragma: no cover - hyperscan is a declared dependency
     hyperscan = None  # type: ignore[assignment]
 
-MAX_HINT_HITS = 2048  # hits per window (about 0.7 ms of callbacks), at most; past it every text
-# of the window is searched
+MAX_HINT_HITS = 4096  # hits per window (about 1.4 ms of callbacks), at most; past it every
+# text of the window is searched
 WINDOW_TEXTS = 512  # texts per pass: bounds the joined copy for a body of many fields
 _JOIN = "\x00"
 
@@ -48,34 +54,42 @@ _SPACE = rb"[\t\n\x0b\x0c\r \x1c-\x1f\x80-\xff]"
 _SIGNS = b"".join(b"\\" + bytes([c]) for c in BASE85_SIGNS.encode())
 # a token with a base85 sign, reported once, where it ends (a NUL ends every text)
 _BASE85_PATTERN = rb"[!-~]*[%s][!-~]*(?:[^!-~]|$)" % _SIGNS
-# (pattern, shortest match for HS_EXT_FLAG_MIN_LENGTH or 0, whether a hit settles it): a pattern
-# that settles matches exactly where its _MAYBE_ENCODED alternative does; the others match a
-# superset of it, and the text is then searched with maybe_encoded.
-HINT_PATTERNS: tuple[tuple[bytes, int, bool], ...] = (
+_RUN = ANY_RUN_CHARS.encode()
+# (name, pattern, shortest match for HS_EXT_FLAG_MIN_LENGTH or 0, whether a hit settles it): a
+# pattern that settles matches exactly where its _MAYBE_ENCODED alternative does; the others
+# match a superset of it, and the text is then searched with maybe_encoded. Each pattern also
+# matches wherever the search that layers.RootHints names after it could: no hit, no search.
+HINT_PATTERNS: tuple[tuple[str, bytes, int, bool], ...] = (
     # base64/base32/hex runs: reported once per run, at its MIN_BASE64_RUN-th character
-    (rb"(?:^|[^A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{%d}" % MIN_BASE64_RUN, 0, True),
-    (rb"%[0-9A-Fa-f]{2}", 0, True),
-    (rb"%u[0-9A-Fa-f]{4}", 0, True),
-    (rb"\\[xuU0-7]", 0, True),
-    (rb"&#?[0-9A-Za-z_\x80-\xff]+;", 0, False),  # \w in UTF-8: ASCII word bytes or any above
-    (rb"[0-9][xXoO]?[0-9A-Fa-f]{0,3}(?:(?:[:\-]|,?%s+|,)(?:0[xXoO])?[0-9A-Fa-f]{1,4}){%d}"
+    ("run", rb"(?:^|[^A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{%d}" % MIN_BASE64_RUN, 0, True),
+    ("percent", rb"%[0-9A-Fa-f]{2}", 0, True),
+    ("percent_u", rb"%u[0-9A-Fa-f]{4}", 0, True),  # an escape too (_BACKSLASH_ESCAPE)
+    ("backslash", rb"\\[xuU0-7]", 0, True),  # where every _BACKSLASH_ESCAPE but %u starts
+    # \w in UTF-8: ASCII word bytes or any above
+    ("reference", rb"&#?[0-9A-Za-z_\x80-\xff]+;", 0, False),
+    ("listed", rb"[0-9][xXoO]?[0-9A-Fa-f]{0,3}(?:(?:[:\-]|,?%s+|,)(?:0[xXoO])?[0-9A-Fa-f]{1,4}){%d}"
      % (_SPACE, MIN_LISTED_BYTES - 1), 0, False),
     # a character is at most 3 bytes here: `[\s,:-]{0,2}` is at most 6 bytes
-    (rb"[01]{8}(?:(?:[,:\-]|%s){0,6}[01]{8}){%d}" % (_SPACE, MIN_LISTED_BYTES - 1), 0, False),
-    (_BASE85_PATTERN, MIN_BASE85_RUN, False),
+    ("binary", rb"[01]{8}(?:(?:[,:\-]|%s){0,6}[01]{8}){%d}" % (_SPACE, MIN_LISTED_BYTES - 1),
+     0, False),
+    ("base85", _BASE85_PATTERN, MIN_BASE85_RUN, False),
     # a uuencoded line: at the start of a text (after the NUL that ends the one before) or of
     # a line; Python's `^` in MULTILINE mode matches after "\n" only
-    (rb"(?:^|[\n\x00])[%s-M][ -`]{%d}" % (UU_FIRST.encode(), UU_SHORTEST), 0, False),
-    (rb"[!-<>-~]=\r?\n[!-~]", 0, True),  # a quoted-printable soft line break inside a word
+    ("uu", rb"(?:^|[\n\x00])[%s-M][ -`]{%d}" % (UU_FIRST.encode(), UU_SHORTEST), 0, False),
+    # a quoted-printable soft line break inside a word
+    ("soft_break", rb"[!-<>-~]=\r?\n[!-~]", 0, True),
+    # a run of _ANY_RUN (layers._areas), reported once, at its MIN_AREA-th character: it starts
+    # MIN_AREA bytes before the hit's end. Not a sign of anything to decode by itself.
+    ("area", rb"(?:^|[^%s])[%s]{%d}" % (_RUN, _RUN, MIN_AREA), 0, False),
 )
 
 
 class Hint(NamedTuple):
     maybe: bool  # maybe_encoded(text.text), or False for a text not to be peeled
-    base85: bool  # whether the text may hold a base85 token: False only when sure it does not
+    root: RootHints  # what peeling the text need not search for
 
 
-_NOTHING = Hint(False, False)
+_NOTHING = Hint(False, RootHints(False, False, False, False, False, False, ()))
 
 
 Extra = TypeVar("Extra")
@@ -95,18 +109,40 @@ def with_peel_hints(items: Iterable[tuple[Field, Extra]]
 def _window_hints(window: Sequence[Field]) -> list[Hint]:
     peeled = [i for i, text in enumerate(window) if text.peel]
     flags = [_NOTHING] * len(window)
-    hints = _hints([window[i].text for i in peeled])
-    for position, index in enumerate(peeled):
-        found = _UNSURE if hints is None else hints.get(position)
-        if found is not None:
-            maybe = bool(found & _SETTLED) or maybe_encoded(window[index].text)
-            flags[index] = Hint(maybe, bool(found & _BASE85))
+    found = _hits([window[i].text for i in peeled])
+    if found is None:  # unsure: every search is made
+        for index in peeled:
+            flags[index] = Hint(maybe_encoded(window[index].text), UNKNOWN)
+        return flags
+    for position, (mask, areas) in found.items():  # the texts no pattern ended in keep _NOTHING
+        text = window[peeled[position]].text
+        maybe = bool(mask & _SETTLES) or maybe_encoded(text)
+        # byte offsets are character offsets in ASCII only
+        root = RootHints(*_flags(mask), tuple(areas) if text.isascii() else None)
+        flags[peeled[position]] = Hint(maybe, root)
     return flags
 
 
-def _hints(texts: Sequence[str]) -> dict[int, int] | None:
-    """{position: _SETTLED and _BASE85 bits} for the texts some pattern ended in: _SETTLED when
-    one of them settles it, _BASE85 when one was the base85 pattern; None when unsure."""
+class _TextHits(NamedTuple):
+    mask: int  # bit i: HINT_PATTERNS[i] ended in the text
+    areas: list[int]  # where the text's runs of layers._ANY_RUN start, in bytes
+
+
+@cache
+def _flags(mask: int) -> tuple[bool, bool, bool, bool, bool, bool]:
+    """RootHints' flags, but areas, for a mask of HINT_PATTERNS that ended in a text."""
+    return (
+        bool(mask & _BIT["base85"]),
+        bool(mask & (_BIT["backslash"] | _BIT["percent_u"])),  # escapes
+        bool(mask & _BIT["listed"]),
+        bool(mask & _BIT["binary"]),
+        bool(mask & _BIT["uu"]),
+        bool(mask & _BIT["soft_break"]),
+    )
+
+
+def _hits(texts: Sequence[str]) -> dict[int, _TextHits] | None:
+    """{position: what ended in it} for the texts some pattern ended in; None when unsure."""
     database = _database()
     if database is None or not texts:
         return None
@@ -124,21 +160,34 @@ def _hints(texts: Sequence[str]) -> dict[int, int] | None:
         database.scan(data, match_event_handler=on_match)
     except hyperscan.ScanTerminated:
         return None
-    hints: dict[int, int] = {}
-    position, seen = 0, 0  # the text of the last hit, and where its NULs were counted to
+    masks: dict[int, int] = {}
+    areas: dict[int, list[int]] = {}
+    # the text of the last hit, where its NULs were counted to, and where that text starts
+    position, seen, text_start = 0, 0, 0
     for end, pattern in sorted(hits):
         # A hit ends in the text holding its last byte, or consumed the NUL after that text:
         # the texts before it are the NULs before that byte.
-        position += data.count(b"\x00", seen, end - 1)
+        if nuls := data.count(b"\x00", seen, end - 1):
+            position += nuls
+            text_start = data.rfind(b"\x00", seen, end - 1) + 1
         seen = end - 1
-        hints[position] = hints.get(position, 0) | _BITS[pattern]
-    return hints
+        masks[position] = masks.get(position, 0) | 1 << pattern
+        if pattern == _AREA:
+            areas.setdefault(position, []).append(end - MIN_AREA - text_start)
+    return {position: _TextHits(mask, areas.get(position, []))
+            for position, mask in masks.items()}
 
 
-_SETTLED, _BASE85 = 1, 2
-_UNSURE = _BASE85  # maybe_encoded decides; base85 tokens are looked for
-_BITS = tuple((_SETTLED if settles else 0) | (_BASE85 if pattern is _BASE85_PATTERN else 0)
-              for pattern, _, settles in HINT_PATTERNS)
+def _hints(texts: Sequence[str]) -> dict[int, int] | None:
+    """{position: bit mask of HINT_PATTERNS} for the texts some pattern ended in; None when
+    unsure (for tests)."""
+    found = _hits(texts)
+    return None if found is None else {position: hits.mask for position, hits in found.items()}
+
+
+_BIT = {name: 1 << index for index, (name, _, _, _) in enumerate(HINT_PATTERNS)}
+_SETTLES = sum(1 << index for index, (_, _, _, settles) in enumerate(HINT_PATTERNS) if settles)
+_AREA = [name for name, _, _, _ in HINT_PATTERNS].index("area")
 
 
 @cache
@@ -147,12 +196,12 @@ def _database() -> hyperscan.Database | None:
         return None
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(
-        expressions=[pattern for pattern, _, _ in HINT_PATTERNS],
+        expressions=[pattern for _, pattern, _, _ in HINT_PATTERNS],
         ids=list(range(len(HINT_PATTERNS))),
         elements=len(HINT_PATTERNS),
         flags=0,
         # (flags, min_offset, max_offset, min_length, edit_distance, hamming_distance)
         ext=[(hyperscan.HS_EXT_FLAG_MIN_LENGTH if shortest else 0, 0, 0, shortest, 0, 0)
-             for _, shortest, _ in HINT_PATTERNS],
+             for _, _, shortest, _ in HINT_PATTERNS],
     )
     return database

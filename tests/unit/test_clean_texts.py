@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from proxy.inspection import engine
 from proxy.inspection.clean_texts import CleanTexts
+from proxy.inspection.decoders import Layer, peel
 from proxy.inspection.engine import Text, inspect_texts
 from proxy.inspection.findings import Match
 from proxy.inspection.scanner import Scanner
@@ -114,3 +118,33 @@ def test_with_a_pinned_hash_seed_keys_are_keyed_blake2b(monkeypatch: pytest.Monk
     assert one.digest(text, peel=True) != two.digest(text, peel=True)  # a key per cache
     assert isinstance(one.digest(text, peel=True), bytes)
     assert len(one.digest(text, peel=True)) == 16
+
+
+def test_a_text_repeated_in_a_request_is_peeled_once_and_judged_in_each_place(
+        scanner: CountingScanner, monkeypatch: pytest.MonkeyPatch) -> None:
+    peeled: list[str] = []
+
+    def counting_peel(text: str, **options: Any) -> Iterator[Layer]:
+        peeled.append(text)
+        return peel(text, **options)
+
+    monkeypatch.setattr(engine, "peel", counting_peel)
+    hidden = base64.b64encode(f"aws key {AWS}".encode()).decode()
+    # one value in two channels: two findings (engine._most_specific)
+    texts = [Text("header:x-call-id", hidden), Text("body:$.result.id", hidden)]
+    inspection = inspect_texts(texts, scanner, KEY, max_depth=3, clean=CleanTexts())
+    assert peeled == [hidden]
+    assert sorted(f.location for f in inspection.findings) == ["body:$.result.id",
+                                                                "header:x-call-id"]
+
+
+def test_a_repeated_text_whose_peeling_hit_its_limit_is_limited_in_each_place(
+        scanner: CountingScanner) -> None:
+    clean = CleanTexts()
+    runs = " ".join(base64.b64encode(f"decoy number {n:05d}".encode()).decode()
+                    for n in range(1100))
+    texts = [Text("body:$.a", runs), Text("body:$.b", "prose"), Text("body:$.c", runs)]
+    inspection = inspect_texts(texts, scanner, KEY, max_depth=3, clean=clean)
+    assert inspection.limit_reached
+    assert clean.digest(runs, peel=True) not in clean
+    assert clean.digest("prose", peel=True) in clean

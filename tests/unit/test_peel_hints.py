@@ -9,6 +9,11 @@ answers.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import random
+import textwrap
+
 import pytest
 
 from proxy.inspection import layers, peel_hints
@@ -39,9 +44,9 @@ def test_every_text_with_a_base85_token_is_flagged_for_it() -> None:
     with_tokens = [i for i, t in enumerate(texts) if layers._has_base85_token(t)]
     assert len(with_tokens) > 500
     answers = _answers(texts)
-    assert [texts[i] for i in with_tokens if not answers[i].base85] == []
+    assert [texts[i] for i in with_tokens if not answers[i].root.base85] == []
     # and most texts are not: the flag is what spares them the token search
-    assert sum(not a.base85 for a in answers) > 10_000
+    assert sum(not a.root.base85 for a in answers) > 10_000
 
 
 @pytest.mark.parametrize("text", [*_PIECES, "", "plain words only"])
@@ -54,7 +59,7 @@ def test_a_text_holding_a_nul_falls_back_to_searching_every_text() -> None:
     texts = ["a\x00b", "AKIAIOSFODNN7EXAMPLE", "plain words", "%41"]
     assert peel_hints._hints(texts) is None
     assert [a.maybe for a in _answers(texts)] == [False, True, False, True]
-    assert all(a.base85 for a in _answers(texts))  # unsure: base85 tokens are looked for
+    assert all(a.root.base85 for a in _answers(texts))  # unsure: base85 tokens are looked for
 
 
 def test_too_many_hits_fall_back_to_searching_every_text() -> None:
@@ -70,12 +75,78 @@ def test_texts_not_to_peel_are_not_peeled_and_windows_keep_order() -> None:
     answers = _answers(texts)
     assert [a.maybe for a in answers] == [i % 3 == 0 for i in range(count)]
     unpeeled = [hint for _, _, hint in peel_hints.with_peel_hints(_fields(texts, peel=False))]
-    assert not any(a.maybe or a.base85 for a in unpeeled)
+    assert not any(a.maybe or a.root.base85 for a in unpeeled)
 
 
 def test_the_base85_hint_needs_a_long_token_with_a_sign() -> None:
-    assert _answers(["K}$(NGEYZYLP1D2Q&de&PFPM+"])[0].base85
-    assert _answers(["x = K}$(NGEYZYLP1D2Q&de&PFPM+ y"])[0].base85
-    assert not _answers(["abcdefghijklmnopqr(s"[:19]])[0].base85  # 19 characters
-    assert not _answers(["abcdefghijklmnopqrstuvwxyz0123456789"])[0].base85  # no sign
-    assert not _answers(["short(x); and(y); more(z);"])[0].base85  # signs, short words
+    assert _answers(["K}$(NGEYZYLP1D2Q&de&PFPM+"])[0].root.base85
+    assert _answers(["x = K}$(NGEYZYLP1D2Q&de&PFPM+ y"])[0].root.base85
+    assert not _answers(["abcdefghijklmnopqr(s"[:19]])[0].root.base85  # 19 characters
+    assert not _answers(["abcdefghijklmnopqrstuvwxyz0123456789"])[0].root.base85  # no sign
+    assert not _answers(["short(x); and(y); more(z);"])[0].root.base85  # signs, short words
+
+
+# Encoded pieces whose peel yields variants, so that a hint that wrongly spares a search
+# changes what peel yields: base64 (plain, glued after "=", wrapped into lines), hex bytes
+# listed, bits, uuencode, a quoted-printable soft break, escapes, and runs of _ANY_RUN's
+# characters with "=" inside that hold no run to decode.
+_KEY = "AKIAQYLPMN5HFIQR7XYZ secret!"
+_ENCODED = [
+    base64.b64encode(_KEY.encode()).decode(),
+    "data=" + base64.b64encode(_KEY.encode()).decode(),
+    "\n".join(textwrap.wrap(base64.b64encode((_KEY * 3).encode()).decode(), 24)) + "\n",
+    " ".join(f"{b:02x}" for b in _KEY.encode()),
+    ", ".join(str(b) for b in _KEY.encode()),
+    " ".join(f"{b:08b}" for b in _KEY.encode()),
+    binascii.b2a_uu(_KEY.encode()).decode(),
+    "AKIAQYLPMN5H=\nFIQR7XYZ word",
+    "".join(f"\\x{b:02x}" for b in _KEY.encode()),
+    "%u0041%u004b", "abcdefgh=ijklmnopqrst", "====================", "a=b=c=d=e=f=g=h=i=j",
+    base64.b32encode(_KEY.encode()).decode(), _KEY.encode().hex(),
+]
+
+
+def _mixed_texts(count: int, seed: int) -> list[str]:
+    rnd = random.Random(seed)
+    pieces = [*_PIECES, *_ENCODED]
+    separators = ["", " ", "\n", "=", ":", "é"]
+    return [rnd.choice(separators).join(rnd.choice(pieces) for _ in range(rnd.randint(1, 4)))
+            for _ in range(count)]
+
+
+def test_peeling_with_the_hints_yields_what_peeling_without_them_yields() -> None:
+    texts = _mixed_texts(4000, seed=31)
+    peeled = 0
+    for text, _, hint in peel_hints.with_peel_hints(_fields(texts)):
+        alone = list(layers.peel(text.text, max_bytes=1 << 20))
+        hinted = list(layers.peel(text.text, max_bytes=1 << 20, maybe=hint.maybe,
+                                  hints=hint.root))
+        assert hinted == alone, text.text
+        peeled += len(alone) > 1
+    assert peeled > 1000  # the texts have layers to find
+
+
+def test_the_runs_to_decode_are_located_in_ascii_texts_only() -> None:
+    texts = _mixed_texts(2000, seed=37)
+    located = 0
+    for group in range(0, len(texts), 40):  # few hits a pass: no fallback to unsure
+        window = texts[group:group + 40]
+        assert peel_hints._hints(window) is not None
+        for text, hint in zip(window, _answers(window), strict=True):
+            starts = tuple(match.start() for match in layers._ANY_RUN.finditer(text))
+            if not text.isascii():  # byte offsets are not character offsets
+                assert hint.root.areas is None or hint.root.areas == starts == ()
+            elif hint.maybe:
+                assert hint.root.areas == starts, text
+                located += bool(starts)
+    assert located > 500
+
+
+@pytest.mark.parametrize("flag, text", [
+    ("base85", "K}$(NGEYZYLP1D2Q&de&PFPM+"), ("escapes", "a\\x41b"), ("escapes", "%u0041"),
+    ("listed", ", ".join(["65"] * 8)), ("binary", " ".join(["01000001"] * 8)),
+    ("uu", binascii.b2a_uu(_KEY.encode()).decode()), ("soft_break", "ab=\ncd"),
+])
+def test_each_search_is_spared_only_where_its_pattern_cannot_match(flag: str, text: str) -> None:
+    with_it, without = _answers(["x\n" + text + " y", "plain words, AKIAQYLPMN5HFIQR"])
+    assert getattr(with_it.root, flag) and not getattr(without.root, flag)
