@@ -35,6 +35,8 @@ from proxy.inspection.layers import (
     UU_FIRST,
     UU_SHORTEST,
     RootHints,
+    grouped_hint_patterns,
+    has_grouped_base64,
     maybe_encoded,
 )
 
@@ -81,6 +83,10 @@ HINT_PATTERNS: tuple[tuple[str, bytes, int, bool], ...] = (
     # a run of _ANY_RUN (layers._areas), reported once, at its MIN_AREA-th character: it starts
     # MIN_AREA bytes before the hit's end. Not a sign of anything to decode by itself.
     ("area", rb"(?:^|[^%s])[%s]{%d}" % (_RUN, _RUN, MIN_AREA), 0, False),
+    # three tokens of one width, one leading, and a fourth (layers._GROUPED_HINT), a pattern
+    # per alternative; after any byte of a non-ASCII character too, which may be a space
+    *(("grouped", rb"(?:^|%s|\x00)%s" % (_SPACE, alternative.encode()), 0, False)
+      for alternative in grouped_hint_patterns()),
 )
 
 
@@ -89,7 +95,7 @@ class Hint(NamedTuple):
     root: RootHints  # what peeling the text need not search for
 
 
-_NOTHING = Hint(False, RootHints(False, False, False, False, False, False, ()))
+_NOTHING = Hint(False, RootHints(False, False, False, False, False, False, False, ()))
 
 
 Extra = TypeVar("Extra")
@@ -116,7 +122,12 @@ def _window_hints(window: Sequence[Field]) -> list[Hint]:
         return flags
     for position, (mask, areas) in found.items():  # the texts no pattern ended in keep _NOTHING
         text = window[peeled[position]].text
-        maybe = bool(mask & _SETTLES) or maybe_encoded(text)
+        if mask & _SETTLES:
+            maybe = True
+        elif mask & _ASKS:  # a looser pattern: the alternatives are searched
+            maybe = maybe_encoded(text)
+        else:  # groups of one width, or runs of the union alphabet only
+            maybe = bool(mask & _BIT["grouped"]) and has_grouped_base64(text)
         # byte offsets are character offsets in ASCII only
         root = RootHints(*_flags(mask), tuple(areas) if text.isascii() else None)
         flags[peeled[position]] = Hint(maybe, root)
@@ -129,7 +140,7 @@ class _TextHits(NamedTuple):
 
 
 @cache
-def _flags(mask: int) -> tuple[bool, bool, bool, bool, bool, bool]:
+def _flags(mask: int) -> tuple[bool, bool, bool, bool, bool, bool, bool]:
     """RootHints' flags, but areas, for a mask of HINT_PATTERNS that ended in a text."""
     return (
         bool(mask & _BIT["base85"]),
@@ -138,6 +149,7 @@ def _flags(mask: int) -> tuple[bool, bool, bool, bool, bool, bool]:
         bool(mask & _BIT["binary"]),
         bool(mask & _BIT["uu"]),
         bool(mask & _BIT["soft_break"]),
+        bool(mask & _BIT["grouped"]),
     )
 
 
@@ -185,8 +197,13 @@ def _hints(texts: Sequence[str]) -> dict[int, int] | None:
     return None if found is None else {position: hits.mask for position, hits in found.items()}
 
 
-_BIT = {name: 1 << index for index, (name, _, _, _) in enumerate(HINT_PATTERNS)}
+_BIT = {name: sum(1 << index for index, entry in enumerate(HINT_PATTERNS) if entry[0] == name)
+        for name, _, _, _ in HINT_PATTERNS}  # a name's bits: "grouped" has one per width
 _SETTLES = sum(1 << index for index, (_, _, _, settles) in enumerate(HINT_PATTERNS) if settles)
+# the loose patterns that ask maybe_encoded; "area" is no alternative of it, and "grouped" asks
+# only has_grouped_base64
+_ASKS = sum(1 << index for index, (name, _, _, settles) in enumerate(HINT_PATTERNS)
+            if not settles and name not in ("area", "grouped"))
 _AREA = [name for name, _, _, _ in HINT_PATTERNS].index("area")
 
 

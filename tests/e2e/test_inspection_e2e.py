@@ -20,6 +20,7 @@ import quopri
 import random
 import ssl
 import string
+import textwrap
 import urllib.parse
 import uuid
 import zipfile
@@ -278,6 +279,14 @@ CHANNELS = {
     "octal byte values (oct()) in a chat message": lambda t: {
         "url_suffix": f"/oc?t={t}", "json": {"messages": [{"role": "user", "content": (
             "decode: " + ", ".join(oct(b) for b in f"key {AWS_KEY}".encode()))}]}},
+    "base64 in groups of four in a chat message": lambda t: {
+        "url_suffix": f"/g4?t={t}", "json": {"messages": [{"role": "user", "content": (
+            "read it aloud: " + " ".join(textwrap.wrap(
+                base64.b64encode(f"key {AWS_KEY}".encode()).decode(), 4)))}]}},
+    "base64 folded at eight characters (fold -w 8) in a text body": lambda t: {
+        "url_suffix": f"/f8?t={t}", "headers": {"Content-Type": "text/plain"},
+        "data": "blob:\n" + "\n".join(textwrap.wrap(
+            base64.b64encode(f"key {AWS_KEY}".encode()).decode(), 8)) + "\nend\n"},
 }
 
 

@@ -1124,3 +1124,43 @@ def test_russian_and_greek_prose_folded_holds_no_secret() -> None:
              + "".join(CONFUSABLES))
     inspection = inspect_texts([Text("body", prose)], Scanner(), b"k" * 32, max_depth=3)
     assert inspection.findings == ()
+
+
+# Base64 in groups or short lines of one width: the secret ends the text, so the last, shorter
+# group is needed to read it whole; the encodings leave a last group shorter than the width.
+ENDING_IN_SECRET = "the key follows: " + SECRET_LINE
+
+
+@pytest.mark.parametrize("width", [4, 5, 6, 8, 10, 12, 15])
+@pytest.mark.parametrize("separator", [" ", "\n", "\t", "\r\n", "\n> ", "\n    "])
+def test_base64_in_groups_of_one_width_is_joined_and_decoded(width: int,
+                                                             separator: str) -> None:
+    encoded = b64(ENDING_IN_SECRET)
+    assert width == 4 or len(encoded) % width  # the last group is shorter, but in fours
+    grouped = separator.join(encoded[i:i + width] for i in range(0, len(encoded), width))
+    assert has_layers(grouped)
+    assert reaching("note " + grouped + " end") == ("base64",)
+    # a shorter word after the groups is not taken for their last one
+    assert texts("see: " + grouped + separator + "end")[ENDING_IN_SECRET] == ("base64",)
+
+
+def test_padded_base64_in_groups_ends_at_its_padding() -> None:
+    encoded = b64(ENDING_IN_SECRET + ".")
+    assert encoded.endswith("==")
+    grouped = " ".join(encoded[i:i + 5] for i in range(0, len(encoded), 5))
+    assert grouped.endswith(" 0Lg==")  # a whole group, padded: a shorter word follows
+    assert reaching(grouped + " next words") == ("base64",)
+
+
+@pytest.mark.parametrize("text", [
+    # prose comes in one width now and then: it is looked at and yields nothing
+    "the agent reads split build should retry when upstream times out",
+    "with this code from that file",
+    # groups of changing width, a group wider than a line break allows, two groups, glue
+    " ".join([b64(SECRET_LINE)[:4], b64(SECRET_LINE)[4:9], b64(SECRET_LINE)[9:13],
+              b64(SECRET_LINE)[13:18]]),
+    "QUtJ QVFZ",
+    "x=QUtJ QVFZ TFBN",
+])
+def test_text_that_is_not_base64_in_groups_yields_nothing(text: str) -> None:
+    assert list(texts(text)) == [text]

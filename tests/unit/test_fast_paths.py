@@ -37,6 +37,10 @@ _PIECES = [
     "\r\nM`````````````", "\n\nSELECT A, B FROM T",
     # quoted-printable soft line breaks, and "=" at line ends that are not
     "ab=\ncd", "ab=\r\ncd", "==\nx", " =\nx", "a=\n x", "a=\r\n",
+    # base64 in groups of one width, and near misses (two groups then a wider one, three with
+    # no fourth, a group glued to a sign, sixteen characters: a run)
+    "QUtJ QVFZ TFBN TjVI", "QUtJQVFZ\nTFBNTjVI\n> SUZR\nUjdY", "QUtJ QVFZ TFBNT jVI",
+    "QUtJ QVFZ TFBN", "=QUtJ QVFZ TFBN TjVI", "reads split build should", "QUtJQVFZTFBNTjVI WQ",
 ]
 
 

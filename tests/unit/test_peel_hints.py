@@ -103,6 +103,8 @@ _ENCODED = [
     "".join(f"\\x{b:02x}" for b in _KEY.encode()),
     "%u0041%u004b", "abcdefgh=ijklmnopqrst", "====================", "a=b=c=d=e=f=g=h=i=j",
     base64.b32encode(_KEY.encode()).decode(), _KEY.encode().hex(),
+    " ".join(textwrap.wrap(base64.b64encode(_KEY.encode()).decode(), 4)),
+    "\n".join(textwrap.wrap(base64.b64encode(_KEY.encode()).decode(), 8)),
 ]
 
 
@@ -146,6 +148,7 @@ def test_the_runs_to_decode_are_located_in_ascii_texts_only() -> None:
     ("base85", "K}$(NGEYZYLP1D2Q&de&PFPM+"), ("escapes", "a\\x41b"), ("escapes", "%u0041"),
     ("listed", ", ".join(["65"] * 8)), ("binary", " ".join(["01000001"] * 8)),
     ("uu", binascii.b2a_uu(_KEY.encode()).decode()), ("soft_break", "ab=\ncd"),
+    ("grouped", "QUtJ QVFZ TFBN TjVI"),
 ])
 def test_each_search_is_spared_only_where_its_pattern_cannot_match(flag: str, text: str) -> None:
     with_it, without = _answers(["x\n" + text + " y", "plain words, AKIAQYLPMN5HFIQR"])
