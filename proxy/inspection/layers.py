@@ -6,7 +6,8 @@
   "escapes" (backslash escapes `\\xNN`, `\\uNNNN`, `\\UNNNNNNNN`, `\\NNN` and `%uNNNN`, with
   escaped bytes read as UTF-8 when they spell it) and "html" (character references `&#65;`,
   `&#x41;`, `&amp;`) of the whole text, and runs inside the text of
-  "base64" (standard alphabet; also wrapped into lines, MIME and PEM style, joined),
+  "base64" (standard alphabet; also wrapped into lines, MIME and PEM style, or cut into groups
+  or short lines of one width, joined),
   "base64url", "base32" and "hex" (also bytes listed with separators: `de:ad`, `0x41,0x4b`,
   `41 4b`), "decimal_bytes" (byte values listed: `65,75,73,65`), "octal_bytes" (the same in
   octal: `101 113`, `0o101, 0o113`), "uu" (uuencoded lines at the start of a line),
@@ -648,7 +649,8 @@ def _selector_bytes(run: str) -> bytes:
 def _decoded_runs(text: str, hints: RootHints = UNKNOWN
                   ) -> Iterator[tuple[tuple[str, ...], bytes]]:
     """(layer names, bytes) for every run of base64, base64url, base32 or hex in `text`
-    (base64 also reversed or rot13'd, see _untwisted), base64 wrapped into lines, and bytes
+    (base64 also reversed or rot13'd, see _untwisted), base64 wrapped into lines or cut into
+    groups of one width, and bytes
     listed in hex or decimal with separators. `hints` skip the searches they rule out."""
     spans: set[tuple[int, int]] = set()
     wrapped_end = 0

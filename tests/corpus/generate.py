@@ -21,6 +21,7 @@ import gzip
 import json
 import random
 import sys
+import textwrap
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -97,6 +98,8 @@ MORE_ENCODINGS: dict[str, Callable[[str], str]] = {
     "base64_rot13": lambda text: codecs.encode(_b64(text.encode()), "rot13"),
     "octal_bytes": lambda text: " ".join(f"{byte:o}" for byte in text.encode()),
     "uu": lambda text: codecs.encode(text.encode(), "uu").decode(),
+    "base64_groups": lambda text: " ".join(textwrap.wrap(_b64(text.encode()), 4)),
+    "base64_folded": lambda text: "\n".join(textwrap.wrap(_b64(text.encode()), 8)),
 }
 
 
