@@ -650,8 +650,8 @@ def _decoded_runs(text: str, hints: RootHints = UNKNOWN
                   ) -> Iterator[tuple[tuple[str, ...], bytes]]:
     """(layer names, bytes) for every run of base64, base64url, base32 or hex in `text`
     (base64 also reversed or rot13'd, see _untwisted), base64 wrapped into lines or cut into
-    groups of one width, and bytes
-    listed in hex or decimal with separators. `hints` skip the searches they rule out."""
+    groups of one width, and bytes listed in hex or decimal with separators. `hints` skip the
+    searches they rule out."""
     spans: set[tuple[int, int]] = set()
     wrapped_end = 0
     # Each alphabet is a subset of _ANY_RUN's, so each run lies inside one of its runs: looking
