@@ -14,7 +14,7 @@ from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.fields import Field
 from proxy.inspection.findings import Finding, Kind, Match
-from proxy.inspection.layers import OpenedRuns, RootHints
+from proxy.inspection.layers import MAX_REMEMBERED_RUN, OpenedRuns, RootHints
 from proxy.inspection.peel_hints import with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
@@ -110,8 +110,9 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
     characters. One scan per batch, not per variant: a request is mostly short texts, where
     the cost of a scan call outweighs the scanning."""
     opened: OpenedRuns = {}  # decoded runs are opened once per request
-    # A text seen before in the request is peeled once: a tool call's id recurs in the call
-    # and in its result. (variants, whether the peel stopped at its limit) by text.
+    # A short text seen before in the request is peeled once: a tool call's id recurs in the
+    # call and in its result. (variants, whether the peel stopped at its limit) by text. Long
+    # texts are not kept: their variants would outlive the batch that scans them.
     peeled: dict[str, tuple[list[Layer], bool]] = {}
     if clean is not None and clean.max_entries <= 0:
         clean = None  # a cache that keeps nothing: no keys to compute
@@ -130,7 +131,9 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
             continue
         known = peeled.get(text.text)
         if known is None:
-            known = peeled[text.text] = _peeled(text.text, max_depth, opened, maybe, hints)
+            known = _peeled(text.text, max_depth, opened, maybe, hints)
+            if len(text.text) <= MAX_REMEMBERED_RUN:
+                peeled[text.text] = known
         variants, limited = known
         batch.variants.extend((index, variant) for variant in variants)
         batch.size += sum(len(variant.text) for variant in variants)

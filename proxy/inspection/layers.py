@@ -210,7 +210,7 @@ def grouped_hint_patterns() -> list[str]:
 
 
 _GROUPED_HINT = re.compile(r"(?<!\S)(?:" + "|".join(grouped_hint_patterns()) + ")")
-_GROUP_LEAD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
+_GROUP_LEAD_CHARS = frozenset(c for c in map(chr, range(128)) if re.match(f"[{GROUP_LEADS}]", c))
 # Where three tokens of GROUP_WIDTHS start, whatever their widths (compared in Python: one
 # pattern, not one per width)
 _THREE_TOKENS = re.compile(
@@ -356,8 +356,9 @@ def has_layers(text: str) -> bool:
     return not text.isascii() or maybe_encoded(text)
 
 
-def maybe_encoded(text: str) -> bool:
-    """Whether _MAYBE_ENCODED matches in `text`, at a fraction of its cost."""
+def maybe_encoded(text: str, *, grouped: bool = True) -> bool:
+    """Whether _MAYBE_ENCODED matches in `text`, at a fraction of its cost. `grouped=False`
+    when the caller knows _GROUPED_HINT does not match (peel_hints)."""
     return bool(
         ("%" in text and _PERCENT_OR_U.search(text))
         or ("\\" in text and _ESCAPE_HINT.search(text))
@@ -368,7 +369,7 @@ def maybe_encoded(text: str) -> bool:
         or (len(text) >= MIN_BASE85_RUN and _has_base85_token(text))
         or _UU_HINT.search(text)
         or (("=\n" in text or "=\r" in text) and _QP_SOFT_BREAK.search(text))
-        or has_grouped_base64(text)
+        or (grouped and has_grouped_base64(text))
     )
 
 

@@ -122,12 +122,13 @@ def _window_hints(window: Sequence[Field]) -> list[Hint]:
         return flags
     for position, (mask, areas) in found.items():  # the texts no pattern ended in keep _NOTHING
         text = window[peeled[position]].text
+        grouped = bool(mask & _BIT["grouped"])
         if mask & _SETTLES:
             maybe = True
         elif mask & _ASKS:  # a looser pattern: the alternatives are searched
-            maybe = maybe_encoded(text)
+            maybe = maybe_encoded(text, grouped=grouped)
         else:  # groups of one width, or runs of the union alphabet only
-            maybe = bool(mask & _BIT["grouped"]) and has_grouped_base64(text)
+            maybe = grouped and has_grouped_base64(text)
         # byte offsets are character offsets in ASCII only
         root = RootHints(*_flags(mask), tuple(areas) if text.isascii() else None)
         flags[peeled[position]] = Hint(maybe, root)
@@ -190,15 +191,8 @@ def _hits(texts: Sequence[str]) -> dict[int, _TextHits] | None:
             for position, mask in masks.items()}
 
 
-def _hints(texts: Sequence[str]) -> dict[int, int] | None:
-    """{position: bit mask of HINT_PATTERNS} for the texts some pattern ended in; None when
-    unsure (for tests)."""
-    found = _hits(texts)
-    return None if found is None else {position: hits.mask for position, hits in found.items()}
-
-
 _BIT = {name: sum(1 << index for index, entry in enumerate(HINT_PATTERNS) if entry[0] == name)
-        for name, _, _, _ in HINT_PATTERNS}  # a name's bits: "grouped" has one per width
+        for name, _, _, _ in HINT_PATTERNS}  # a name's bits: "grouped" has one per alternative
 _SETTLES = sum(1 << index for index, (_, _, _, settles) in enumerate(HINT_PATTERNS) if settles)
 # the loose patterns that ask maybe_encoded; "area" is no alternative of it, and "grouped" asks
 # only has_grouped_base64

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,11 +139,17 @@ def test_a_text_repeated_in_a_request_is_peeled_once_and_judged_in_each_place(
                                                                 "header:x-call-id"]
 
 
+# Past the peel limit: more runs than MAX_VARIANTS (a long text, peeled in each place), and
+# a short text that decompresses past its budget (peeled once, its limit remembered).
+_TOO_MANY_RUNS = " ".join(base64.b64encode(f"decoy number {n:05d}".encode()).decode()
+                          for n in range(1100))
+_SHORT_BOMB = base64.b64encode(gzip.compress(b"filler " * 200_000)).decode()
+
+
+@pytest.mark.parametrize("runs", [_TOO_MANY_RUNS, _SHORT_BOMB], ids=["many-runs", "short-bomb"])
 def test_a_repeated_text_whose_peeling_hit_its_limit_is_limited_in_each_place(
-        scanner: CountingScanner) -> None:
+        scanner: CountingScanner, runs: str) -> None:
     clean = CleanTexts()
-    runs = " ".join(base64.b64encode(f"decoy number {n:05d}".encode()).decode()
-                    for n in range(1100))
     texts = [Text("body:$.a", runs), Text("body:$.b", "prose"), Text("body:$.c", runs)]
     inspection = inspect_texts(texts, scanner, KEY, max_depth=3, clean=clean)
     assert inspection.limit_reached

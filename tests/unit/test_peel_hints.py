@@ -57,7 +57,7 @@ def test_hints_agree_on_each_piece_alone_and_between_others(text: str) -> None:
 
 def test_a_text_holding_a_nul_falls_back_to_searching_every_text() -> None:
     texts = ["a\x00b", "AKIAIOSFODNN7EXAMPLE", "plain words", "%41"]
-    assert peel_hints._hints(texts) is None
+    assert peel_hints._hits(texts) is None
     assert [a.maybe for a in _answers(texts)] == [False, True, False, True]
     assert all(a.root.base85 for a in _answers(texts))  # unsure: base85 tokens are looked for
 
@@ -65,7 +65,7 @@ def test_a_text_holding_a_nul_falls_back_to_searching_every_text() -> None:
 def test_too_many_hits_fall_back_to_searching_every_text() -> None:
     crowded = "%41" * (peel_hints.MAX_HINT_HITS + 10)
     texts = ["plain words", crowded, "AKIAIOSFODNN7EXAMPLE", "x y z"]
-    assert peel_hints._hints(texts) is None
+    assert peel_hints._hits(texts) is None
     assert [a.maybe for a in _answers(texts)] == [False, True, True, False]
 
 
@@ -133,7 +133,7 @@ def test_the_runs_to_decode_are_located_in_ascii_texts_only() -> None:
     located = 0
     for group in range(0, len(texts), 40):  # few hits a pass: no fallback to unsure
         window = texts[group:group + 40]
-        assert peel_hints._hints(window) is not None
+        assert peel_hints._hits(window) is not None
         for text, hint in zip(window, _answers(window), strict=True):
             starts = tuple(match.start() for match in layers._ANY_RUN.finditer(text))
             if not text.isascii():  # byte offsets are not character offsets
@@ -149,7 +149,8 @@ def test_the_runs_to_decode_are_located_in_ascii_texts_only() -> None:
     ("listed", ", ".join(["65"] * 8)), ("binary", " ".join(["01000001"] * 8)),
     ("uu", binascii.b2a_uu(_KEY.encode()).decode()), ("soft_break", "ab=\ncd"),
     ("grouped", "QUtJ QVFZ TFBN TjVI"),
-])
+], ids=["base85", "backslash-escape", "percent-u-escape", "listed", "binary", "uu",
+        "soft-break", "grouped"])  # by case: a text may hold a fake key
 def test_each_search_is_spared_only_where_its_pattern_cannot_match(flag: str, text: str) -> None:
     with_it, without = _answers(["x\n" + text + " y", "plain words, AKIAQYLPMN5HFIQR"])
     assert getattr(with_it.root, flag) and not getattr(without.root, flag)
