@@ -1,8 +1,9 @@
 """Every place an HTTP request can carry data, as texts to inspect, each with its location.
 
-URL path (and the whole target when it holds a "#"), an uncommon method, every query key and
-value, every header and trailer name and value, short query, header and cookie values joined
-(a key split over several of them), and the body's fields (after Content-Encoding is undone).
+URL path (and the whole target when it holds a "#"), its segments joined, an uncommon method,
+every query key and value, every header and trailer name and value, short query, header and
+cookie values joined (a key split over several of them), and the body's fields (after
+Content-Encoding is undone).
 Locations never echo a name that could itself be a secret.
 """
 
@@ -14,9 +15,15 @@ from mitmproxy import http
 
 from proxy.inspection.decoders import body_fields, decode_content_encoding, name_segment
 from proxy.inspection.engine import Text
-from proxy.inspection.fields import joined_field, joined_neighbours
+from proxy.inspection.fields import (
+    joined_field,
+    joined_neighbours,
+    joined_suffixes,
+    joined_windows,
+)
 
 PATH = "url.path"
+PATH_JOINED = "url.path:*"  # the path's segments joined from each one on: see engine.is_joined
 TARGET = "url.target"  # the whole request-target, when it holds a fragment
 METHOD = "method"
 COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
@@ -50,6 +57,15 @@ def _url_texts(request: http.Request) -> Iterator[Text]:
     target = request.path
     path, _, _ = target.partition("?")
     yield _new(Text, (PATH, path, True))
+    # A key cut into path segments (`/u/ghp_R/8xkq2/...`): the segments joined from each one
+    # to the end, peeled (base64 cut so); and in short windows, scanned only (a plain key with
+    # segments after it).
+    if path.count("/") >= 2:
+        segments = path.split("/")
+        for field in joined_suffixes(PATH_JOINED, segments):
+            yield _new(Text, (field.location, field.text, True))
+        for field in joined_windows(PATH_JOINED, segments):
+            yield _new(Text, (field.location, field.text, False))
     # HTTP allows any token as a method, and the receiver logs it: one not in the registry
     # of common methods is scanned too.
     if request.method not in COMMON_METHODS:

@@ -610,6 +610,13 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             rf"(?:{_KEY_WORDS}){_ASSIGN}{_ASSIGNED_VALUE}",
             r"(?:^|[^A-Za-z0-9_])bearer {1,4}(?P<value>[A-Za-z0-9._~+/-]{16,256}={0,2})"
             r"(?:[^A-Za-z0-9._~+/=-]|$)",
+            # XML: an element named like a secret (Maven's `<password>...</password>`), and an
+            # entry whose key names one (`<add key="ApiKey" value="..."/>`, NuGet and .NET
+            # appSettings; `<entry key="secret">...</entry>`, Java's XML properties)
+            rf"<[A-Za-z0-9_.:-]{{0,32}}(?:{_KEY_WORDS})(?:\s[^<>]{{0,64}})?>\s{{0,3}}"
+            rf"(?:<!\[CDATA\[)?(?P<value>[^{_VALUE_STOP}]{{8,256}})\s{{0,3}}(?:\]\]>)?</",
+            rf"(?:key|name)\s{{0,3}}=\s{{0,3}}[\"'][A-Za-z0-9_.:-]{{0,32}}(?:{_KEY_WORDS})[\"']"
+            rf"(?:\s{{1,3}}value\s{{0,3}}=\s{{0,3}}[\"']|\s{{0,3}}>\s{{0,3}}){_ASSIGNED_VALUE}",
             caseless=True, validate=is_high_entropy_secret, context_deny=_HASH_OR_PUBLIC_KEY,
             max_length=360),
     # --- personal data ----------------------------------------------------------------------------

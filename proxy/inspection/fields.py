@@ -121,6 +121,42 @@ def joined_neighbours(location: str, values: list[str]) -> Iterator[Field]:
             yield Field(location, "".join(parts[start:start + size]))
 
 
+MAX_SUFFIX_JOINS = 32  # segments of a path joined from each one on, at most
+WINDOW_PIECES = 8  # segments in a window of a path, at most (see joined_windows)
+WINDOW_MAX_CHARS = 128  # a window's length at most: longer than the keys it is there for
+
+
+def joined_suffixes(location: str, values: list[str]) -> Iterator[Field]:
+    """The values joined from each one to the last (JOIN_MAX_CHARS at most), for two or more.
+
+    For a URL path: a key cut into many short segments (`/ghp_R/8xkq2/ZVbN5/...`) is too many
+    pieces for the windows of joined_neighbours, and the join of all of them glues it to the
+    segments before it (`/api/upload/ghp_R/...`), where a detector that needs a boundary does
+    not find it; a join that starts at the key's first segment does. A path has few segments."""
+    parts = _pieces(values)
+    for start in range(len(parts) - 1):
+        yield Field(location, "".join(parts[start:])[:JOIN_MAX_CHARS])
+
+
+def joined_windows(location: str, values: list[str]) -> Iterator[Field]:
+    """Each run of 2 to WINDOW_PIECES neighbouring values joined, up to WINDOW_MAX_CHARS, that
+    does not reach the last value (joined_suffixes has those): a key cut into path segments
+    with more segments after it (`/files/AKI/A2O/.../raw`), which a join to the end glues to
+    them. Fewer pieces than this, or a longer key, must end the path to be found."""
+    parts = _pieces(values)
+    for start in range(len(parts) - 2):
+        joined = parts[start]
+        for end in range(start + 1, min(start + WINDOW_PIECES, len(parts) - 1)):
+            joined += parts[end]
+            if len(joined) > WINDOW_MAX_CHARS:
+                break
+            yield Field(location, joined)
+
+
+def _pieces(values: list[str]) -> list[str]:
+    return [p for p in values if JOIN_PART_MIN <= len(p) <= JOIN_PART_MAX][:MAX_SUFFIX_JOINS]
+
+
 def joined_field(location: str, values: list[str]) -> Iterator[Field]:
     """The short strings among `values` joined in order, when there are two or more: for a
     secret split over several fields of one object, array, form or query string."""

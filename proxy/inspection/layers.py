@@ -39,10 +39,11 @@ Not caught here: runs shorter than the minimums below, base64 glued to letters b
 (misaligned unless the glue is a multiple of 4 characters), base85 tokens without a sign or
 glued to a name other than by "=" or ":", uuencode inside a line, encodings other than those
 named (custom alphabets, XOR; reversed and rot13 text are scanned, not peeled: see
-transforms.py), layers deeper than `max_depth`, and anything encrypted. Work is bounded: past
-MAX_VARIANTS variants or `max_bytes` characters of decoded text, peel raises
-DecodeLimitExceeded (after yielding what fit) so that the caller blocks rather than forwards
-what it could not look into.
+transforms.py), and anything encrypted. Work is bounded: past MAX_VARIANTS variants or
+`max_bytes` characters of decoded text, peel raises DecodeLimitExceeded (after yielding what
+fit) so that the caller blocks rather than forwards what it could not look into; and a text
+that holds one more layer of text below `max_depth` raises DepthLimitExceeded (one of those)
+once all the variants within the bound are yielded.
 """
 
 from __future__ import annotations
@@ -53,13 +54,18 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import unquote, unquote_plus
 
 from proxy.inspection.compression import decompress, sniff_format
-from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
+from proxy.inspection.decode_errors import (
+    DecodeLimitExceeded,
+    DepthLimitExceeded,
+    UndecodableBody,
+)
 from proxy.inspection.embedded import blind_stream
+from proxy.inspection.fields import MIN_FIELD_CHARS
 from proxy.inspection.textual import (
     MIN_STRINGS_RUN,
     bytes_as_text,
@@ -347,8 +353,10 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
             inner = Layer(runs, ("text_runs",))
             yield inner
             yield from peeler.below(inner, 0)
+            peeler.raise_if_deeper()
         return
     yield from peeler.below(root, 0, maybe, hints)
+    peeler.raise_if_deeper()
 
 
 def has_layers(text: str) -> bool:
@@ -431,6 +439,7 @@ class _Peeler:
     budget: _Budget
     seen: set[str]
     opened: OpenedRuns
+    beyond: list[str] = field(default_factory=list)  # texts one layer below the depth bound
 
     def below(self, parent: Layer, depth: int, maybe: bool | None = None,
               hints: RootHints = UNKNOWN) -> Iterator[Layer]:
@@ -458,9 +467,17 @@ class _Peeler:
                 if steps and normalised != text:
                     yield normalised, steps, 0
             yield from _hidden(text, parent.layers)
-        if depth >= self.max_depth:
-            return
         if not (maybe_encoded(text) if maybe is None else maybe):
+            return
+        if depth >= self.max_depth:
+            if self.max_depth > 0:
+                for deeper in self._one_layer_deeper(text, whole_done, hints):
+                    # Too short to hold anything, or a piece of the text itself ("3333" is the
+                    # hex of "33"): no layer that hides something.
+                    if len(deeper) >= MIN_FIELD_CHARS and deeper not in text \
+                            and deeper not in self.seen:
+                        self.budget.spend(deeper)  # kept until the end: work stays bounded
+                        self.beyond.append(deeper)
             return
         if not whole_done:
             yield from _whole_text_decodings(text, self.max_depth - depth, hints)
@@ -468,6 +485,25 @@ class _Peeler:
             opened = self._open_remembered(raw)
             if opened is not None:
                 yield opened[0], (*names, *opened[1]), 1
+
+    def _one_layer_deeper(self, text: str, whole_done: bool, hints: RootHints) -> list[str]:
+        """The texts one layer below `text`, at the depth bound: its decodings as a whole, and
+        its runs that decode (and decompress) to text, not only to printable runs of binary."""
+        deeper = [] if whole_done else [
+            decoded for decoded, _, _ in _whole_text_decodings(text, 1, hints)]
+        for _, raw in _decoded_runs(text, hints):
+            opened = self._open_remembered(raw)
+            if opened is not None and "strings" not in opened[1]:
+                deeper.append(opened[0])
+        return deeper
+
+    def raise_if_deeper(self) -> None:
+        """Raise DepthLimitExceeded when a text below the depth bound was not also found at a
+        lower depth: what lies there is not looked into, so the caller blocks (a key base64'd
+        four times would leave unscanned). Checked once every variant is known: a variant that
+        decoded a whole text is a copy of it, whose runs the text's own peel opens too."""
+        if any(text not in self.seen for text in self.beyond):
+            raise DepthLimitExceeded(f"text nested deeper than {self.max_depth} layers")
 
     def _open_remembered(self, raw: bytes) -> tuple[str, tuple[str, ...]] | None:
         if len(raw) > MAX_REMEMBERED_RUN:

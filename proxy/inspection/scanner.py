@@ -38,7 +38,10 @@ from proxy.inspection.transforms import (
     SWAPCASE_BYTES,
     TRANSFORMS,
     UNGROUPED,
+    UNMARKED,
     UNSPACED_DETECTORS,
+    may_glue_markup,
+    unmarked,
 )
 
 try:
@@ -235,7 +238,22 @@ class Scanner:
             by_rewrite[name] = self._ungrouped_candidates(texts, joined, separators)
         by_rewrite[REJOINED] = self._texts_with_hits(joined, starts, count,
                                                      self._key_starts_database)
+        by_rewrite[UNMARKED] = self._unmarked_candidates(texts) if "<" in joined_text else []
         return plain, by_rewrite
+
+    def _unmarked_candidates(self, texts: Sequence[str]) -> list[int]:
+        """The texts with markup (transforms.unmarked) that may hold a key of a fixed shape
+        once it is gone: those texts rewritten, joined, one pass. Most texts have no "<"."""
+        if self._shapes_database is None:
+            return []
+        marked = [i for i, text in enumerate(texts) if "<" in text and may_glue_markup(text)]
+        if not marked:
+            return []
+        rewritten = [unmarked(texts[i]) for i in marked]
+        joined = SEPARATOR.join(rewritten).encode("utf-8", "surrogatepass")
+        hits = self._texts_with_hits(joined, _starts(rewritten), len(rewritten),
+                                     self._shapes_database)
+        return [marked[i] for i in hits]
 
     def _ungrouped_candidates(self, texts: Sequence[str], joined: bytes, separators: bytes
                               ) -> list[int]:

@@ -4,7 +4,8 @@ They are not layers to peel (nothing marks them, and any text "decodes" under th
 scanned, not peeled: every text and every peeled layer is also scanned reversed, rot13'd and
 with the case of its ASCII letters swapped, for secret detectors only, and with its spaces, its
 dashes, or its white space and punctuation removed ("unspaced", "undashed", "unseparated": a key
-written in groups or cut into pieces), for the secret detectors of a fixed shape only
+written in groups or cut into pieces), or its XML/HTML markup removed ("unmarked": a key cut by
+tags, comments or CDATA markers), for the secret detectors of a fixed shape only
 (UNSPACED_DETECTORS); and a piece that starts like such a key glued to the pieces after it
 ("rejoined": a key cut by words).
 Personal data is left out: a reversed phone number or a rot13'd word that looks like an email
@@ -122,6 +123,76 @@ def rejoined(text: str) -> str:
     return "\n".join(candidates)
 
 
+# A key cut by markup in XML or HTML: a tag, a comment, the markers of a CDATA section or a
+# processing instruction between its pieces (`AKIA2OGY<!-- x -->BAH6...`,
+# `...<![CDATA[]]>...`). Removed, they glue the text around them, as an XML reader would read the
+# element's text; glued neighbours are why only keys of a fixed shape are looked for there.
+UNMARKED = "unmarked"
+# Removing markup reveals a key only where it glues two of the key's characters: every kind of
+# markup begins with "<" (or "]]>") and ends with ">", so a text without a key character right
+# before one and right after the other has nothing to glue ("Promise<void> {", "a < b").
+_KEY_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_.+/=-")
+_AFTER_OPENING = frozenset(string.ascii_letters + "!?/")  # "<a", "</a", "<!--", "<![CDATA[", "<?"
+
+
+def may_glue_markup(text: str) -> bool:
+    """Whether `unmarked(text)` may glue a key together (see above). str.find, not a regex:
+    re looks at every character of a long text for the few "<" in it."""
+    return ((_follows_key(text, "<", _AFTER_OPENING) or _follows_key(text, "]]>", None))
+            and _precedes_key(text, ">"))
+
+
+def _follows_key(text: str, mark: str, then: frozenset[str] | None) -> bool:
+    """Whether `mark` stands right after a key character somewhere in `text` (and, with
+    `then`, right before one of those characters)."""
+    keys, at = _KEY_CHARACTERS, text.find(mark)
+    while at >= 0:
+        if at and text[at - 1] in keys and (then is None or text[at + 1:at + 2] in then):
+            return True
+        at = text.find(mark, at + 1)
+    return False
+
+
+def _precedes_key(text: str, mark: str) -> bool:
+    """Whether `mark` stands right before a key character somewhere in `text`."""
+    keys, at = _KEY_CHARACTERS, text.find(mark)
+    while at >= 0:
+        if text[at + 1:at + 2] in keys:
+            return True
+        at = text.find(mark, at + 1)
+    return False
+
+
+# A tag ends at its ">" within TAG_MAX characters; "[^<>]" stops at the next "<", so each
+# character is looked at a bounded number of times, however the text is built.
+TAG_MAX = 256
+_TAG = re.compile(rf"</?[A-Za-z][^<>]{{0,{TAG_MAX}}}>|<\?[^<>]{{0,{TAG_MAX}}}\?>")
+
+
+def unmarked(text: str) -> str:
+    """`text` without XML/HTML comments, CDATA markers, processing instructions and tags."""
+    if "<!--" in text:
+        text = _without_comments(text)
+    if "<![CDATA[" in text or "]]>" in text:
+        text = text.replace("<![CDATA[", "").replace("]]>", "")
+    return _TAG.sub("", text)
+
+
+def _without_comments(text: str) -> str:
+    """`text` without `<!-- ... -->` comments, found with str.find: a regex looking for the
+    end of every opening would scan the rest of the text each time."""
+    kept: list[str] = []
+    position = 0
+    while (start := text.find("<!--", position)) >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        kept.append(text[position:start])
+        position = end + 3
+    kept.append(text[position:])
+    return "".join(kept)
+
+
 UNSPACED = "unspaced"
 UNDASHED = "undashed"
 UNSEPARATED = "unseparated"
@@ -149,7 +220,7 @@ SWAPCASE = "swapcase"
 
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
     {"reversed": reversed_text, "rot13": rot13, SWAPCASE: swapcase, UNSPACED: unspaced,
-     UNDASHED: undashed, UNSEPARATED: unseparated, REJOINED: rejoined}
+     UNDASHED: undashed, UNSEPARATED: unseparated, REJOINED: rejoined, UNMARKED: unmarked}
 )
 
 
@@ -170,7 +241,7 @@ def reported_in_rewrite(rewrite: str, detector: Detector, value: str) -> bool:
     """Whether `value`, found by `detector` in a text rewritten by `rewrite`, is reported."""
     if detector.kind is not Kind.SECRET:
         return False
-    if rewrite in UNGROUPED or rewrite == REJOINED:
+    if rewrite in UNGROUPED or rewrite in (REJOINED, UNMARKED):
         return detector.id in UNSPACED_DETECTORS
     if rewrite == SWAPCASE:
         return detector.id not in WEAK_SHAPE_DETECTORS and not reads_as_words(value)

@@ -47,6 +47,7 @@ RNG = random.Random(20261121)
 AWS_KEY = fakes.aws_access_key_id(RNG)
 GITHUB_TOKEN = fakes.github_token(RNG, "ghp_")
 ANTHROPIC_KEY = fakes.anthropic_key(RNG)
+XML_PASSWORD = fakes.chars(RNG, fakes.BASE62, 24)
 
 
 def rules(upstream: Upstream) -> str:
@@ -283,6 +284,14 @@ CHANNELS = {
         "url_suffix": f"/g4?t={t}", "json": {"messages": [{"role": "user", "content": (
             "read it aloud: " + " ".join(textwrap.wrap(
                 base64.b64encode(f"key {AWS_KEY}".encode()).decode(), 4)))}]}},
+    "key cut into short path segments after others": lambda t: {
+        "url_suffix": "/api/v2/upload/" + "/".join(textwrap.wrap(AWS_KEY, 3)) + f"?t={t}"},
+    "key cut by an empty CDATA section in an xml body": lambda t: {
+        "url_suffix": f"/cd?t={t}", "headers": {"Content-Type": "application/xml"},
+        "data": f"<a><k>{AWS_KEY[:8]}<![CDATA[]]>{AWS_KEY[8:]}</k></a>"},
+    "key cut by a comment in an html body": lambda t: {
+        "url_suffix": f"/hc?t={t}", "headers": {"Content-Type": "text/html"},
+        "data": f"<p>{AWS_KEY[:11]}<!-- NOTE 7 -->{AWS_KEY[11:]}</p>"},
     "base64 folded at eight characters (fold -w 8) in a text body": lambda t: {
         "url_suffix": f"/f8?t={t}", "headers": {"Content-Type": "text/plain"},
         "data": "blob:\n" + "\n".join(textwrap.wrap(
@@ -687,6 +696,36 @@ def test_a_secret_split_over_query_parameters_is_blocked(proxy: Proxy,
     response = proxy.session().get(url, timeout=10)
     assert response.status_code == 403
     assert [f["location"] for f in response.json()["findings"]] == ["query:*"]
+    assert upstream.seen_with_marker(marker) == []
+
+
+def test_a_key_nested_deeper_than_max_depth_is_refused_unread(proxy: Proxy,
+                                                               upstream: Upstream) -> None:
+    """Four layers of base64 at the default depth of three: what lies below is not looked
+    into, so the request is refused with inspection_limit, not forwarded."""
+    marker = tag()
+    blob = f"key {AWS_KEY}"
+    for _ in range(4):
+        blob = b64(blob)
+    response = proxy.session().post(
+        f"https://allowed.test:{upstream.ports['https']}/deep?t={marker}",
+        json={"blob": blob}, timeout=10)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
+        403, "inspection_limit")
+    assert upstream.seen_with_marker(marker) == []
+
+
+def test_a_password_in_an_xml_settings_file_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
+    """Maven's settings.xml: the password is an element's text, not `password=`."""
+    marker = tag()
+    settings = ("<settings><servers><server><id>releases</id><username>deploy</username>"
+                f"<password>{XML_PASSWORD}</password></server></servers></settings>")
+    response = proxy.session().post(
+        f"https://allowed.test:{upstream.ports['https']}/xml?t={marker}",
+        files={"file": ("settings.xml", settings)}, timeout=10)
+    assert response.status_code == 403
+    assert {f["detector"] for f in response.json()["findings"]} == {"high_entropy_assignment"}
+    assert XML_PASSWORD not in response.text
     assert upstream.seen_with_marker(marker) == []
 
 

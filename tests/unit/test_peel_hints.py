@@ -13,10 +13,12 @@ import base64
 import binascii
 import random
 import textwrap
+from typing import Any
 
 import pytest
 
 from proxy.inspection import layers, peel_hints
+from proxy.inspection.decode_errors import DepthLimitExceeded
 from proxy.inspection.fields import Field
 from tests.unit.test_fast_paths import _PIECES, _random_texts
 
@@ -117,15 +119,33 @@ def _mixed_texts(count: int, seed: int) -> list[str]:
 
 
 def test_peeling_with_the_hints_yields_what_peeling_without_them_yields() -> None:
-    texts = _mixed_texts(4000, seed=31)
+    texts = _mixed_texts(4000, seed=31) + [_four_times_base64(piece) for piece in _PIECES[:20]]
     peeled = 0
+    refused = 0
     for text, _, hint in peel_hints.with_peel_hints(_fields(texts)):
-        alone = list(layers.peel(text.text, max_bytes=1 << 20))
-        hinted = list(layers.peel(text.text, max_bytes=1 << 20, maybe=hint.maybe,
-                                  hints=hint.root))
+        alone = _peel_all(text.text)
+        hinted = _peel_all(text.text, maybe=hint.maybe, hints=hint.root)
         assert hinted == alone, text.text
-        peeled += len(alone) > 1
+        peeled += len(alone[0]) > 1
+        refused += alone[1]
     assert peeled > 1000  # the texts have layers to find
+    assert refused >= 20  # and some have one more than the depth bound (the same with hints)
+
+
+def _four_times_base64(text: str) -> str:
+    for _ in range(4):
+        text = base64.b64encode(f"a note that says: {text}".encode()).decode()
+    return f"see {text}"
+
+
+def _peel_all(text: str, **hints: Any) -> tuple[list[layers.Layer], bool]:
+    """What peel yields, and whether it then refused the text for its depth."""
+    found: list[layers.Layer] = []
+    try:
+        found.extend(layers.peel(text, max_bytes=1 << 20, **hints))
+    except DepthLimitExceeded:
+        return found, True
+    return found, False
 
 
 def test_the_runs_to_decode_are_located_in_ascii_texts_only() -> None:

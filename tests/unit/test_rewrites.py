@@ -17,7 +17,15 @@ from proxy.inspection.engine import Text, inspect_texts
 from proxy.inspection.evaluate import load_corpus
 from proxy.inspection.findings import Match
 from proxy.inspection.scanner import Scanner
-from proxy.inspection.transforms import ROT13_BYTES, TRANSFORMS, reported_in_rewrite, rot13
+from proxy.inspection.transforms import (
+    ROT13_BYTES,
+    TAG_MAX,
+    TRANSFORMS,
+    may_glue_markup,
+    reported_in_rewrite,
+    rot13,
+    unmarked,
+)
 from tests.corpus import fakes
 
 _RNG = random.Random(4242)
@@ -41,7 +49,9 @@ def _texts() -> list[str]:
     texts += [e.text for e in corpus if e.encoding not in TRANSFORMS][::3]
     texts += [AWS_KEY[::-1], rot13(AWS_KEY), f"é {GITHUB[::-1]} ü", "", "x", "\udc80 lone",
               _grouped(AWS_KEY), f"token: {_grouped(GITHUB)}", "visit https://a.example now",
-              "-".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5))]
+              "-".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5)),
+              f"<k>{AWS_KEY[:8]}<![CDATA[]]>{AWS_KEY[8:]}</k>", "Promise<void> and a<b, c>d",
+              f"{GITHUB[:9]}<!-- TODO -->{GITHUB[9:]}", "<p>Plain <b>HTML</b> text</p>"]
     _RNG.shuffle(texts)
     return texts
 
@@ -103,6 +113,12 @@ def _grouped(value: str, size: int = 4) -> str:
     (f"the first half is {AWS_KEY[:10]} and the second half is {AWS_KEY[10:]}", ("rejoined",)),
     (f"starts {GITHUB[:15]}, goes on {GITHUB[15:30]}, ends {GITHUB[30:]}.", ("rejoined",)),
     (f'key = "{AWS_KEY[:8]}" # rest: {AWS_KEY[8:]}', ("rejoined",)),
+    (f"<a><k>{AWS_KEY[:8]}<![CDATA[]]>{AWS_KEY[8:]}</k></a>", ("unmarked",)),
+    (f"<k><![CDATA[{AWS_KEY[:8]}]]><![CDATA[{AWS_KEY[8:]}]]></k>", ("unmarked",)),
+    (f"<a>{GITHUB[:9]}<!-- TODO:\nFIX -->{GITHUB[9:]}</a>", ("unmarked",)),
+    (f'<p>{AWS_KEY[:6]}<span id="n-1">{AWS_KEY[6:13]}</span>{AWS_KEY[13:]}</p>',
+     ("unmarked",)),
+    (f"{AWS_KEY[:10]}<?PI X?>{AWS_KEY[10:]}", ("unmarked",)),
 ], ids=["aws-in-spaced-groups", "aws-in-groups-after-colon-tab", "github-in-groups-after-equals",
         "aws-in-dashed-groups", "aws-reversed", "aws-rot13", "github-reversed-in-text",
         "base64-of-reversed-aws", "aws-a-character-then-a-dot", "github-comma-space-separated",
@@ -111,7 +127,9 @@ def _grouped(value: str, size: int = 4) -> str:
         "aws-in-slash-separated-groups", "aws-halves-with-semicolon-and-tab",
         "aws-lower-cased", "github-upper-cased", "github-case-swapped",
         "base64-of-aws-lower-cased", "aws-halves-cut-by-words", "github-in-three-pieces",
-        "aws-cut-by-a-comment",
+        "aws-cut-by-a-comment", "aws-cut-by-an-empty-cdata-section",
+        "aws-in-two-cdata-sections", "github-cut-by-an-xml-comment",
+        "aws-cut-by-html-tags-with-attributes", "aws-cut-by-a-processing-instruction",
         ])  # never a key in a test name
 def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: str,
                                                         layers: tuple[str, ...]) -> None:
@@ -129,12 +147,18 @@ def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: s
     "/".join(["src", "app", "AKIA", "ROUTES", "ORDERS", "HANDLERS", "PY"]),  # not 16 after AKIA
     ".".join("AKIA2OGYBAH6STMMNXN"),  # one character short
     "AKIA2OGYBA\nsome prose between the halves\nH6STMMNXNQ",  # not adjacent
+    # markup removed glues elements: names and values that make no key of a fixed shape
+    "<user>admin</user><password>correct-horse-battery-staple-and-more</password>",
+    '<a href="https://docs.example">docs</a> mail me: <b>ann@example.com</b>',
+    "<id>AKIA</id><n>ROUTES</n><n>ORDERS</n><n>HANDLERS</n>",  # not 16 after AKIA
+    f"<k>{AWS_KEY[:8]}<![CDATA[]]>{AWS_KEY[8:19]}</k>",  # one character short
+    f"<k>{AWS_KEY[:10]}</k>\n<p>some prose between the halves</p>\n<k>{AWS_KEY[10:]}</k>",
 ])
 def test_ungrouped_text_is_searched_for_keys_of_a_fixed_shape_only(scanner: Scanner,
                                                                     text: str) -> None:
     inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
-    assert [h for h in inspection.hits
-            if h.finding.layers[-1:] in (("unspaced",), ("undashed",), ("unseparated",))] == []
+    assert [h for h in inspection.hits if h.finding.layers[-1:] in (
+        ("unspaced",), ("undashed",), ("unseparated",), ("unmarked",))] == []
 
 
 def test_texts_are_not_glued_to_each_other_when_separators_are_removed(scanner: Scanner) -> None:
@@ -228,3 +252,43 @@ def test_weak_shaped_keys_are_still_found_rewritten(scanner: Scanner, text: str,
     inspection = inspect_texts([Text("body:$.x", sent)], scanner, KEY, max_depth=3)
     # (a rot13'd URL is a URL with a password as sent too: found plain as well)
     assert (rewrite,) in [hit.finding.layers for hit in inspection.hits]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("<a><k>AB<![CDATA[]]>CD</k></a>", "ABCD"),
+    ("AB<!-- a\ncomment -->CD<!---->EF", "ABCDEF"),
+    ("AB<!-- never closed CD", "AB<!-- never closed CD"),
+    ('AB<span class="x" data-y=\'1\'>CD</span>', "ABCD"),
+    ("AB<?xml version='1.0'?>CD", "ABCD"),
+    ("a < b and c > d, 1<2", "a < b and c > d, 1<2"),  # not tags: no letter after "<"
+    ("AB<" + "x" * (TAG_MAX + 2) + ">CD", "AB<" + "x" * (TAG_MAX + 2) + ">CD"),  # too long
+    ("Promise<void>", "Promise"),
+    ("", ""),
+], ids=["cdata", "comments", "unclosed-comment", "tag-with-attributes", "processing-instruction",
+        "comparisons", "tag-longer-than-the-bound", "generic-type", "empty"])
+def test_unmarked_removes_markup(text: str, expected: str) -> None:
+    assert unmarked(text) == expected
+
+
+def test_unmarked_is_linear_on_unclosed_comments_and_tags() -> None:
+    """Openings with no end: each is passed once, not searched to the end of the text again."""
+    text = "<!--<a " * 200_000  # 1.4 MB: a search from every opening would be 10^11 steps
+    assert unmarked(text) == text
+
+
+@pytest.mark.parametrize(("text", "glues"), [
+    ("AB<!-- x -->CD", True),
+    ("AB<![CDATA[]]>CD", True),
+    ("AB]]>CD", True),  # a CDATA section's end alone
+    ("<p>Hello</p>", True),  # "o</" and ">H": HTML text is rewritten
+    ("AB<?x?>CD", True),
+    ("Promise<void> {", False),  # nothing after the ">"
+    ("const x = a < b && c > d;", False),  # no letter after "<"
+    ("<a>\n  AB\n</a>", False),  # white space on both sides: nothing glued
+    ("AB >CD", False),  # no markup opening
+    ("<a>AB", False),  # the text starts with the markup: nothing before it
+    ("", False),
+], ids=["comment", "cdata", "cdata-end", "html", "processing-instruction", "generic-type",
+        "comparisons", "element-on-its-own-lines", "greater-than-only", "markup-first", "empty"])
+def test_only_markup_between_key_characters_is_rewritten(text: str, glues: bool) -> None:
+    assert may_glue_markup(text) is glues
