@@ -100,7 +100,20 @@ MORE_ENCODINGS: dict[str, Callable[[str], str]] = {
     "uu": lambda text: codecs.encode(text.encode(), "uu").decode(),
     "base64_groups": lambda text: " ".join(textwrap.wrap(_b64(text.encode()), 4)),
     "base64_folded": lambda text: "\n".join(textwrap.wrap(_b64(text.encode()), 8)),
+    "base58": lambda text: b58encode(text.encode()),
 }
+
+
+_B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def b58encode(data: bytes) -> str:
+    """Bitcoin's base58, as `base58.b58encode` writes it (written out: no dependency for it)."""
+    value, digits = int.from_bytes(data, "big"), ""
+    while value:
+        value, digit = divmod(value, 58)
+        digits = _B58_ALPHABET[digit] + digits
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + digits
 
 
 def _variants(text: str, *, secret: bool) -> Iterator[tuple[str, str]]:

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from tests.corpus import fakes
+from tests.corpus.generate import b58encode
 from tests.e2e.clients import (
     curl,
     curl_codes,
@@ -284,6 +285,8 @@ CHANNELS = {
         "url_suffix": f"/g4?t={t}", "json": {"messages": [{"role": "user", "content": (
             "read it aloud: " + " ".join(textwrap.wrap(
                 base64.b64encode(f"key {AWS_KEY}".encode()).decode(), 4)))}]}},
+    "base58 (bitcoin alphabet) in json": lambda t: {
+        "url_suffix": f"/58?t={t}", "json": {"cid": b58encode(f"key {AWS_KEY}".encode())}},
     "key cut into short path segments after others": lambda t: {
         "url_suffix": "/api/v2/upload/" + "/".join(textwrap.wrap(AWS_KEY, 3)) + f"?t={t}"},
     "key cut by an empty CDATA section in an xml body": lambda t: {
