@@ -9,7 +9,9 @@ Locations never echo a name that could itself be a secret.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
+from urllib.parse import unquote
 
 from mitmproxy import http
 
@@ -17,13 +19,15 @@ from proxy.inspection.decoders import body_fields, decode_content_encoding, name
 from proxy.inspection.engine import Text
 from proxy.inspection.fields import (
     joined_field,
+    joined_key_windows,
     joined_neighbours,
     joined_suffixes,
-    joined_windows,
 )
 
 PATH = "url.path"
 PATH_JOINED = "url.path:*"  # the path's segments joined from each one on: see engine.is_joined
+# What cuts a path into pieces for those joins: segments, and what separates words in them
+_PATH_SEPARATORS = re.compile(r"[/;.,]+")
 TARGET = "url.target"  # the whole request-target, when it holds a fragment
 METHOD = "method"
 COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
@@ -57,14 +61,15 @@ def _url_texts(request: http.Request) -> Iterator[Text]:
     target = request.path
     path, _, _ = target.partition("?")
     yield _new(Text, (PATH, path, True))
-    # A key cut into path segments (`/u/ghp_R/8xkq2/...`): the segments joined from each one
-    # to the end, peeled (base64 cut so); and in short windows, scanned only (a plain key with
-    # segments after it).
-    if path.count("/") >= 2:
-        segments = path.split("/")
-        for field in joined_suffixes(PATH_JOINED, segments):
+    # A key cut into path segments (`/u/ghp_R/8xkq2/...`, `%2F` or `;` or `.` between the
+    # pieces): the pieces joined from each one to the end, peeled (base64 cut so); and from
+    # where they start like a key, to each later piece, scanned only (a key with segments
+    # after it).
+    pieces = _PATH_SEPARATORS.split(unquote(path, errors="replace"))
+    if len(pieces) >= 3:
+        for field in joined_suffixes(PATH_JOINED, pieces):
             yield _new(Text, (field.location, field.text, True))
-        for field in joined_windows(PATH_JOINED, segments):
+        for field in joined_key_windows(PATH_JOINED, pieces):
             yield _new(Text, (field.location, field.text, False))
     # HTTP allows any token as a method, and the receiver logs it: one not in the registry
     # of common methods is scanned too.

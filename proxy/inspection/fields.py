@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from proxy.inspection.transforms import KEY_STARTS
+
 MIN_FIELD_CHARS = 6  # a shorter string holds no detectable secret or PII on its own ("a@b.io")
 NUMBER_DIGITS = range(9, 20)  # integers yielded as text: SSN (9) to the longest card (19)
 # Pieces of a join: a secret may be cut into single characters (a JSON array of them). Joins
@@ -122,7 +124,6 @@ def joined_neighbours(location: str, values: list[str]) -> Iterator[Field]:
 
 
 MAX_SUFFIX_JOINS = 32  # segments of a path joined from each one on, at most
-WINDOW_PIECES = 8  # segments in a window of a path, at most (see joined_windows)
 WINDOW_MAX_CHARS = 128  # a window's length at most: longer than the keys it is there for
 
 
@@ -138,19 +139,24 @@ def joined_suffixes(location: str, values: list[str]) -> Iterator[Field]:
         yield Field(location, "".join(parts[start:])[:JOIN_MAX_CHARS])
 
 
-def joined_windows(location: str, values: list[str]) -> Iterator[Field]:
-    """Each run of 2 to WINDOW_PIECES neighbouring values joined, up to WINDOW_MAX_CHARS, that
-    does not reach the last value (joined_suffixes has those): a key cut into path segments
-    with more segments after it (`/files/AKI/A2O/.../raw`), which a join to the end glues to
-    them. Fewer pieces than this, or a longer key, must end the path to be found."""
+def joined_key_windows(location: str, values: list[str]) -> Iterator[Field]:
+    """From each value where the values joined start like a key of a fixed shape
+    (transforms.KEY_STARTS), the joins that end at each later value but the last, up to
+    WINDOW_MAX_CHARS (joined_suffixes has the one to the end): a key cut into path segments
+    with more after it (`/files/AKI/A2O/.../raw`), which a join to the end glues to them."""
     parts = _pieces(values)
     for start in range(len(parts) - 2):
+        if not "".join(parts[start:start + _KEY_START_PIECES]).startswith(KEY_STARTS):
+            continue
         joined = parts[start]
-        for end in range(start + 1, min(start + WINDOW_PIECES, len(parts) - 1)):
+        for end in range(start + 1, len(parts) - 1):
             joined += parts[end]
             if len(joined) > WINDOW_MAX_CHARS:
                 break
             yield Field(location, joined)
+
+
+_KEY_START_PIECES = max(map(len, KEY_STARTS))  # pieces enough to spell the longest start
 
 
 def _pieces(values: list[str]) -> list[str]:

@@ -15,7 +15,6 @@ from proxy.inspection.fields import (
     JOIN_PART_MAX,
     MAX_SUFFIX_JOINS,
     WINDOW_MAX_CHARS,
-    WINDOW_PIECES,
 )
 from proxy.inspection.scanner import Scanner
 from tests.corpus import fakes
@@ -47,16 +46,21 @@ def _cut(value: str, width: int) -> str:
 
 
 @pytest.mark.parametrize(("path", "suffixes", "windows"), [
-    ("/a/bc/def", ["abcdef", "bcdef"], ["abc"]),
-    ("/a/bc/def?q=1", ["abcdef", "bcdef"], ["abc"]),  # the query is not a segment
-    ("/a/bc/def/gh", ["abcdefgh", "bcdefgh", "defgh"], ["abc", "abcdef", "bcdef"]),
+    ("/a/bc/def", ["abcdef", "bcdef"], []),  # no piece starts like a key: no windows
+    ("/a/bc/def?q=1", ["abcdef", "bcdef"], []),  # the query is not a segment
     ("/a//b/", ["ab"], []),  # empty segments are no pieces
     ("/v1/messages", ["v1messages"], []),
-    ("/only", [], []),  # one segment: nothing to join
+    ("/docs/file.tar.gz", ["docsfiletargz", "filetargz", "targz"], []),  # "." cuts too
+    ("/a%2Fb%2Fc", ["abc", "bc"], []),  # percent-encoded slashes are undone first
+    ("/only", [], []),  # one piece: nothing to join
     ("/", [], []),
+    ("/x/AK/IA/23/tail", ["xAKIA23tail", "AKIA23tail", "IA23tail", "23tail"],
+     ["AKIA", "AKIA23"]),  # from the piece that starts a key start, to each before the last
+    ("/x/gh/p_/R8/tail", ["xghp_R8tail", "ghp_R8tail", "p_R8tail", "R8tail"],
+     ["ghp_", "ghp_R8"]),
 ])
-def test_segments_are_joined_to_the_end_and_in_windows(path: str, suffixes: list[str],
-                                                       windows: list[str]) -> None:
+def test_pieces_are_joined_to_the_end_and_from_key_starts(path: str, suffixes: list[str],
+                                                          windows: list[str]) -> None:
     assert _joins(path, peeled=True) == suffixes
     assert _joins(path, peeled=False) == windows
     assert [t.text for t in _texts(path) if t.location == PATH] == [path.partition("?")[0]]
@@ -64,14 +68,15 @@ def test_segments_are_joined_to_the_end_and_in_windows(path: str, suffixes: list
 
 def test_joins_are_bounded_in_number_and_length() -> None:
     long_piece = "x" * (JOIN_PART_MAX + 1)  # longer segments are scanned in the path itself
-    path = "/" + "/".join(["ab"] * 100 + [long_piece])
+    path = "/" + "/".join(["AKIA"] * 100 + [long_piece])
     suffixes, windows = _joins(path, peeled=True), _joins(path, peeled=False)
     assert len(suffixes) == MAX_SUFFIX_JOINS - 1
-    assert len(windows) == (MAX_SUFFIX_JOINS - 2) * (WINDOW_PIECES - 1) - sum(
-        range(WINDOW_PIECES - 1))  # the last starts have fewer pieces before the end
     assert all(len(text) <= JOIN_MAX_CHARS and long_piece not in text for text in suffixes)
     assert all(len(text) <= WINDOW_MAX_CHARS for text in windows)
-    assert len(_joins("/" + "/".join(["y" * 60] * 8), peeled=False)) == 6  # 120 chars at most
+    # every piece starts a key here: windows up to the length bound from each, 32 pieces
+    per_start = WINDOW_MAX_CHARS // 4 - 1
+    assert len(windows) == sum(min(per_start, MAX_SUFFIX_JOINS - 2 - start)
+                               for start in range(MAX_SUFFIX_JOINS - 2))
 
 
 @pytest.mark.parametrize("path", [
@@ -80,8 +85,15 @@ def test_joins_are_bounded_in_number_and_length() -> None:
     "/files/" + _cut(AWS_KEY, 3) + "/raw",
     "/x/" + _cut(GITHUB, 2),
     "/x/" + _cut(GITHUB, 6) + "/y/z",
+    "/a/b/" + _cut(GITHUB, 4) + "/x/y",  # ten pieces with more after them
+    "/v1/" + _cut(AWS_KEY, 2) + "/end",
+    "/u/" + _cut(GITHUB, 5).replace("/", "%2F"),
+    "/api;" + _cut(AWS_KEY, 5).replace("/", ";"),
+    "/a/" + _cut(AWS_KEY, 5).replace("/", ".") + "/b",
 ], ids=["github-in-fives", "stripe-in-fives-after-other-segments", "aws-in-threes-then-more",
-        "github-in-twos", "github-in-sixes-then-more"])
+        "github-in-twos", "github-in-sixes-then-more", "github-in-fours-then-more",
+        "aws-in-twos-then-more", "github-cut-by-encoded-slashes", "aws-cut-by-semicolons",
+        "aws-cut-by-dots-inside-a-segment"])
 def test_a_key_cut_into_path_segments_is_found_at_the_joined_location(scanner: Scanner,
                                                                      path: str) -> None:
     inspection = inspect_texts(_texts(path), scanner, KEY, max_depth=3)
