@@ -110,9 +110,21 @@ _KEY_START = re.compile(
 _PIECE = re.compile(r"[A-Za-z0-9_.-]{2,}")
 
 
+# A key written in groups after a word (`my key is AKIA 2OGY BAH6 STMM NXNQ`, a CSV row, one
+# group a line): from a piece that starts like a key, the groups that follow, each right after
+# the one before it (1 to GROUP_GAP separator characters between them) and all as wide as the
+# first but the last (which may be narrower), are glued on, each step a candidate, up to
+# GROUPED_MAX characters: more pieces than REJOIN_PIECES, none skipped. Words of prose are not
+# of one width, so a key start in prose is glued to a word or two at most.
+GROUP_GAP = 3
+GROUPED_MAX = 128
+_NEXT_GROUP = re.compile(rf"[{re.escape(SEPARATORS)}]{{1,{GROUP_GAP}}}([A-Za-z0-9_.-]+)")
+
+
 def rejoined(text: str) -> str:
     """Every piece that starts like a key, glued to 1 to REJOIN_PIECES of the pieces after it
-    (not plain lower-case words), one candidate a line; empty when there is none."""
+    (not plain lower-case words), and to each run of groups right after it (see GROUP_GAP),
+    one candidate a line; empty when there is none."""
     candidates: list[str] = []
     for start in _KEY_START.finditer(text):
         pieces = [piece for piece in _PIECE.findall(text, start.end(), start.end() + REJOIN_SPAN)
@@ -121,6 +133,16 @@ def rejoined(text: str) -> str:
         for piece in pieces[:REJOIN_PIECES]:
             joined += piece
             candidates.append(joined)
+        joined, end, width = start.group(), start.end(), 0
+        while len(joined) < GROUPED_MAX and (group := _NEXT_GROUP.match(text, end)) is not None:
+            piece = group.group(1)
+            width = width or len(piece)
+            if len(piece) > width:
+                break
+            joined, end = joined + piece, group.end()
+            candidates.append(joined)
+            if len(piece) < width:  # the last, narrower group
+                break
     return "\n".join(candidates)
 
 

@@ -287,6 +287,9 @@ CHANNELS = {
                 base64.b64encode(f"key {AWS_KEY}".encode()).decode(), 4)))}]}},
     "base58 (bitcoin alphabet) in json": lambda t: {
         "url_suffix": f"/58?t={t}", "json": {"cid": b58encode(f"key {AWS_KEY}".encode())}},
+    "key in groups of four after words in a chat message": lambda t: {
+        "url_suffix": f"/gw?t={t}", "json": {"messages": [{"role": "user", "content": (
+            "my key is " + " ".join(textwrap.wrap(AWS_KEY, 4)) + ", keep it")}]}},
     "caesar cipher (shift 3) in a chat message": lambda t: {
         "url_suffix": f"/c3?t={t}", "json": {"messages": [{"role": "user", "content": (
             "shifted: " + AWS_KEY.translate(str.maketrans(

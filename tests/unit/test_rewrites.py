@@ -138,6 +138,13 @@ def _grouped(value: str, size: int = 4) -> str:
     (f'<p>{AWS_KEY[:6]}<span id="n-1">{AWS_KEY[6:13]}</span>{AWS_KEY[13:]}</p>',
      ("unmarked",)),
     (f"{AWS_KEY[:10]}<?PI X?>{AWS_KEY[10:]}", ("unmarked",)),
+    (f"my key is {_grouped(AWS_KEY)} thanks", ("rejoined",)),
+    (f"the token is {_grouped(GITHUB)}", ("rejoined",)),
+    ("id,name,key\n7,build," + ",".join(_grouped(AWS_KEY).split()) + ",x", ("rejoined",)),
+    ("key follows\n" + "\n".join(_grouped(AWS_KEY, 5).split()) + "\nthat was it",
+     ("rejoined",)),
+    (f"use {GITHUB[:4]}\t" + "\t".join(_grouped(GITHUB[4:], 9).split()) + " now",
+     ("rejoined",)),
     (_caesar(AWS_KEY, 3), ("unshifted",)),
     (f"the token is {_caesar(GITHUB, 25)}, keep it", ("unshifted",)),
     (_code_shift(GITHUB, 1), ("unshifted",)),
@@ -156,6 +163,8 @@ def _grouped(value: str, size: int = 4) -> str:
         "aws-cut-by-a-comment", "aws-cut-by-an-empty-cdata-section",
         "aws-in-two-cdata-sections", "github-cut-by-an-xml-comment",
         "aws-cut-by-html-tags-with-attributes", "aws-cut-by-a-processing-instruction",
+        "aws-in-groups-after-words", "github-in-groups-after-words", "aws-groups-in-a-csv-row",
+        "aws-one-group-a-line-after-words", "github-groups-of-nine-with-tabs-after-a-word",
         "aws-caesar-3", "github-caesar-25-in-prose", "github-code-points-plus-one",
         "aws-code-points-minus-two-in-code", "aws-doubled", "github-doubled-in-prose",
         "base64-of-aws-caesar-7",
@@ -242,6 +251,11 @@ def test_personal_data_is_not_looked_for_in_rewrites(scanner: Scanner, text: str
     "use ghp_ tokens: see DOCS2024, README and CHANGELOG for the migration steps",
     'if token.startswith(("ghp_", "gho_", "github_pat_")): return GITHUB_TOKEN_KIND',
     "eyJ is how a JWT starts; then HEADER.PAYLOAD.SIGNATURE, each base64url",
+    # a key start followed by words, or by groups that make no key
+    "ghp_ tokens are issued by GitHub and look like this one in the settings page",
+    "AKIA IS THE PREFIX OF KEYS FOR IAM USERS AND ASIA OF TEMPORARY ONES",
+    "my key is " + _grouped(AWS_KEY[:19]),  # one character short
+    "sk_live_ keys, then sk_test_ keys, then rk_live_ ones: 24 characters after each",
 ])
 def test_honest_texts_rewritten_find_nothing(scanner: Scanner, text: str) -> None:
     assert inspect_texts([Text("body:$.x", text)], scanner, KEY, max_depth=3).hits == ()
