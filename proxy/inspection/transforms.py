@@ -218,7 +218,8 @@ def _without_comments(text: str) -> str:
 
 # A key of a fixed shape enciphered by a shift: a Caesar cipher (every ASCII letter moved n
 # places, n = 1 to 25 but 13, which is rot13, a rewrite of its own; digits and signs kept),
-# or every printable ASCII character's code moved by 1 to 3 either way (`chr(ord(c) + 1)`);
+# every printable ASCII character's code moved by 1 to 3 either way (`chr(ord(c) + 1)`),
+# ROT47 or Atbash;
 # and a key with every character doubled (`AAKKIIAA...`). Each is undone only where a key's
 # start appears so enciphered (KEY_STARTS, followed by KEY_FOLLOW characters for a shift): a
 # hyperscan pass for those picks the texts, and the rewrite is the text with the shift undone
@@ -245,10 +246,17 @@ def _inverse(table: dict[int, int]) -> dict[int, int]:
     return {value: key for key, value in table.items()}
 
 
+# Two more substitutions of the same kind: ROT47 (printable ASCII rotated by 47, its own
+# inverse) and Atbash (the alphabet reversed, A and Z swapped).
+_ROT47 = str.maketrans(_PRINTABLE, _PRINTABLE[47:] + _PRINTABLE[:47])
+_ATBASH = str.maketrans(string.ascii_uppercase + string.ascii_lowercase,
+                        string.ascii_uppercase[::-1] + string.ascii_lowercase[::-1])
+
 # (shift, the key starts it makes, the table that undoes it)
 SHIFTS: tuple[tuple[dict[int, int], tuple[str, ...], dict[int, int]], ...] = tuple(
     (table, tuple(start.translate(table) for start in KEY_STARTS), _inverse(table))
-    for table in (*map(_letter_shift, LETTER_SHIFTS), *map(_code_shift, CODE_SHIFTS)))
+    for table in (*map(_letter_shift, LETTER_SHIFTS), *map(_code_shift, CODE_SHIFTS), _ROT47,
+                  _ATBASH))
 DOUBLED_STARTS = tuple("".join(char * 2 for char in start) for start in KEY_STARTS)
 
 

@@ -100,6 +100,15 @@ def _code_shift(value: str, shift: int) -> str:
     return "".join(chr(ord(char) + shift) for char in value)
 
 
+def _rot47(value: str) -> str:
+    return "".join(chr(33 + (ord(c) - 33 + 47) % 94) if 33 <= ord(c) <= 126 else c for c in value)
+
+
+def _atbash(value: str) -> str:
+    upper, lower = string.ascii_uppercase, string.ascii_lowercase
+    return value.translate(str.maketrans(upper + lower, upper[::-1] + lower[::-1]))
+
+
 def _doubled(value: str) -> str:
     return "".join(char * 2 for char in value)
 
@@ -149,6 +158,8 @@ def _grouped(value: str, size: int = 4) -> str:
     (f"the token is {_caesar(GITHUB, 25)}, keep it", ("unshifted",)),
     (_code_shift(GITHUB, 1), ("unshifted",)),
     (f'key = "{_code_shift(AWS_KEY, -2)}"', ("unshifted",)),
+    (_rot47(f"key {AWS_KEY}"), ("unshifted",)),
+    (f"atbash: {_atbash(GITHUB)}", ("unshifted",)),
     (_doubled(AWS_KEY), ("undoubled",)),
     (f"here: {_doubled(GITHUB)} (doubled)", ("undoubled",)),
     (base64.b64encode(_caesar(AWS_KEY, 7).encode()).decode(), ("base64", "unshifted")),
@@ -166,8 +177,8 @@ def _grouped(value: str, size: int = 4) -> str:
         "aws-in-groups-after-words", "github-in-groups-after-words", "aws-groups-in-a-csv-row",
         "aws-one-group-a-line-after-words", "github-groups-of-nine-with-tabs-after-a-word",
         "aws-caesar-3", "github-caesar-25-in-prose", "github-code-points-plus-one",
-        "aws-code-points-minus-two-in-code", "aws-doubled", "github-doubled-in-prose",
-        "base64-of-aws-caesar-7",
+        "aws-code-points-minus-two-in-code", "aws-rot47", "github-atbash", "aws-doubled",
+        "github-doubled-in-prose", "base64-of-aws-caesar-7",
         ])  # never a key in a test name
 def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: str,
                                                         layers: tuple[str, ...]) -> None:
@@ -197,6 +208,8 @@ def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: s
     "AAKKIIAA is AKIA with every letter doubled, and so is gghhpp__ for GitHub",
     _doubled(AWS_KEY[:19]),  # one character short
     _caesar(AWS_KEY[:19], 5),
+    _rot47("the agent reads the build log and proposes a patch: AKIA keys are ids"),
+    _atbash("AKIA is the prefix of access key ids, ghp_ of GitHub tokens"),
     # a shift undone reads everything shifted alike: only keys of a fixed shape are looked for
     _caesar(f"{AWS_KEY[:12]} and password = {fakes.chars(_RNG, fakes.BASE62, 24)}", 3),
     _doubled(f"{AWS_KEY[:12]} and password = {fakes.chars(_RNG, fakes.BASE62, 24)}"),
