@@ -43,6 +43,7 @@ from proxy.inspection.transforms import (
     UNMARKED,
     UNSHIFTED,
     UNSPACED_DETECTORS,
+    RewriteLimitExceeded,
     may_glue_markup,
     shifted_start_patterns,
     unmarked,
@@ -209,7 +210,12 @@ class Scanner:
             for name, indexes in by_rewrite.items():
                 rewrite = TRANSFORMS[name]
                 for index in indexes:
-                    if matches := self.scan(rewrite(texts[index])):
+                    try:
+                        rewritten_text = rewrite(texts[index])
+                    except RewriteLimitExceeded:  # decoys: the text is not let through
+                        rewritten.append((index, name, [_SCAN_LIMIT_MATCH]))
+                        continue
+                    if matches := self.scan(rewritten_text):
                         rewritten.append((index, name, matches))
         return results, rewritten
 
@@ -490,6 +496,10 @@ def _char_offsets(data: bytes, byte_offsets: Sequence[int]) -> dict[int, int]:
         mapping[offset] = chars
         previous = offset
     return mapping
+
+
+# What a rewrite that ran past its budget reports: the engine blocks on it (inspection_limit).
+_SCAN_LIMIT_MATCH = Match(detector=SCAN_LIMIT_ID, start=0, end=0, value="")
 
 
 def _matches(found: list[_Found], cut: int | None, offset: Callable[[int], int]) -> list[Match]:

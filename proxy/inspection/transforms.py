@@ -25,6 +25,7 @@ import string
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.detectors import Detector, reads_as_words
 from proxy.inspection.findings import Kind
 
@@ -121,18 +122,35 @@ GROUPED_MAX = 128
 _NEXT_GROUP = re.compile(rf"[{re.escape(SEPARATORS)}]{{1,{GROUP_GAP}}}([A-Za-z0-9_.-]+)")
 
 
+# The candidates of one text (rejoined), or its windows (unshifted), in characters, at most: a
+# text of key starts alone (`AKIA AKIA AKIA ...`, each start glued to the groups after it)
+# would make thousands of times its length. Past it, RewriteLimitExceeded: the request is
+# blocked, not let through with the candidates after the decoys unmade.
+REJOIN_BUDGET_FACTOR = 8
+REJOIN_BUDGET_MIN = 64 * 1024
+
+
+class RewriteLimitExceeded(DecodeLimitExceeded):
+    """A rewrite would make more text than its budget (a flood of decoys)."""
+
+
 def rejoined(text: str) -> str:
     """Every piece that starts like a key, glued to 1 to REJOIN_PIECES of the pieces after it
     (not plain lower-case words), and to each run of groups right after it (see GROUP_GAP),
-    one candidate a line; empty when there is none."""
+    one candidate a line; empty when there is none. Raises RewriteLimitExceeded past the
+    budget (see REJOIN_BUDGET_FACTOR)."""
     candidates: list[str] = []
+    budget = REJOIN_BUDGET_FACTOR * len(text) + REJOIN_BUDGET_MIN
     for start in _KEY_START.finditer(text):
+        if budget < 0:
+            raise RewriteLimitExceeded("rejoined candidates exceed their budget")
         pieces = [piece for piece in _PIECE.findall(text, start.end(), start.end() + REJOIN_SPAN)
                   if not (piece.isalpha() and piece.islower())]
         joined = start.group()
         for piece in pieces[:REJOIN_PIECES]:
             joined += piece
             candidates.append(joined)
+            budget -= len(joined)
         joined, end, width = start.group(), start.end(), 0
         while len(joined) < GROUPED_MAX and (group := _NEXT_GROUP.match(text, end)) is not None:
             piece = group.group(1)
@@ -141,6 +159,7 @@ def rejoined(text: str) -> str:
                 break
             joined, end = joined + piece, group.end()
             candidates.append(joined)
+            budget -= len(joined)
             if len(piece) < width:  # the last, narrower group
                 break
     return "\n".join(candidates)
@@ -272,11 +291,26 @@ def shifted_start_patterns() -> list[bytes]:
     return patterns
 
 
+SHIFT_WINDOW = 256  # characters read from an enciphered key start: longer than the keys
+
+
 def unshifted(text: str) -> str:
-    """`text` with each shift undone whose enciphered key start it holds, one copy a line;
-    empty when it holds none."""
-    return "\n".join(text.translate(undo) for _, starts, undo in SHIFTS
-                     if any(start in text for start in starts))
+    """From each key start enciphered by a shift, the next SHIFT_WINDOW characters with that
+    shift undone, one a line; empty when there is none. Raises RewriteLimitExceeded past the
+    budget (see REJOIN_BUDGET_FACTOR): a text of enciphered starts alone."""
+    windows: list[str] = []
+    budget = REJOIN_BUDGET_FACTOR * len(text) + REJOIN_BUDGET_MIN
+    for _, starts, undo in SHIFTS:
+        for start in starts:
+            at = text.find(start)
+            while at >= 0:
+                window = text[at:at + SHIFT_WINDOW]
+                budget -= len(window)
+                if budget < 0:
+                    raise RewriteLimitExceeded("unshifted windows exceed their budget")
+                windows.append(window.translate(undo))
+                at = text.find(start, at + 1)
+    return "\n".join(windows)
 
 
 def undoubled(text: str) -> str:

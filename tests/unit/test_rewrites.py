@@ -20,9 +20,12 @@ from proxy.inspection.findings import Match
 from proxy.inspection.scanner import Scanner
 from proxy.inspection.transforms import (
     ROT13_BYTES,
+    SHIFT_WINDOW,
     TAG_MAX,
     TRANSFORMS,
+    RewriteLimitExceeded,
     may_glue_markup,
+    rejoined,
     reported_in_rewrite,
     rot13,
     undoubled,
@@ -363,11 +366,14 @@ def test_only_markup_between_key_characters_is_rewritten(text: str, glues: bool)
 def test_unshifted_undoes_each_shift_found_and_nothing_else() -> None:
     assert unshifted("no enciphered key start here") == ""
     text = f"x {_caesar(AWS_KEY, 4)} y"
-    assert unshifted(text) == _caesar(text, 26 - 4)  # the whole text: "x" becomes "t"
-    assert AWS_KEY in unshifted(text)
+    assert unshifted(text) == f"{AWS_KEY} u"  # from the start on, shift undone: "y" is "u"
     both = f"{_caesar(AWS_KEY, 4)} {_code_shift(GITHUB, -1)}"
     lines = unshifted(both).split("\n")
-    assert len(lines) == 2 and AWS_KEY in lines[0] and GITHUB in lines[1]
+    assert len(lines) == 2 and lines[0].startswith(AWS_KEY) and lines[1] == GITHUB
+    far = _caesar(AWS_KEY, 4) + " " * SHIFT_WINDOW + "tail"
+    assert unshifted(far) == AWS_KEY + " " * (SHIFT_WINDOW - len(AWS_KEY))
+    with pytest.raises(RewriteLimitExceeded):  # enciphered starts alone: refused
+        unshifted(_caesar("AKIA ", 4) * 100_000)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -380,3 +386,18 @@ def test_unshifted_undoes_each_shift_found_and_nothing_else() -> None:
 def test_undoubled_halves_the_runs_that_start_like_a_doubled_key(text: str, expected: str
                                                                  ) -> None:
     assert undoubled(text) == expected
+
+
+def test_a_flood_of_key_starts_is_refused_not_glued_without_end(scanner: Scanner) -> None:
+    """`AKIA AKIA ...`: every start glued to the groups after it would make thousands of times
+    the text. Past its budget rejoined raises, and the request is blocked (a scan limit), with
+    the key behind the decoys unread."""
+    flood = "AKIA " * 20_000 + f"my key is {_grouped(AWS_KEY)}"
+    with pytest.raises(RewriteLimitExceeded):
+        rejoined(flood)
+    inspection = inspect_texts([Text("body:$.x", flood), Text("body:$.y", "ok")], scanner, KEY,
+                               max_depth=3)
+    assert inspection.limit_reached
+    short = "AKIA " * 20 + f"my key is {_grouped(AWS_KEY)}"  # within the budget: found
+    assert AWS_KEY in rejoined(short).split("\n")
+    assert len(rejoined("AKIA " + "abcd " * 20_000)) < 4096  # one start: one bounded run
