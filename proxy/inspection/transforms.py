@@ -24,6 +24,7 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import NamedTuple
 
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.detectors import Detector, reads_as_words
@@ -271,9 +272,16 @@ _ROT47 = str.maketrans(_PRINTABLE, _PRINTABLE[47:] + _PRINTABLE[:47])
 _ATBASH = str.maketrans(string.ascii_uppercase + string.ascii_lowercase,
                         string.ascii_uppercase[::-1] + string.ascii_lowercase[::-1])
 
-# (shift, the key starts it makes, the table that undoes it)
-SHIFTS: tuple[tuple[dict[int, int], tuple[str, ...], dict[int, int]], ...] = tuple(
-    (table, tuple(start.translate(table) for start in KEY_STARTS), _inverse(table))
+class Shift(NamedTuple):
+    table: dict[int, int]  # what the shift does
+    starts: tuple[str, ...]  # KEY_STARTS shifted
+    undo: dict[int, int]  # what undoes it
+    follow: frozenset[str]  # KEY_FOLLOW shifted: the characters of a key, enciphered
+
+
+SHIFTS: tuple[Shift, ...] = tuple(
+    Shift(table, tuple(start.translate(table) for start in KEY_STARTS), _inverse(table),
+          frozenset(KEY_FOLLOW.translate(table)))
     for table in (*map(_letter_shift, LETTER_SHIFTS), *map(_code_shift, CODE_SHIFTS), _ROT47,
                   _ATBASH))
 DOUBLED_STARTS = tuple("".join(char * 2 for char in start) for start in KEY_STARTS)
@@ -283,8 +291,8 @@ def shifted_start_patterns() -> list[bytes]:
     """Hyperscan patterns for the gate of `unshifted`: each key start shifted, then
     KEY_FOLLOW_MIN characters of KEY_FOLLOW shifted alike."""
     patterns = []
-    for table, starts, _ in SHIFTS:
-        follow = "".join(sorted(set(KEY_FOLLOW.translate(table))))
+    for shift in SHIFTS:
+        follow, starts = "".join(sorted(shift.follow)), shift.starts
         cls = "".join(f"\\x{ord(char):02x}" for char in follow)
         patterns += [f"{re.escape(start)}[{cls}]{{{KEY_FOLLOW_MIN}}}".encode()
                      for start in starts]
@@ -295,20 +303,24 @@ SHIFT_WINDOW = 256  # characters read from an enciphered key start: longer than 
 
 
 def unshifted(text: str) -> str:
-    """From each key start enciphered by a shift, the next SHIFT_WINDOW characters with that
-    shift undone, one a line; empty when there is none. Raises RewriteLimitExceeded past the
-    budget (see REJOIN_BUDGET_FACTOR): a text of enciphered starts alone."""
+    """From each key start enciphered by a shift where a key can start (not right after a
+    character of a key, enciphered alike: a key's boundary), the next SHIFT_WINDOW
+    characters with that shift undone, one a line; empty when there is none. Raises
+    RewriteLimitExceeded past the budget (see REJOIN_BUDGET_FACTOR)."""
     windows: list[str] = []
     budget = REJOIN_BUDGET_FACTOR * len(text) + REJOIN_BUDGET_MIN
-    for _, starts, undo in SHIFTS:
-        for start in starts:
+    for shift in SHIFTS:
+        for start in shift.starts:
             at = text.find(start)
             while at >= 0:
-                window = text[at:at + SHIFT_WINDOW]
-                budget -= len(window)
-                if budget < 0:
-                    raise RewriteLimitExceeded("unshifted windows exceed their budget")
-                windows.append(window.translate(undo))
+                # Inside a word, a window would start a "key" the plain text does not: the
+                # JSON escapes of a word list (`del\\n...`) shifted read `gho_q...`.
+                if not at or text[at - 1] not in shift.follow:
+                    window = text[at:at + SHIFT_WINDOW]
+                    budget -= len(window)
+                    if budget < 0:
+                        raise RewriteLimitExceeded("unshifted windows exceed their budget")
+                    windows.append(window.translate(shift.undo))
                 at = text.find(start, at + 1)
     return "\n".join(windows)
 

@@ -212,6 +212,9 @@ def test_a_rewritten_secret_is_found_under_its_rewrite(scanner: Scanner, text: s
     _doubled(AWS_KEY[:19]),  # one character short
     _caesar(AWS_KEY[:19], 5),
     _rot47("the agent reads the build log and proposes a patch: AKIA keys are ids"),
+    # a word list as raw JSON escapes it: shifted back by 3, `del\\n` reads `gho_q`, and the
+    # words after it read as a token's characters; no key starts inside a word
+    "\\n".join(["vdel", "bbcutm", "bbcuts", "betarand", "bformdec1y", "bformenc1"]),
     _atbash("AKIA is the prefix of access key ids, ghp_ of GitHub tokens"),
     # a shift undone reads everything shifted alike: only keys of a fixed shape are looked for
     _caesar(f"{AWS_KEY[:12]} and password = {fakes.chars(_RNG, fakes.BASE62, 24)}", 3),
