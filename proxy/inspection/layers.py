@@ -249,6 +249,14 @@ _UNTAG = {code: code - 0xE0000 for code in range(0xE0020, 0xE007F)}
 MIN_SELECTOR_RUN = 8
 _SELECTOR_RUN = re.compile(f"[\uFE00-\uFE0F\U000E0100-\U000E01EF]{{{MIN_SELECTOR_RUN},}}")
 _FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
+# Text hidden as bits in zero-width characters (zero-width steganography: U+200B and U+200C
+# for 0 and 1, U+200D between characters, and the like). Honest text has them one at a time
+# (a joiner inside an emoji sequence): a run of MIN_ZERO_WIDTH_RUN is a payload.
+ZERO_WIDTH_BITS = "\u200b\u200c\u200d\u2060\ufeff"
+MIN_ZERO_WIDTH_RUN = 40  # five bytes at eight bits each
+MIN_HIDDEN_TEXT = 6  # characters a hidden reading must have: a shorter one holds nothing
+_ZERO_WIDTH_HINT = re.compile(f"[{ZERO_WIDTH_BITS}]{{2}}")
+_ZERO_WIDTH_RUN = re.compile(f"[{ZERO_WIDTH_BITS}]{{{MIN_ZERO_WIDTH_RUN},}}")
 # Base85 (`base64.b85encode`, git's and RFC 1924's alphabet) and Ascii85 (`a85encode`, Adobe's,
 # with or without its `<~ ~>`) use nearly every printable ASCII character, so a run of them is a
 # token: MIN_BASE85_RUN or more characters without white space. Most such tokens are paths,
@@ -678,7 +686,13 @@ def _normalise(text: str) -> tuple[str, tuple[str, ...]]:
 
 
 def _hidden(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
-    """The hidden texts of a non-ASCII text's tags and variation selectors, once per chain."""
+    """The hidden texts of a non-ASCII text's tags, variation selectors and zero-width bits,
+    once per chain."""
+    if "zero_width_bits" not in done and any(char in text for char in ZERO_WIDTH_BITS) \
+            and _ZERO_WIDTH_HINT.search(text):
+        for run in _ZERO_WIDTH_RUN.findall(text):
+            if (hidden := _zero_width_text(run)) is not None:
+                yield hidden, ("zero_width_bits",), 0
     if max(text) < "\ufe00":  # no tag or selector can be there (one C pass, most texts)
         return
     if "tags" not in done and (tagged := _TAG_RUN.findall(text)):
@@ -687,6 +701,32 @@ def _hidden(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, 
         smuggled = _read(b"".join(map(_selector_bytes, runs)), ("variation_selectors",))
         if smuggled is not None:
             yield smuggled[0], smuggled[1], 0
+
+
+def _zero_width_text(run: str) -> str | None:
+    """The text a run of zero-width characters spells as bits: two of them are 0 and 1 (either
+    way round), eight bits a byte; or, with a third between the characters, each piece is one
+    character's code in binary (`ord(c)` written with `bin()`, as zero-width steganography
+    tools write it). None when no reading is text."""
+    symbols = sorted(set(run))
+    readings: list[str] = []
+    if len(symbols) == 2:
+        for zero, one in (symbols, symbols[::-1]):
+            bits = run.translate({ord(zero): "0", ord(one): "1"})
+            usable = len(bits) - len(bits) % 8
+            raw = int(bits[:usable], 2).to_bytes(usable // 8, "big")
+            readings.append(raw.decode("utf-8", "replace"))
+    elif len(symbols) == 3:
+        for separator in symbols:
+            zero, one = (symbol for symbol in symbols if symbol != separator)
+            for low, high in ((zero, one), (one, zero)):
+                pieces = run.translate({ord(low): "0", ord(high): "1"}).split(separator)
+                codes = [int(piece, 2) for piece in pieces if 0 < len(piece) <= 21]
+                readings.append("".join(chr(code) for code in codes if code <= 0x10FFFF))
+    for reading in readings:
+        if len(reading) >= MIN_HIDDEN_TEXT and is_text(reading):
+            return reading
+    return None
 
 
 def _selector_bytes(run: str) -> bytes:

@@ -89,6 +89,12 @@ HIDDEN: dict[str, Callable[[str], str]] = {
 }
 
 
+def zero_width_bits(data: bytes) -> str:
+    """Bytes as bits in zero-width characters: U+200B for 0, U+200C for 1, eight a byte."""
+    bits = "".join(f"{byte:08b}" for byte in data)
+    return bits.replace("0", "\u200b").replace("1", "\u200c")
+
+
 # Encodings added after the corpus first had negatives: positives only, for the same reason.
 MORE_ENCODINGS: dict[str, Callable[[str], str]] = {
     "binary": lambda text: " ".join(f"{byte:08b}" for byte in text.encode()),
@@ -101,6 +107,7 @@ MORE_ENCODINGS: dict[str, Callable[[str], str]] = {
     "base64_groups": lambda text: " ".join(textwrap.wrap(_b64(text.encode()), 4)),
     "base64_folded": lambda text: "\n".join(textwrap.wrap(_b64(text.encode()), 8)),
     "base58": lambda text: b58encode(text.encode()),
+    "zero_width_bits": lambda text: "Noted, thanks." + zero_width_bits(text.encode()),
 }
 
 

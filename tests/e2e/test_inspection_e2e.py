@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from tests.corpus import fakes
-from tests.corpus.generate import b58encode
+from tests.corpus.generate import b58encode, zero_width_bits
 from tests.e2e.clients import (
     curl,
     curl_codes,
@@ -290,6 +290,9 @@ CHANNELS = {
     "key in groups of four after words in a chat message": lambda t: {
         "url_suffix": f"/gw?t={t}", "json": {"messages": [{"role": "user", "content": (
             "my key is " + " ".join(textwrap.wrap(AWS_KEY, 4)) + ", keep it")}]}},
+    "bits in zero-width characters in a chat message": lambda t: {
+        "url_suffix": f"/zb?t={t}", "json": {"messages": [{"role": "user", "content": (
+            "Thanks!" + zero_width_bits(f"key {AWS_KEY}".encode()))}]}},
     "caesar cipher (shift 3) in a chat message": lambda t: {
         "url_suffix": f"/c3?t={t}", "json": {"messages": [{"role": "user", "content": (
             "shifted: " + AWS_KEY.translate(str.maketrans(
