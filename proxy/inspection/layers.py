@@ -254,7 +254,6 @@ _FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
 # (a joiner inside an emoji sequence): a run of MIN_ZERO_WIDTH_RUN is a payload.
 ZERO_WIDTH_BITS = "\u200b\u200c\u200d\u2060\ufeff"
 MIN_ZERO_WIDTH_RUN = 40  # five bytes at eight bits each
-MIN_HIDDEN_TEXT = 6  # characters a hidden reading must have: a shorter one holds nothing
 _ZERO_WIDTH_HINT = re.compile(f"[{ZERO_WIDTH_BITS}]{{2}}")
 _ZERO_WIDTH_RUN = re.compile(f"[{ZERO_WIDTH_BITS}]{{{MIN_ZERO_WIDTH_RUN},}}")
 # Base85 (`base64.b85encode`, git's and RFC 1924's alphabet) and Ascii85 (`a85encode`, Adobe's,
@@ -724,7 +723,7 @@ def _zero_width_text(run: str) -> str | None:
                 codes = [int(piece, 2) for piece in pieces if 0 < len(piece) <= 21]
                 readings.append("".join(chr(code) for code in codes if code <= 0x10FFFF))
     for reading in readings:
-        if len(reading) >= MIN_HIDDEN_TEXT and is_text(reading):
+        if len(reading) >= MIN_FIELD_CHARS and is_text(reading):
             return reading
     return None
 
