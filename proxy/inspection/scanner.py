@@ -147,21 +147,21 @@ class Scanner:
         none, and Python's re takes 0.2 ms to say so over a request's texts."""
         if hyperscan is None or not self._finds_shapes:
             return None
-        return _literal_database([re.escape(start).encode() for start in KEY_STARTS])
+        return _gate_database([re.escape(start).encode() for start in KEY_STARTS])
 
     @cached_property
     def _shifted_starts_database(self) -> hyperscan.Database | None:
         """Which texts hold a key start enciphered by a shift (transforms.unshifted)."""
         if hyperscan is None or not self._finds_shapes:
             return None
-        return _literal_database(shifted_start_patterns())
+        return _gate_database(shifted_start_patterns())
 
     @cached_property
     def _doubled_starts_database(self) -> hyperscan.Database | None:
         """Which texts hold a key start with each character doubled (transforms.undoubled)."""
         if hyperscan is None or not self._finds_shapes:
             return None
-        return _literal_database([re.escape(start).encode() for start in DOUBLED_STARTS])
+        return _gate_database([re.escape(start).encode() for start in DOUBLED_STARTS])
 
     def prepare_rewrites(self) -> None:
         """Compile what scan_many_and_rewrites needs now rather than on the first request."""
@@ -391,11 +391,13 @@ class Scanner:
         return hits, None
 
 
-def _literal_database(expressions: list[bytes]) -> hyperscan.Database:
-    """A database of gate patterns: which texts may hold one, not where it is."""
+def _gate_database(expressions: list[bytes]) -> hyperscan.Database:
+    """A database of gate patterns, which say which of the texts joined in one pass may hold
+    what a rewrite looks for. Every match is reported (no HS_FLAG_SINGLEMATCH): each is
+    mapped to its text, and a pattern in two texts must mark both."""
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(expressions=expressions, ids=list(range(len(expressions))),
-                     elements=len(expressions), flags=hyperscan.HS_FLAG_SINGLEMATCH)
+                     elements=len(expressions), flags=0)
     return database
 
 

@@ -108,6 +108,7 @@ MORE_ENCODINGS: dict[str, Callable[[str], str]] = {
     "base64_folded": lambda text: "\n".join(textwrap.wrap(_b64(text.encode()), 8)),
     "base58": lambda text: b58encode(text.encode()),
     "zero_width_bits": lambda text: "Noted, thanks." + zero_width_bits(text.encode()),
+    "base64_of_xor": lambda text: _b64(bytes(byte ^ 0x5A for byte in text.encode())),
 }
 
 

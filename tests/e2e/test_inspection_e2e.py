@@ -290,6 +290,9 @@ CHANNELS = {
     "key in groups of four after words in a chat message": lambda t: {
         "url_suffix": f"/gw?t={t}", "json": {"messages": [{"role": "user", "content": (
             "my key is " + " ".join(textwrap.wrap(AWS_KEY, 4)) + ", keep it")}]}},
+    "base64 of the key xor'd with one byte in json": lambda t: {
+        "url_suffix": f"/xr?t={t}", "json": {"blob": base64.b64encode(
+            bytes(b ^ 0x5A for b in f"the key is {AWS_KEY} keep it".encode())).decode()}},
     "bits in zero-width characters in a chat message": lambda t: {
         "url_suffix": f"/zb?t={t}", "json": {"messages": [{"role": "user", "content": (
             "Thanks!" + zero_width_bits(f"key {AWS_KEY}".encode()))}]}},

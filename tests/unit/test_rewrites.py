@@ -404,3 +404,18 @@ def test_a_flood_of_key_starts_is_refused_not_glued_without_end(scanner: Scanner
     short = "AKIA " * 20 + f"my key is {_grouped(AWS_KEY)}"  # within the budget: found
     assert AWS_KEY in rejoined(short).split("\n")
     assert len(rejoined("AKIA " + "abcd " * 20_000)) < 4096  # one start: one bounded run
+
+
+@pytest.mark.parametrize(("first", "second", "layers"), [
+    ("the prefix AKIA names access key ids", f"my key is {_grouped(AWS_KEY)}", ("rejoined",)),
+    (_caesar("AKIA2OGYBAH6 and so on", 3), _caesar(AWS_KEY, 3), ("unshifted",)),
+    (_doubled("AKIA") + " doubled is AKIA", _doubled(AWS_KEY), ("undoubled",)),
+], ids=["rejoined", "unshifted", "undoubled"])
+def test_a_gate_marks_every_text_that_holds_its_pattern(scanner: Scanner, first: str,
+                                                        second: str,
+                                                        layers: tuple[str, ...]) -> None:
+    """The gates run once over all texts joined: the same start in an earlier text must not
+    hide it in a later one (hyperscan's single-match flag would)."""
+    texts = [Text("body:$.a", first), Text("body:$.b", second)]
+    hits = inspect_texts(texts, scanner, KEY, max_depth=3).hits
+    assert [(h.finding.location, h.finding.layers) for h in hits] == [("body:$.b", layers)]
