@@ -23,8 +23,8 @@ from typing import Protocol
 
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.detectors import DETECTORS_BY_ID
-from proxy.inspection.findings import Match
-from proxy.inspection.layers import peel
+from proxy.inspection.findings import Kind, Match
+from proxy.inspection.layers import XOR, peel
 from proxy.inspection.scanner import Scanner
 from proxy.inspection.transforms import TRANSFORMS, reported_in_rewrite
 
@@ -154,8 +154,10 @@ def detect(scanner: TextScanner, text: str) -> frozenset[str]:
     values: dict[str, set[str]] = defaultdict(set)
     try:
         for layer in peel(text, max_depth=MAX_DEPTH, max_bytes=MAX_BYTES):
+            secrets_only = XOR in layer.layers  # as the proxy reports (engine._add_hits)
             for match in scanner.scan(layer.text):
-                values[match.detector].add(match.value)
+                if not (secrets_only and DETECTORS_BY_ID[match.detector].kind is Kind.PII):
+                    values[match.detector].add(match.value)
             for name, rewrite in TRANSFORMS.items():
                 for match in scanner.scan(rewrite(layer.text)):
                     if reported_in_rewrite(name, DETECTORS_BY_ID[match.detector], match.value):

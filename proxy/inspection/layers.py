@@ -254,6 +254,7 @@ _FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
 # (transforms.KEY_STARTS of four characters or more: a shorter signature turns up in random
 # bytes) are looked for in the XOR of neighbouring bytes, which the key cancels out of.
 MIN_XOR_BYTES = 16
+XOR = "xor"  # the layer of a reading XOR'd with one byte
 XOR_MAX_READINGS = 4
 XOR_MIN_VALUES = 8  # distinct byte values at least: a key alone has more than that
 # The dense encodings an XOR'd payload travels in. Not lists of byte values: a list of small
@@ -532,7 +533,7 @@ class _Peeler:
                 yield opened[0], (*names, *opened[1]), 1
             if names[0] in XOR_SOURCES:
                 for xored in _single_byte_xor(raw):
-                    yield xored, (*names, "xor"), 1
+                    yield xored, (*names, XOR), 1
 
     def _one_layer_deeper(self, text: str, whole_done: bool, hints: RootHints) -> list[str]:
         """The texts one layer below `text`, at the depth bound: its decodings as a whole, and

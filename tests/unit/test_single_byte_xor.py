@@ -9,7 +9,9 @@ import random
 
 import pytest
 
+from proxy.inspection.engine import Text, inspect_texts
 from proxy.inspection.layers import MIN_XOR_BYTES, XOR_MAX_READINGS, _single_byte_xor, peel
+from proxy.inspection.scanner import Scanner
 from tests.corpus import fakes
 
 _RNG = random.Random(7070)
@@ -65,3 +67,13 @@ def test_random_bytes_give_no_reading() -> None:
     rng = random.Random(1)
     blobs = [rng.randbytes(rng.randint(MIN_XOR_BYTES, 64)) for _ in range(3000)]
     assert sum(bool(_single_byte_xor(blob)) for blob in blobs) == 0
+
+
+def test_personal_data_is_not_looked_for_in_xor_readings() -> None:
+    """A reading under a guessed key is searched for secrets only: garbage that reads as text
+    holds an "email" now and then (a certificate bundle's did)."""
+    people = "write to ann@example.com or bob@example.org, call +1 415 555 0132"
+    blob = base64.b64encode(xor(f"{people} and the key {AWS_KEY}", 0x5A)).decode()
+    inspection = inspect_texts([Text("body:$.blob", blob)], Scanner(), b"k" * 32, max_depth=3)
+    assert {(h.finding.detector, h.finding.layers) for h in inspection.hits} == {
+        ("aws_access_key", ("base64", "xor"))}
