@@ -18,6 +18,7 @@ from mitmproxy import http
 from proxy.inspection.decoders import body_fields, decode_content_encoding, name_segment
 from proxy.inspection.engine import Text
 from proxy.inspection.fields import (
+    Field,
     joined_field,
     joined_key_windows,
     joined_neighbours,
@@ -67,10 +68,8 @@ def _url_texts(request: http.Request) -> Iterator[Text]:
     # after it).
     pieces = _PATH_SEPARATORS.split(unquote(path, errors="replace"))
     if len(pieces) >= 3:
-        for field in joined_suffixes(PATH_JOINED, pieces):
-            yield _new(Text, (field.location, field.text, True))
-        for field in joined_key_windows(PATH_JOINED, pieces):
-            yield _new(Text, (field.location, field.text, False))
+        yield from _as_texts(joined_suffixes(PATH_JOINED, pieces), peel=True)
+        yield from _as_texts(joined_key_windows(PATH_JOINED, pieces), peel=False)
     # HTTP allows any token as a method, and the receiver logs it: one not in the registry
     # of common methods is scanned too.
     if request.method not in COMMON_METHODS:
@@ -113,7 +112,13 @@ def _joins(location: str, values: list[str], *, peel: bool) -> Iterator[Text]:
     neighbours: a key split over query parameters, headers or cookies."""
     if len(values) < 2:  # fewer make no join
         return
-    for field in (*joined_field(location, values), *joined_neighbours(location, values)):
+    yield from _as_texts(joined_field(location, values), peel=peel)
+    yield from _as_texts(joined_neighbours(location, values), peel=peel)
+
+
+def _as_texts(fields: Iterable[Field], *, peel: bool) -> Iterator[Text]:
+    """The joined fields as texts to scan, peeled or not."""
+    for field in fields:
         yield _new(Text, (field.location, field.text, peel))
 
 

@@ -14,7 +14,12 @@ from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.fields import Field
 from proxy.inspection.findings import Finding, Kind, Match
-from proxy.inspection.layers import MAX_REMEMBERED_RUN, XOR, OpenedRuns, RootHints
+from proxy.inspection.layers import (
+    MAX_REMEMBERED_RUN,
+    OpenedRuns,
+    RootHints,
+    reads_personal_data,
+)
 from proxy.inspection.peel_hints import with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
@@ -176,10 +181,7 @@ def _add_hits(text: Text, variant: Layer, matches: list[Match], *, key: bytes,
               hits: list[Hit], seen: set[tuple[str, str, str]]) -> bool:
     """Add the variant's hits; True when its scan stopped at its candidate cap."""
     limit_reached = False
-    # Personal data is not looked for in joins (see is_joined) nor in readings of bytes XOR'd
-    # with a guessed key: garbage that reads as text holds an "email" now and then, and XOR is
-    # how a key is hidden, not a customer list.
-    secrets_only = is_joined(text.location) or XOR in variant.layers
+    secrets_only = is_joined(text.location) or not reads_personal_data(variant.layers)
     rewrite = variant.layers[-1] if is_rewritten(variant.layers) else None
     for match in _specific_first(matches):
         if match.detector == SCAN_LIMIT_ID:

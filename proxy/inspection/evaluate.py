@@ -24,7 +24,7 @@ from typing import Protocol
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.detectors import DETECTORS_BY_ID
 from proxy.inspection.findings import Kind, Match
-from proxy.inspection.layers import XOR, peel
+from proxy.inspection.layers import peel, reads_personal_data
 from proxy.inspection.scanner import Scanner
 from proxy.inspection.transforms import TRANSFORMS, reported_in_rewrite
 
@@ -154,9 +154,9 @@ def detect(scanner: TextScanner, text: str) -> frozenset[str]:
     values: dict[str, set[str]] = defaultdict(set)
     try:
         for layer in peel(text, max_depth=MAX_DEPTH, max_bytes=MAX_BYTES):
-            secrets_only = XOR in layer.layers  # as the proxy reports (engine._add_hits)
+            personal = reads_personal_data(layer.layers)  # as the proxy (engine._add_hits)
             for match in scanner.scan(layer.text):
-                if not (secrets_only and DETECTORS_BY_ID[match.detector].kind is Kind.PII):
+                if personal or DETECTORS_BY_ID[match.detector].kind is not Kind.PII:
                     values[match.detector].add(match.value)
             for name, rewrite in TRANSFORMS.items():
                 for match in scanner.scan(rewrite(layer.text)):

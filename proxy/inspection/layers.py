@@ -254,7 +254,7 @@ _FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
 # (transforms.KEY_STARTS of four characters or more: a shorter signature turns up in random
 # bytes) are looked for in the XOR of neighbouring bytes, which the key cancels out of.
 MIN_XOR_BYTES = 16
-XOR = "xor"  # the layer of a reading XOR'd with one byte
+XOR = "xor"  # the layer of a reading XOR'd with one byte: see reads_personal_data
 XOR_MAX_READINGS = 4
 XOR_MIN_VALUES = 8  # distinct byte values at least: a key alone has more than that
 # The dense encodings an XOR'd payload travels in. Not lists of byte values: a list of small
@@ -281,7 +281,6 @@ _XOR_TABLES = tuple(bytes(byte ^ key for byte in range(256)) for key in range(25
 # (a joiner inside an emoji sequence): a run of MIN_ZERO_WIDTH_RUN is a payload.
 ZERO_WIDTH_BITS = "\u200b\u200c\u200d\u2060\ufeff"
 MIN_ZERO_WIDTH_RUN = 40  # five bytes at eight bits each
-_ZERO_WIDTH_HINT = re.compile(f"[{ZERO_WIDTH_BITS}]{{2}}")
 _ZERO_WIDTH_RUN = re.compile(f"[{ZERO_WIDTH_BITS}]{{{MIN_ZERO_WIDTH_RUN},}}")
 # Base85 (`base64.b85encode`, git's and RFC 1924's alphabet) and Ascii85 (`a85encode`, Adobe's,
 # with or without its `<~ ~>`) use nearly every printable ASCII character, so a run of them is a
@@ -622,6 +621,13 @@ def _single_byte_xor(raw: bytes) -> list[str]:
     return []
 
 
+def reads_personal_data(layers: tuple[str, ...]) -> bool:
+    """Whether personal data is looked for in a variant with these layers: not in a reading
+    of bytes XOR'd with a guessed key (garbage that reads as text holds an "email" now and
+    then, and XOR is how a key is hidden, not a customer list)."""
+    return XOR not in layers
+
+
 def _share(data: bytes, kind: bytes) -> float:
     """The share of `data` that is bytes of `kind`."""
     return 1 - len(data.translate(None, kind)) / len(data)
@@ -760,8 +766,7 @@ def _normalise(text: str) -> tuple[str, tuple[str, ...]]:
 def _hidden(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
     """The hidden texts of a non-ASCII text's tags, variation selectors and zero-width bits,
     once per chain."""
-    if "zero_width_bits" not in done and any(char in text for char in ZERO_WIDTH_BITS) \
-            and _ZERO_WIDTH_HINT.search(text):
+    if "zero_width_bits" not in done and any(char in text for char in ZERO_WIDTH_BITS):
         for run in _ZERO_WIDTH_RUN.findall(text):
             if (hidden := _zero_width_text(run)) is not None:
                 yield hidden, ("zero_width_bits",), 0

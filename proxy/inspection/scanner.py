@@ -145,23 +145,29 @@ class Scanner:
     def _key_starts_database(self) -> hyperscan.Database | None:
         """Which texts hold a piece that starts like a key (transforms.rejoined): most hold
         none, and Python's re takes 0.2 ms to say so over a request's texts."""
-        if hyperscan is None or not self._finds_shapes:
-            return None
-        return _gate_database([re.escape(start).encode() for start in KEY_STARTS])
+        return self._gate([re.escape(start).encode() for start in KEY_STARTS])
 
     @cached_property
     def _shifted_starts_database(self) -> hyperscan.Database | None:
         """Which texts hold a key start enciphered by a shift (transforms.unshifted)."""
-        if hyperscan is None or not self._finds_shapes:
-            return None
-        return _gate_database(shifted_start_patterns())
+        return self._gate(shifted_start_patterns())
 
     @cached_property
     def _doubled_starts_database(self) -> hyperscan.Database | None:
         """Which texts hold a key start with each character doubled (transforms.undoubled)."""
+        return self._gate([re.escape(start).encode() for start in DOUBLED_STARTS])
+
+    def _gate(self, expressions: list[bytes]) -> hyperscan.Database | None:
+        """A database of gate patterns, which say which of the texts joined in one pass may
+        hold what a rewrite looks for; None without hyperscan or without a detector of a fixed
+        shape to look for. Every match is reported (no HS_FLAG_SINGLEMATCH): each is mapped to
+        its text, and a pattern in two texts must mark both."""
         if hyperscan is None or not self._finds_shapes:
             return None
-        return _gate_database([re.escape(start).encode() for start in DOUBLED_STARTS])
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        database.compile(expressions=expressions, ids=list(range(len(expressions))),
+                         elements=len(expressions), flags=0)
+        return database
 
     def prepare_rewrites(self) -> None:
         """Compile what scan_many_and_rewrites needs now rather than on the first request."""
@@ -389,16 +395,6 @@ class Scanner:
         except hyperscan.ScanTerminated:
             return hits, hits[-1][2]
         return hits, None
-
-
-def _gate_database(expressions: list[bytes]) -> hyperscan.Database:
-    """A database of gate patterns, which say which of the texts joined in one pass may hold
-    what a rewrite looks for. Every match is reported (no HS_FLAG_SINGLEMATCH): each is
-    mapped to its text, and a pattern in two texts must mark both."""
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    database.compile(expressions=expressions, ids=list(range(len(expressions))),
-                     elements=len(expressions), flags=0)
-    return database
 
 
 def _starts(texts: Sequence[str]) -> list[int]:

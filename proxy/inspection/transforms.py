@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -135,13 +135,26 @@ class RewriteLimitExceeded(DecodeLimitExceeded):
     """A rewrite would make more text than its budget (a flood of decoys)."""
 
 
+def _rewrite_budget(text: str) -> int:
+    return REJOIN_BUDGET_FACTOR * len(text) + REJOIN_BUDGET_MIN
+
+
+def _find_all(text: str, needle: str, start: int = 0) -> Iterator[int]:
+    """Where `needle` stands in `text`, from `start` on, overlaps included (str.find: a
+    regex would look at every character)."""
+    at = text.find(needle, start)
+    while at >= 0:
+        yield at
+        at = text.find(needle, at + 1)
+
+
 def rejoined(text: str) -> str:
     """Every piece that starts like a key, glued to 1 to REJOIN_PIECES of the pieces after it
     (not plain lower-case words), and to each run of groups right after it (see GROUP_GAP),
     one candidate a line; empty when there is none. Raises RewriteLimitExceeded past the
     budget (see REJOIN_BUDGET_FACTOR)."""
     candidates: list[str] = []
-    budget = REJOIN_BUDGET_FACTOR * len(text) + REJOIN_BUDGET_MIN
+    budget = _rewrite_budget(text)
     for start in _KEY_START.finditer(text):
         if budget < 0:
             raise RewriteLimitExceeded("rejoined candidates exceed their budget")
@@ -188,22 +201,14 @@ def may_glue_markup(text: str) -> bool:
 def _follows_key(text: str, mark: str, then: frozenset[str] | None) -> bool:
     """Whether `mark` stands right after a key character somewhere in `text` (and, with
     `then`, right before one of those characters)."""
-    keys, at = _KEY_CHARACTERS, text.find(mark)
-    while at >= 0:
-        if at and text[at - 1] in keys and (then is None or text[at + 1:at + 2] in then):
-            return True
-        at = text.find(mark, at + 1)
-    return False
+    return any(at and text[at - 1] in _KEY_CHARACTERS
+               and (then is None or text[at + 1:at + 2] in then)
+               for at in _find_all(text, mark))
 
 
 def _precedes_key(text: str, mark: str) -> bool:
     """Whether `mark` stands right before a key character somewhere in `text`."""
-    keys, at = _KEY_CHARACTERS, text.find(mark)
-    while at >= 0:
-        if text[at + 1:at + 2] in keys:
-            return True
-        at = text.find(mark, at + 1)
-    return False
+    return any(text[at + 1:at + 2] in _KEY_CHARACTERS for at in _find_all(text, mark))
 
 
 # A tag ends at its ">" within TAG_MAX characters; "[^<>]" stops at the next "<", so each
@@ -239,11 +244,11 @@ def _without_comments(text: str) -> str:
 # A key of a fixed shape enciphered by a shift: a Caesar cipher (every ASCII letter moved n
 # places, n = 1 to 25 but 13, which is rot13, a rewrite of its own; digits and signs kept),
 # every printable ASCII character's code moved by 1 to 3 either way (`chr(ord(c) + 1)`),
-# ROT47 or Atbash;
-# and a key with every character doubled (`AAKKIIAA...`). Each is undone only where a key's
-# start appears so enciphered (KEY_STARTS, followed by KEY_FOLLOW characters for a shift): a
-# hyperscan pass for those picks the texts, and the rewrite is the text with the shift undone
-# (once per shift found), or the doubled runs that start there, halved. Fixed shapes only.
+# ROT47 or Atbash; and a key with every character doubled (`AAKKIIAA...`). Each is undone
+# only where a key's start appears so enciphered (KEY_STARTS, followed by KEY_FOLLOW
+# characters for a shift): a hyperscan pass for those picks the texts, and the rewrite is
+# SHIFT_WINDOW characters from each such start with the shift undone, or the doubled runs that
+# start there, halved. Fixed shapes only.
 UNSHIFTED = "unshifted"
 UNDOUBLED = "undoubled"
 LETTER_SHIFTS = tuple(n for n in range(1, 26) if n != 13)
@@ -271,6 +276,7 @@ def _inverse(table: dict[int, int]) -> dict[int, int]:
 _ROT47 = str.maketrans(_PRINTABLE, _PRINTABLE[47:] + _PRINTABLE[:47])
 _ATBASH = str.maketrans(string.ascii_uppercase + string.ascii_lowercase,
                         string.ascii_uppercase[::-1] + string.ascii_lowercase[::-1])
+
 
 class Shift(NamedTuple):
     table: dict[int, int]  # what the shift does
@@ -308,20 +314,19 @@ def unshifted(text: str) -> str:
     characters with that shift undone, one a line; empty when there is none. Raises
     RewriteLimitExceeded past the budget (see REJOIN_BUDGET_FACTOR)."""
     windows: list[str] = []
-    budget = REJOIN_BUDGET_FACTOR * len(text) + REJOIN_BUDGET_MIN
+    budget = _rewrite_budget(text)
     for shift in SHIFTS:
         for start in shift.starts:
-            at = text.find(start)
-            while at >= 0:
+            for at in _find_all(text, start):
                 # Inside a word, a window would start a "key" the plain text does not: the
                 # JSON escapes of a word list (`del\\n...`) shifted read `gho_q...`.
-                if not at or text[at - 1] not in shift.follow:
-                    window = text[at:at + SHIFT_WINDOW]
-                    budget -= len(window)
-                    if budget < 0:
-                        raise RewriteLimitExceeded("unshifted windows exceed their budget")
-                    windows.append(window.translate(shift.undo))
-                at = text.find(start, at + 1)
+                if at and text[at - 1] in shift.follow:
+                    continue
+                window = text[at:at + SHIFT_WINDOW]
+                budget -= len(window)
+                if budget < 0:
+                    raise RewriteLimitExceeded("unshifted windows exceed their budget")
+                windows.append(window.translate(shift.undo))
     return "\n".join(windows)
 
 
@@ -330,13 +335,14 @@ def undoubled(text: str) -> str:
     empty when there is none."""
     runs: list[str] = []
     for doubled in DOUBLED_STARTS:
-        at = text.find(doubled)
-        while at >= 0:
+        end = 0
+        for at in _find_all(text, doubled):
+            if at < end:  # inside the run just halved
+                continue
             end = at
             while end + 1 < len(text) and text[end] == text[end + 1]:
                 end += 2
             runs.append(text[at:end:2])
-            at = text.find(doubled, end)
     return "\n".join(runs)
 
 
