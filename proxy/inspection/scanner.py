@@ -265,7 +265,8 @@ class Scanner:
             by_rewrite[name] = self._ungrouped_candidates(texts, joined, separators)
         by_rewrite[REJOINED] = self._texts_with_hits(joined, starts, count,
                                                      self._key_starts_database)
-        by_rewrite[UNMARKED] = self._unmarked_candidates(texts) if "<" in joined_text else []
+        by_rewrite[UNMARKED] = (self._unmarked_candidates(texts)
+                                if "<" in joined_text or "]]>" in joined_text else [])
         by_rewrite[UNSHIFTED] = self._texts_with_hits(joined, starts, count,
                                                       self._shifted_starts_database)
         by_rewrite[UNDOUBLED] = self._texts_with_hits(joined, starts, count,
@@ -277,7 +278,9 @@ class Scanner:
         once it is gone: those texts rewritten, joined, one pass. Most texts have no "<"."""
         if self._shapes_database is None:
             return []
-        marked = [i for i, text in enumerate(texts) if "<" in text and may_glue_markup(text)]
+        # A CDATA section's end alone ("]]>") is markup too: see transforms.may_glue_markup
+        marked = [i for i, text in enumerate(texts)
+                  if ("<" in text or "]]>" in text) and may_glue_markup(text)]
         if not marked:
             return []
         rewritten = [unmarked(texts[i]) for i in marked]

@@ -419,3 +419,12 @@ def test_a_gate_marks_every_text_that_holds_its_pattern(scanner: Scanner, first:
     texts = [Text("body:$.a", first), Text("body:$.b", second)]
     hits = inspect_texts(texts, scanner, KEY, max_depth=3).hits
     assert [(h.finding.location, h.finding.layers) for h in hits] == [("body:$.b", layers)]
+
+
+def test_a_key_cut_by_a_cdata_end_alone_is_found_among_other_texts(scanner: Scanner) -> None:
+    """The markup gate of the joined pass looks for "]]>" too, not only for "<": the start
+    of the key is cut, so only removing the markup finds it."""
+    texts = [Text("body:$.a", "hello there"),
+             Text("body:$.b", f"key {AWS_KEY[:2]}]]>{AWS_KEY[2:]}")]
+    hits = inspect_texts(texts, scanner, KEY, max_depth=3).hits
+    assert [(h.finding.location, h.finding.layers) for h in hits] == [("body:$.b", ("unmarked",))]
