@@ -600,8 +600,8 @@ def _single_byte_xor(raw: bytes) -> list[str]:
     readings = [raw.translate(_XOR_TABLES[key]) for key in keys if key]
     # Text XOR'd with a key, then with a key that keeps it printable (0x20 swaps the case of
     # letters), is still printable: the readings most like prose come first.
-    readings.sort(key=lambda reading: len(reading.translate(None, _PROSE_BYTES)))
     if 0 not in keys:
+        readings.sort(key=_not_prose)
         # Binary with a few ASCII strings in it (an SSH key's length-prefixed fields) also
         # reads as printable under some keys, mostly signs: a text is mostly letters, digits
         # and white space.
@@ -609,9 +609,10 @@ def _single_byte_xor(raw: bytes) -> list[str]:
                 if _share(reading, _WORD_BYTES) >= XOR_WORD_SHARE]
     # Printable as it is (prose XOR'd with a key below 0x80 can be): read with another key
     # only when that reads as prose and the bytes as they are do not.
-    if readings and _share(readings[0], _PROSE_BYTES) >= XOR_PROSE_SHARE > 2 * _share(
+    best = min(readings, key=_not_prose, default=None)
+    if best is not None and _share(best, _PROSE_BYTES) >= XOR_PROSE_SHARE > 2 * _share(
             raw, _PROSE_BYTES):
-        return [readings[0].decode("ascii")]
+        return [best.decode("ascii")]
     value = int.from_bytes(raw, "big")
     neighbours = (value ^ (value >> 8)).to_bytes(len(raw), "big")[1:]
     for match in _XOR_SIGNATURE.finditer(neighbours):  # one C search; a hit is rare
@@ -626,6 +627,11 @@ def reads_personal_data(layers: tuple[str, ...]) -> bool:
     of bytes XOR'd with a guessed key (garbage that reads as text holds an "email" now and
     then, and XOR is how a key is hidden, not a customer list)."""
     return XOR not in layers
+
+
+def _not_prose(data: bytes) -> int:
+    """How many bytes of `data` are not lower-case letters or spaces."""
+    return len(data.translate(None, _PROSE_BYTES))
 
 
 def _share(data: bytes, kind: bytes) -> float:

@@ -418,11 +418,6 @@ NEAR_MISSES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def scanner() -> Scanner:
-    return Scanner()
-
-
 def _values(scanner: Scanner, detector: str, text: str) -> list[str]:
     matches = scanner.scan(text)
     for m in matches:

@@ -11,11 +11,6 @@ AWS = "AKIA" + "GVRZQ5CFT3DQ7XB7"  # format-valid, fake
 GITHUB = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
 
-@pytest.fixture(scope="module")
-def scanner() -> Scanner:
-    return Scanner()
-
-
 # ids name the case, never the value: test output must not carry key-shaped strings
 @pytest.mark.parametrize(("host", "detector"), [
     pytest.param(f"{AWS}.wild.example", "aws_access_key", id="aws-one-label"),

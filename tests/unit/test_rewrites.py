@@ -40,11 +40,6 @@ GITHUB = fakes.github_token(_RNG, "ghp_")
 KEY = b"k" * 32
 
 
-@pytest.fixture(scope="module")
-def scanner() -> Scanner:
-    return Scanner()
-
-
 def _has_secret(matches: list[Match], rewrite: str = "reversed") -> bool:
     return any(reported_in_rewrite(rewrite, DETECTORS_BY_ID[m.detector], m.value) for m in matches)
 

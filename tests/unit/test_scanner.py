@@ -29,11 +29,6 @@ CARD = "4556 7375 8689 9855"  # Luhn-valid, not a published test number
 EMAIL = "jane.doe@example.org"
 
 
-@pytest.fixture(scope="module")
-def scanner() -> Scanner:
-    return Scanner()
-
-
 def found(matches: list[Match]) -> list[tuple[str, str]]:
     return [(m.detector, m.value) for m in matches]
 

@@ -26,11 +26,6 @@ STRIPE = "sk_live_" + fakes.chars(_RNG, fakes.BASE62, 24)
 KEY = b"k" * 32
 
 
-@pytest.fixture(scope="module")
-def scanner() -> Scanner:
-    return Scanner()
-
-
 def _texts(path: str) -> list[Text]:
     request = http.Request.make("GET", f"https://a.test{path}", b"", {"Host": "a.test"})
     return list(url_and_header_texts(request))
