@@ -12,7 +12,14 @@ from dataclasses import replace
 from mitmproxy import http
 
 from addons.failclosed import fail_closed
-from addons.respond import META_STAGE, record_decision, refuse, refuse_internal_error, request_id_of
+from addons.respond import (
+    META_STAGE,
+    kill_flow,
+    record_decision,
+    refuse,
+    refuse_internal_error,
+    request_id_of,
+)
 from addons.state import Gate, Tunnel
 from proxy.audit.record import LOGGED_HEADERS, MAX_HEADER_VALUE, AuditRecord
 from proxy.inspection.host_secrets import secret_in_host
@@ -71,11 +78,35 @@ class Allowlist:
         else:
             refuse(flow, decision, "request")
 
+    @fail_closed(kill_flow)
+    def response(self, flow: http.HTTPFlow) -> None:
+        """A 101 answer that mitmproxy does not follow as a WebSocket (h2c, `Upgrade: foo`, a
+        WebSocket handshake it cannot parse) would turn the connection into a raw TCP relay
+        that no hook sees: allowed only where the entry allows raw TCP. The upstream, not the
+        client, chooses to answer 101, so it is judged here, on the answer."""
+        if flow.response is None or flow.response.status_code != 101 or flow.websocket:
+            return
+        tunnel = self.gate.tunnels.get(flow.client_conn.id)
+        facts = (self._plain_facts(flow) if tunnel is None
+                 else self._tunnel_facts(flow, tunnel))
+        decision = decide(replace(facts, stage=Stage.UPGRADE), self.gate.policy)
+        if decision.allowed:
+            if decision.would_block:
+                record_decision(flow, decision, "upgrade")  # monitor mode: the line says so
+            return
+        refuse(flow, decision, "upgrade")
+        # The upstream has switched protocols: its connection is of no further use, and the
+        # client's is closed after the answer, which tears both down.
+        flow.response.headers["Connection"] = "close"
+
     def _decide_in_tunnel(self, flow: http.HTTPFlow, tunnel: Tunnel) -> Decision:
         if tunnel.poisoned is not None:
             return tunnel.poisoned
         self.gate.raise_if_fault_injected(tunnel.host)
-        facts = Facts(
+        return decide(self._tunnel_facts(flow, tunnel), self.gate.policy)
+
+    def _tunnel_facts(self, flow: http.HTTPFlow, tunnel: Tunnel) -> Facts:
+        return Facts(
             stage=Stage.REQUEST,
             host=tunnel.host,
             port=tunnel.port,
@@ -89,10 +120,15 @@ class Allowlist:
             addresses=tunnel.addresses,
             listen_addresses=self.gate.listen_addresses,
         )
-        return decide(facts, self.gate.policy)
 
     async def _decide_plain(self, flow: http.HTTPFlow) -> Decision:
-        facts = Facts(
+        decision, addresses = await self._decide_and_resolve(self._plain_facts(flow))
+        if decision.allowed and decision.host is not None:
+            self.gate.pins[(flow.client_conn.id, decision.host, flow.request.port)] = addresses
+        return decision
+
+    def _plain_facts(self, flow: http.HTTPFlow) -> Facts:
+        return Facts(
             stage=Stage.REQUEST,
             host=flow.request.host,
             port=flow.request.port,
@@ -102,10 +138,6 @@ class Allowlist:
             host_headers=stated_authorities(flow),
             listen_addresses=self.gate.listen_addresses,
         )
-        decision, addresses = await self._decide_and_resolve(facts)
-        if decision.allowed and decision.host is not None:
-            self.gate.pins[(flow.client_conn.id, decision.host, flow.request.port)] = addresses
-        return decision
 
     async def _decide_and_resolve(self, facts: Facts) -> tuple[Decision, tuple[IPAddress, ...]]:
         """Decide on the names; resolve only an allowed name; decide again on its addresses."""

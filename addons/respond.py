@@ -53,3 +53,9 @@ def refuse(flow: http.HTTPFlow, decision: Decision, stage: str,
 def refuse_internal_error(_addon: object, flow: http.HTTPFlow) -> None:
     stage = flow.metadata.get(META_STAGE, "request")
     refuse(flow, INTERNAL_ERROR, stage if isinstance(stage, str) else "request")
+
+
+def kill_flow(_addon: object, flow: http.HTTPFlow) -> None:
+    """When a hook on the answer fails: drop the connection rather than relay what it judged."""
+    if flow.killable:
+        flow.kill()

@@ -194,11 +194,14 @@ def _condition_holds(d: Destination, facts: Facts, condition: str) -> bool | Non
 
 
 def _tunnel_problem(facts: Facts, matching: Sequence[Destination]) -> Reason | None:
-    """Bytes that are not TLS (or not HTTP after TLS) need an entry that allows raw TCP."""
+    """Bytes that are not TLS (or not HTTP after TLS, or after a 101 upgrade that is not
+    WebSocket) need an entry that allows raw TCP."""
     if any(d.raw_tcp for d in matching):
         return None
     if facts.stage is Stage.TUNNEL:
         return Reason.PROTOCOL_NOT_HTTP if facts.tunnel_tls else Reason.TUNNEL_NOT_TLS
+    if facts.stage is Stage.UPGRADE:
+        return Reason.PROTOCOL_NOT_HTTP
     if facts.stage is Stage.REQUEST and facts.in_tunnel and not facts.tunnel_tls:
         return Reason.TUNNEL_NOT_TLS
     return None

@@ -15,6 +15,9 @@ class Stage(StrEnum):
     CONNECT = "connect"  # a CONNECT request, before any byte of the tunnel
     REQUEST = "request"  # an HTTP request (plain absolute-form, or inside a tunnel)
     TUNNEL = "tunnel"  # bytes in a tunnel that are not HTTP (raw TCP, or TCP after TLS)
+    # an upstream's 101 answer that would switch the connection to a protocol other than
+    # WebSocket (h2c, a raw socket): what follows would be relayed as raw TCP
+    UPGRADE = "upgrade"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,6 +48,7 @@ def main_rules(upstream: Upstream, proxy_port: int) -> str:
     https, http = upstream.ports["https"], upstream.ports["http"]
     echo, not_http = upstream.ports["tcp_echo"], upstream.ports["tls_not_http"]
     counter, alpn = upstream.ports["counter"], upstream.ports["alpn"]
+    upgrade_tls, upgrade_http = upstream.ports["upgrade_tls"], upstream.ports["upgrade_http"]
     return f"""\
 version: 1
 network:
@@ -72,7 +73,7 @@ destinations:
     paths: [/admin]
   - id: allowed
     host: allowed.test
-    ports: [{https}, {http}, {not_http}, {counter}, {alpn}]
+    ports: [{https}, {http}, {not_http}, {counter}, {alpn}, {upgrade_tls}, {upgrade_http}]
   - id: api-read
     host: api.allowed.test
     ports: [{https}]
@@ -88,7 +89,7 @@ destinations:
     inspect: false
   - id: monitored
     host: monitor.test
-    ports: [{https}]
+    ports: [{https}, {upgrade_tls}]
     methods: [GET]
     mode: monitor
   - id: fault
@@ -96,7 +97,7 @@ destinations:
     ports: [{https}, {http}]
   - id: raw
     host: raw.test
-    ports: [{echo}, {counter}]
+    ports: [{echo}, {counter}, {upgrade_tls}, {upgrade_http}]
     raw_tcp: true
   - id: wild
     hosts: ["*.wild.test"]

@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from tests.e2e.clients import (
+    Reply,
     closed_without_reply,
     curl,
     curl_body,
@@ -122,6 +123,100 @@ def test_websocket_upgrade_passes_the_same_checks(proxy: Proxy, upstream: Upstre
     with tls_client(sock, "allowed.test", proxy.ca) as tls:
         answer = http_request(tls, "GET", "/ws", [("Host", "other.test"), *upgrade])
     assert (answer.status, answer.reason) == (403, "host_mismatch")
+
+
+# An upstream that answers 101 to anything but a WebSocket handshake mitmproxy follows would
+# turn the connection into a raw TCP relay that no hook sees: (upgrade headers, whom for).
+UPGRADE_ATTEMPTS = [
+    ([("Upgrade", "h2c"), ("Connection", "Upgrade, HTTP2-Settings"),
+      ("HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA")], "h2c"),
+    ([("Upgrade", "foo"), ("Connection", "Upgrade")], "any protocol"),
+    # a WebSocket handshake without Sec-WebSocket-Version: mitmproxy does not parse it
+    ([("Upgrade", "websocket"), ("Connection", "Upgrade"),
+      ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")], "websocket mitmproxy cannot follow"),
+    ([], "no Upgrade asked: the upstream answers 101 by itself"),
+]
+
+
+def _upgraded_record(upstream: Upstream) -> str:
+    record = upstream.journal.with_suffix(".upgraded")
+    return record.read_text(encoding="latin-1") if record.exists() else ""
+
+
+def _upgrade_in_tunnel(proxy: Proxy, host: str, port: int,
+                       headers: list[tuple[str, str]]) -> tuple[ssl.SSLSocket, Reply]:
+    sock, reply = open_tunnel(proxy.port, f"{host}:{port}")
+    assert reply.status == 200
+    tls = tls_client(sock, host, proxy.ca)
+    return tls, http_request(tls, "GET", "/switch", [("Host", f"{host}:{port}"), *headers])
+
+
+def _send_after(sock: socket.socket, data: bytes) -> bool:
+    """Send `data` after an answer; True when the proxy had closed the connection instead."""
+    try:
+        sock.sendall(data)
+    except OSError:
+        return True
+    return closed_without_reply(sock)
+
+
+@pytest.mark.parametrize(("headers", "label"), UPGRADE_ATTEMPTS,
+                         ids=[label for _, label in UPGRADE_ATTEMPTS])
+def test_an_upgrade_to_raw_bytes_is_refused_in_a_tunnel(proxy: Proxy, upstream: Upstream,
+                                                        headers: list[tuple[str, str]],
+                                                        label: str) -> None:
+    secret_line = f"POST /admin/{marker()} HTTP/1.1\r\n\r\n".encode()
+    tls, answer = _upgrade_in_tunnel(proxy, "allowed.test", upstream.ports["upgrade_tls"],
+                                     headers)
+    with tls:
+        assert (answer.status, answer.reason) == (403, "protocol_not_http"), label
+        assert answer.json()["reason"] == "protocol_not_http"
+        assert _send_after(tls, secret_line)
+    assert secret_line.decode() not in _upgraded_record(upstream).replace("\\n", "\n")
+    lines = [line for line in proxy.audit() if line.get("path") == "/switch"]
+    assert lines[-1]["decision"] == "block" and lines[-1]["stage"] == "upgrade"
+
+
+def test_an_upgrade_to_raw_bytes_is_refused_for_plain_http(proxy: Proxy,
+                                                           upstream: Upstream) -> None:
+    port = upstream.ports["upgrade_http"]
+    secret_line = f"POST /admin/{marker()} HTTP/1.1\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        answer = http_request(sock, "GET", f"http://allowed.test:{port}/switch",
+                              [("Host", f"allowed.test:{port}"), ("Upgrade", "h2c"),
+                               ("Connection", "Upgrade")])
+        assert (answer.status, answer.reason) == (403, "protocol_not_http")
+        assert _send_after(sock, secret_line)
+    assert secret_line.decode() not in _upgraded_record(upstream).replace("\\n", "\n")
+
+
+def test_an_upgrade_to_raw_bytes_is_relayed_where_raw_tcp_is_allowed(proxy: Proxy,
+                                                                     upstream: Upstream) -> None:
+    """The near miss: an entry with raw_tcp allows what follows the 101, as it allows raw
+    bytes in a tunnel; and the relay the refusals above prevent does carry bytes."""
+    line = f"raw {marker()}".encode()
+    tls, answer = _upgrade_in_tunnel(proxy, "raw.test", upstream.ports["upgrade_tls"],
+                                     [("Upgrade", "h2c"), ("Connection", "Upgrade")])
+    with tls:
+        assert answer.status == 101
+        tls.sendall(line)
+        assert tls.recv(len(line)) == line
+    assert line.decode() in _upgraded_record(upstream)
+
+
+def test_an_upgrade_under_a_monitor_rule_is_relayed_and_logged(proxy: Proxy,
+                                                               upstream: Upstream) -> None:
+    line = f"monitored {marker()}".encode()
+    tls, answer = _upgrade_in_tunnel(proxy, "monitor.test", upstream.ports["upgrade_tls"],
+                                     [("Upgrade", "h2c"), ("Connection", "Upgrade")])
+    with tls:
+        assert answer.status == 101
+        tls.sendall(line)
+        assert tls.recv(len(line)) == line
+    lines = [entry for entry in proxy.audit() if entry.get("host") == "monitor.test"
+             and entry.get("path") == "/switch"]
+    assert lines[-1]["decision"] == "would_block"
+    assert lines[-1]["reason"] == "protocol_not_http" and lines[-1]["stage"] == "upgrade"
 
 
 def test_alpn_names_other_than_http_never_reach_the_upstream(proxy: Proxy,

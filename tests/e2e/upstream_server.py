@@ -1,8 +1,9 @@
 """Loopback upstreams for the end-to-end tests, run as their own process.
 
 Serves, on one address: HTTPS and HTTP echo servers (aiohttp, WebSocket echo at /ws), a raw TCP
-echo server, a TLS server that speaks a non-HTTP protocol, and a TCP echo server that counts the
-connections it accepts. Every HTTP request that arrives is
+echo server, a TLS server that speaks a non-HTTP protocol, a TCP echo server that counts the
+connections it accepts, and a server (TLS and plain) that answers every request 101 Switching
+Protocols and then echoes. Every HTTP request that arrives is
 appended to a JSON-lines journal, so tests can prove what reached the upstream and what did not.
 Prints one JSON line with the ports when ready.
 """
@@ -76,6 +77,36 @@ def accept_counter(journal: Path):  # type: ignore[no-untyped-def]
     return on_accept
 
 
+def upgrader(journal: Path):  # type: ignore[no-untyped-def]
+    """An HTTP/1.1 server that answers any request 101 Switching Protocols (to the protocol
+    the request names in `Upgrade`, h2c by default), then echoes whatever follows and records
+    it: what a client sends after an upgrade, if the proxy relayed it, lands in the record."""
+    record = journal.with_suffix(".upgraded")
+
+    async def on_accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            protocol = b"h2c"
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"upgrade" and value.strip():
+                    protocol = value.strip()
+            writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                         b"Upgrade: " + protocol + b"\r\n\r\n")
+            await writer.drain()
+            while data := await reader.read(65536):
+                with record.open("a", encoding="utf-8") as handle:
+                    handle.write(data.decode("latin-1").replace("\n", "\\n") + "\n")
+                writer.write(data)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return on_accept
+
+
 ALPN_MARKER = "glassbreak-test-protocol"  # what a client offers as ALPN to smuggle a value
 
 
@@ -134,6 +165,9 @@ async def main() -> None:
     on_alpn, alpn_tls = alpn_recorder(args.journal, args.cert, args.key)
     alpn = await asyncio.start_server(on_alpn, args.host, 0, ssl=alpn_tls)
     ports["alpn"] = alpn.sockets[0].getsockname()[1]
+    for label, context in (("upgrade_tls", tls), ("upgrade_http", None)):
+        server = await asyncio.start_server(upgrader(args.journal), args.host, 0, ssl=context)
+        ports[label] = server.sockets[0].getsockname()[1]
     print(json.dumps(ports), flush=True)
     await asyncio.Event().wait()
 

@@ -132,6 +132,17 @@ CASES: dict[str, tuple[Facts, Reason, str | None]] = {
                              Reason.TUNNEL_NOT_TLS, "gh"),
     "raw tcp allowed": (Facts(stage=Stage.TUNNEL, host="git.example", port=22, in_tunnel=True),
                         Reason.ALLOWED, "ssh"),
+    # An upstream's 101 to a protocol other than WebSocket: raw bytes follow.
+    "upgrade after an allowed request": (replace(request("api.github.com"), stage=Stage.UPGRADE),
+                                         Reason.PROTOCOL_NOT_HTTP, "gh"),
+    "upgrade on plain http": (replace(request("github.com", port=80, scheme="http"),
+                                      stage=Stage.UPGRADE), Reason.PROTOCOL_NOT_HTTP, "gh"),
+    "upgrade where raw tcp is allowed": (
+        Facts(stage=Stage.UPGRADE, host="git.example", port=22, scheme="http", method="GET",
+              path="/", listen_addresses=LISTEN), Reason.ALLOWED, "ssh"),
+    "upgrade of a request that is not allowed": (
+        replace(request("api.anthropic.com", "GET", "/v1/messages"), stage=Stage.UPGRADE),
+        Reason.METHOD_NOT_ALLOWED, "llm"),
     # Names must agree.
     "sni agrees": (connect("github.com", sni="GITHUB.com"), Reason.ALLOWED, "gh"),
     "sni fronting": (request("github.com", sni="evil.test"), Reason.SNI_MISMATCH, None),
