@@ -1,6 +1,7 @@
 """What a CONNECT tunnel may carry: TLS we intercept, TLS we pass through by SNI, or nothing else.
 
-Bytes that are not TLS (or not HTTP after TLS) are refused unless the destination allows raw TCP.
+Bytes that are not TLS (or not HTTP after TLS) are refused unless the destination allows raw TCP,
+and so is TLS to the proxy itself: clients speak plain HTTP to it.
 Every choice is made in `next_layer`, before mitmproxy opens an upstream connection for them.
 """
 
@@ -48,8 +49,15 @@ class TunnelGuard:
     @fail_closed(_refuse_layer_on_error)
     def next_layer(self, nextlayer: layer.NextLayer) -> None:
         tunnel = self.gate.tunnels.get(nextlayer.context.client.id)
-        if tunnel is None or nextlayer.layer is None:
-            return  # not inside a CONNECT tunnel, or mitmproxy waits for more bytes
+        if tunnel is None:
+            if isinstance(nextlayer.layer, tls_layers.ClientTLSLayer):
+                # TLS to the proxy itself (an https:// proxy URL): refused. The checks that
+                # tell TLS inside a tunnel from plain bytes would read the outer TLS, and a
+                # sandbox reaches its proxy over a local link that needs none.
+                nextlayer.layer = RefuseLayer(nextlayer.context)
+            return  # not inside a CONNECT tunnel
+        if nextlayer.layer is None:
+            return  # mitmproxy waits for more bytes
         chosen = nextlayer.layer
         if tunnel.poisoned is not None:
             nextlayer.layer = RefuseLayer(nextlayer.context)

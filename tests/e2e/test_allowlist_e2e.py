@@ -423,6 +423,29 @@ def test_plain_http_fronting_by_host_header_is_blocked(proxy: Proxy,
 # --- what a tunnel may carry ------------------------------------------------------------------
 
 
+def test_tls_to_the_proxy_itself_is_refused(proxy: Proxy, upstream: Upstream) -> None:
+    """An https:// proxy URL: TLS to the proxy, then CONNECT and plain HTTP inside. The tunnel
+    checks would read the outer TLS as the tunnel's, so the outer TLS is refused whole."""
+    tag = marker()
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+    with raw:
+        try:
+            with context.wrap_socket(raw, server_hostname="proxy.test") as tls:
+                tls.sendall(f"CONNECT allowed.test:{upstream.ports['http']} HTTP/1.1\r\n"
+                            f"Host: allowed.test\r\n\r\nGET /?tag={tag} HTTP/1.1\r\n"
+                            f"Host: allowed.test\r\n\r\n".encode())
+                assert closed_without_reply(tls)
+        except (ssl.SSLError, OSError):
+            pass  # refused during the handshake
+    assert upstream.seen_with_marker(tag) == []
+    # The near miss: the same proxy, spoken to in plain HTTP, answers.
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{upstream.ports['https']}")
+    sock.close()
+    assert reply.status == 200
+
+
 def test_plain_http_inside_a_connect_tunnel_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
     tag = marker()
     port = upstream.ports["http"]
