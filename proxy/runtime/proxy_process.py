@@ -112,8 +112,10 @@ def build_gate(config: RunConfig) -> Gate:
     audit = AuditLog(config.paths.audit_log, key=load_or_create_audit_key(config.paths),
                      to_stdout=config.audit_stdout, max_bytes=config.audit_max_bytes,
                      on_error=lambda: metrics.internal_error(Component.AUDIT_LOG))
-    # Dialling one of our own listeners would loop (or hand the admin API to a sandbox).
-    listeners = [config.listen] + ([config.admin] if config.admin is not None else [])
+    # Dialling one of our own listeners would loop (or hand the admin API, or a tunnel to the
+    # DNS server that sidesteps its per-client view, to a sandbox).
+    listeners = [config.listen] + [extra for extra in (config.admin, config.dns)
+                                   if extra is not None]
     scanner = Scanner()
     scanner.prepare_rewrites()  # before listening: not on the first inspected request
     return Gate(

@@ -138,10 +138,10 @@ class Proxy:
 def start_proxy(rules: Path, state_dir: Path, *, upstream_ca: Path | None,
                 extra_env: dict[str, str] | None = None, port: int | None = None,
                 wrapper: list[str] | None = None, dns: str = "off",
-                extra_args: list[str] | None = None) -> Proxy:
+                extra_args: list[str] | None = None, admin_port: int | None = None) -> Proxy:
     port = port or free_port()
     # Every proxy gets its own admin port: tests run several, and the default is shared.
-    admin_port = free_port()
+    admin_port = admin_port or free_port()
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "proxy.log"
     command = [str(GLASSBREAK), "run", "--rules", str(rules), "--listen", f"127.0.0.1:{port}",

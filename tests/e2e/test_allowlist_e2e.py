@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,7 @@ from tests.e2e.clients import (
     read_reply,
     tls_client,
 )
-from tests.e2e.processes import GLASSBREAK, Proxy, Upstream
+from tests.e2e.processes import GLASSBREAK, Proxy, Upstream, stop, wait_for_port
 from tests.e2e.upstream_server import ALPN_MARKER
 
 pytestmark = pytest.mark.e2e
@@ -303,6 +304,42 @@ def test_proxy_refuses_to_dial_itself(proxy: Proxy) -> None:
     sock, reply = open_tunnel(proxy.port, f"self.test:{proxy.port}")
     sock.close()
     assert (reply.status, reply.reason) == (403, "proxy_loop")
+
+
+def test_every_listener_of_the_proxy_is_refused_as_a_loop(tmp_path: Path) -> None:
+    """The proxy, its admin listener and its DNS server (TCP on the same port as UDP), even
+    where an entry opens their address with raw_tcp: a tunnel to the DNS server would skip
+    its per-client view of the traffic. The near miss, another port of the same address, is
+    allowed."""
+    from tests.e2e.processes import free_port, start_proxy
+
+    port, admin_port, dns_port, other = free_port(), free_port(), free_port(), free_port()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"""\
+version: 1
+network:
+  allow_private: [127.0.0.1/32]
+  hosts:
+    self.test: [127.0.0.1]
+destinations:
+  - id: self
+    host: self.test
+    ports: [{port}, {admin_port}, {dns_port}, {other}]
+    raw_tcp: true
+""")
+    own = start_proxy(rules, tmp_path / "state", upstream_ca=None, port=port,
+                      dns=f"127.0.0.1:{dns_port}", admin_port=admin_port)
+    try:
+        wait_for_port("127.0.0.1", dns_port, own.process)
+        for target in (port, admin_port, dns_port):
+            sock, reply = open_tunnel(own.port, f"self.test:{target}")
+            sock.close()
+            assert (reply.status, reply.reason) == (403, "proxy_loop"), target
+        sock, reply = open_tunnel(own.port, f"self.test:{other}")
+        sock.close()
+        assert reply.status == 200
+    finally:
+        stop(own.process)
 
 
 IP_LITERAL_FORMS = [
