@@ -73,7 +73,8 @@ def _url_texts(request: http.Request) -> Iterator[Text]:
     # HTTP allows any token as a method, and the receiver logs it: one not in the registry
     # of common methods is scanned too.
     if request.method not in COMMON_METHODS:
-        yield _new(Text, (METHOD, request.method, True))
+        # As sent: mitmproxy's `method` is upper-cased, and what goes upstream is not.
+        yield _new(Text, (METHOD, request.data.method.decode("utf-8", "surrogateescape"), True))
     # Name and value together: the name is the context some detectors need ("api_key=...",
     # "Authorization: Bearer ..."), and either half may be the secret.
     values: list[str] = []

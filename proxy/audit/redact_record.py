@@ -13,8 +13,11 @@ from collections.abc import Callable
 from proxy.audit.record import AuditRecord
 
 REDACTED_FIELD = "[REDACTED:{detector}]"
-# Finding locations (addons/request_texts.py) that are fields of the audit line.
-_PATH_LOCATIONS = frozenset({"url.path", "url.target"})
+# Finding locations (addons/request_texts.py) that are fields of the audit line: the path's
+# ("url.path", its segments joined "url.path:*", the whole target "url.target"), and the query's
+# ("query:<name>", "query:*"), whose names the line keeps and whose text holds them.
+_PATH_PREFIX = "url."
+_QUERY_PREFIX = "query:"
 _METHOD_LOCATION = "method"
 _JOINED_HEADERS = "header:*"
 _HEADER_PREFIX = "header:"
@@ -32,8 +35,13 @@ def redact_record(record: AuditRecord, scrub: Callable[[str], str]) -> None:
     for finding in record.findings:
         location, detector = str(finding.get("location")), str(finding.get("detector"))
         whole = REDACTED_FIELD.format(detector=detector)
-        if location in _PATH_LOCATIONS and record.path is not None:
+        if location.startswith(_PATH_PREFIX) and record.path is not None:
             record.path = whole
+        elif location.startswith(_QUERY_PREFIX) and record.path is not None:
+            # A name can be the secret (`?<base64 key>=1`), or a piece of one: the names go.
+            path, mark, _ = record.path.partition("?")
+            if mark and not path.startswith("[REDACTED:"):
+                record.path = f"{path}?{whole}"
         elif location == _METHOD_LOCATION and record.method is not None:
             record.method = whole
         elif location == _JOINED_HEADERS:  # pieces of several headers: which ones is unknown

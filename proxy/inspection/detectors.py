@@ -74,6 +74,11 @@ class Detector:
     # its start within this window: start-of-match tracking made such patterns (a class repeat
     # that can start anywhere) about 10x slower to scan. Leave None for prefixed tokens.
     max_length: int | None = None
+    # Patterns of the same value without the boundary on its left (and, for a fixed length, on
+    # its right): a key with a character glued to it (`Zghp_...`, `AKIA...Q7`) is still a key,
+    # but a value found so must also look random (glued_value_is_random), as a key does and a
+    # DNA sequence that holds "ACCA" does not.
+    glued: tuple[str, ...] = ()
 
 
 # --- validators: pure functions of the candidate value ------------------------------------------
@@ -197,6 +202,12 @@ def reads_as_words(value: str) -> bool:
     if _is_placeholder(value):
         return True
     return not any(c.isdigit() for c in value) and _is_identifier(value)
+
+
+def glued_value_is_random(value: str) -> bool:
+    """What a value found by a glued pattern must also be: random, not words or a sequence of
+    few letters."""
+    return _entropy_is_high(value) and not _is_identifier(value)
 
 
 def is_not_example(value: str) -> bool:
@@ -408,6 +419,13 @@ def _token(body: str, chars: str = "A-Za-z0-9_") -> str:
     return rf"(?:^|[^{chars}])(?P<value>{body})(?:[^{chars}]|$)"
 
 
+def _glued(body: str, chars: str = "A-Za-z0-9_", *, fixed_length: bool = False) -> str:
+    """`body` as the value even with `chars` glued on its left, and on its right too when it
+    has a fixed length (a variable-length one keeps its right boundary: it would otherwise be
+    reported at every length)."""
+    return rf"(?P<value>{body})" if fixed_length else rf"(?P<value>{body})(?:[^{chars}]|$)"
+
+
 _LARGE_REPEAT = re.compile(r"\{(\d+),\d{3,}\}")
 
 
@@ -429,11 +447,12 @@ def _assignment(prefix: str, keyword: str, secret: str) -> str:
 def _secret(
     id: str, severity: Severity, *patterns: str, validate: Validator | None = None,
     caseless: bool = False, extend: str | None = None, context_deny: str | None = None,
-    max_length: int | None = None,
+    max_length: int | None = None, glued: tuple[str, ...] = (),
 ) -> Detector:
     return Detector(
         id=id, kind=Kind.SECRET, severity=severity, patterns=patterns, validate=validate,
         caseless=caseless, extend=extend, context_deny=context_deny, max_length=max_length,
+        glued=glued,
     )
 
 
@@ -487,7 +506,7 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # --- cloud and infrastructure -----------------------------------------------------------------
     # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
     _secret("aws_access_key", _CRITICAL, _token(_ds(AWSKeyDetector), _B62),
-            validate=is_not_example),
+            validate=is_not_example, glued=(_glued(_ds(AWSKeyDetector), fixed_length=True),)),
     # detect-secrets' `aws ... key "<40 base64>"`, and the unquoted AWS_SECRET_ACCESS_KEY=... form
     _secret("aws_secret_access_key", _CRITICAL, _ds(AWSKeyDetector, 1),
             r"aws[A-Za-z0-9_.-]*secret[A-Za-z0-9_.-]*[\"']?\s*[=:]\s*[\"']?"
@@ -513,31 +532,41 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # --- LLM providers ----------------------------------------------------------------------------
     # https://docs.anthropic.com/en/api/getting-started (sk-ant-api03-..., sk-ant-admin01-...)
     _secret("anthropic_api_key", _HIGH, _token(r"sk-ant-[A-Za-z0-9_-]{32,}", _URLSAFE),
-            validate=is_not_placeholder_token),
+            validate=is_not_placeholder_token,
+            glued=(_glued(r"sk-ant-[A-Za-z0-9_-]{32,}", _URLSAFE),)),
     # https://platform.openai.com/docs/api-reference/authentication (legacy keys hold "T3BlbkFJ")
     _secret("openai_api_key", _HIGH, _token(_ds(OpenAIDetector) + "[A-Za-z0-9_-]*", _URLSAFE),
             _token(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}", _URLSAFE),
-            validate=is_not_placeholder_token),
+            validate=is_not_placeholder_token,
+            glued=(_glued(_ds(OpenAIDetector) + "[A-Za-z0-9_-]*", _URLSAFE),
+                   _glued(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}", _URLSAFE))),
     # https://cloud.google.com/docs/authentication/api-keys
     _secret("google_api_key", _HIGH, _token(r"AIza[0-9A-Za-z_-]{35}", _URLSAFE),
-            validate=is_not_placeholder_token),
+            validate=is_not_placeholder_token,
+            glued=(_glued(r"AIza[0-9A-Za-z_-]{35}", fixed_length=True),)),
     # --- code hosting and package registries ------------------------------------------------------
     # https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
     _secret("github_token", _HIGH, _token(_ds(GitHubTokenDetector)),
-            validate=is_not_placeholder_token),
+            validate=is_not_placeholder_token,
+            glued=(_glued(_ds(GitHubTokenDetector), fixed_length=True),)),
     _secret("github_fine_grained_pat", _HIGH, _token(r"github_pat_[A-Za-z0-9_]{60,255}"),
-            validate=is_not_placeholder_token, max_length=300),
+            validate=is_not_placeholder_token, max_length=300,
+            glued=(_glued(r"github_pat_[A-Za-z0-9_]{60,255}"),)),
     # https://docs.gitlab.com/ee/security/tokens/#token-prefixes (glpat-, gldt-, glrt-, ...)
     _secret("gitlab_token", _HIGH,
             *(_token(_ds(GitLabTokenDetector, i), _URLSAFE) for i in range(7)),
-            validate=is_not_placeholder_token, max_length=1100),
+            validate=is_not_placeholder_token, max_length=1100,
+            glued=tuple(_glued(_ds(GitLabTokenDetector, i), _URLSAFE) for i in range(7))),
     # https://github.blog/changelog/2021-09-23-npm-has-a-new-access-token-format/ ; legacy .npmrc
     _secret("npm_token", _HIGH, _token(r"npm_[A-Za-z0-9]{36}"),
             r":_authToken\s*=\s*[\"']?(?P<value>[A-Fa-f0-9-]{36}|npm_[A-Za-z0-9]{36})",
-            validate=is_not_placeholder_token),
+            validate=is_not_placeholder_token,
+            glued=(_glued(r"npm_[A-Za-z0-9]{36}", fixed_length=True),)),
     # https://pypi.org/help/#apitoken (macaroons: "pypi-" and the base64 of their location caveat)
     _secret("pypi_token", _HIGH, _token(_ds(PypiTokenDetector, 0), _URLSAFE),
-            _token(_ds(PypiTokenDetector, 1), _URLSAFE), validate=is_not_placeholder_token),
+            _token(_ds(PypiTokenDetector, 1), _URLSAFE), validate=is_not_placeholder_token,
+            glued=(_glued(_ds(PypiTokenDetector, 0), _URLSAFE),
+                   _glued(_ds(PypiTokenDetector, 1), _URLSAFE))),
     # detect-secrets artifactory.py: API tokens "AKC..." and passwords "AP[0-9A-F]..."
     _secret("artifactory_token", _HIGH,
             r"(?:^|[\s=:\"])(?P<value>AKC[a-zA-Z0-9]{10,255})(?:[\s\"]|$)",
@@ -547,19 +576,22 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # https://api.slack.com/authentication/token-types
     _secret("slack_token", _HIGH, _token(_ds(SlackDetector, 0), _URLSAFE),
             _token(r"xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]+", _URLSAFE),
-            caseless=True, validate=is_not_placeholder_token),
+            caseless=True, validate=is_not_placeholder_token,
+            glued=(_glued(_ds(SlackDetector, 0), _URLSAFE),)),
     # https://api.slack.com/messaging/webhooks
     _secret("slack_webhook", _HIGH, _token(_ds(SlackDetector, 1)),
             caseless=True, validate=is_not_placeholder_token),
     # https://docs.stripe.com/keys (live keys only: test-mode keys move no money)
     _secret("stripe_secret_key", _HIGH, _token(_ds(StripeDetector) + "[0-9a-zA-Z]*"),
-            validate=is_not_placeholder_token),
+            validate=is_not_placeholder_token,
+            glued=(_glued(_ds(StripeDetector) + "[0-9a-zA-Z]*"),)),
     # https://www.twilio.com/docs/glossary/what-is-a-sid (AC account SID, SK API key SID)
     _secret("twilio_key", _MEDIUM, _token(_ds(TwilioKeyDetector, 0)),
             _token(_ds(TwilioKeyDetector, 1)), validate=is_twilio_sid),
     # https://www.twilio.com/docs/sendgrid/ui/account-and-settings/api-keys
     _secret("sendgrid_api_key", _HIGH, _token(_ds(SendGridDetector), _URLSAFE),
-            validate=is_not_placeholder_token),
+            validate=is_not_placeholder_token,
+            glued=(_glued(_ds(SendGridDetector), fixed_length=True),)),
     # https://mailchimp.com/developer/marketing/docs/fundamentals/#api-structure
     _secret("mailchimp_api_key", _HIGH, _token(_ds(MailchimpDetector), _URLSAFE),
             validate=is_not_placeholder_token),
@@ -598,7 +630,9 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     _secret("jwt", _HIGH,
             _token(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"
                    r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?", _URLSAFE),
-            validate=is_jwt),
+            validate=is_jwt,
+            glued=(_glued(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"
+                          r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?", _URLSAFE),)),
     # RFC 3986 §3.2.1 userinfo `scheme://user:password@host` (detect-secrets basic_auth.py)
     _secret("url_password", _HIGH, _ds(BasicAuthDetector), validate=is_url_password),
     # RFC 7617 `Authorization: Basic base64(user:password)`

@@ -28,7 +28,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from proxy.inspection.detectors import ALL_DETECTORS, SCAN_LIMIT_ID, Detector
+from proxy.inspection.detectors import (
+    ALL_DETECTORS,
+    SCAN_LIMIT_ID,
+    Detector,
+    glued_value_is_random,
+)
 from proxy.inspection.findings import Kind, Match
 from proxy.inspection.transforms import (
     DOUBLED_STARTS,
@@ -72,6 +77,11 @@ _NAME_START = re.compile(rb"[A-Za-z0-9_]")
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
+# Rewrites that keep every character where it stands among its neighbours (the whole text
+# reversed, rot13'd, case-swapped): a key glued to a character is as glued as in the plain text.
+# The others join pieces, and a key glued to the next piece is their doing.
+GLUED_REWRITES = frozenset({"reversed", "rot13", SWAPCASE})
+
 SEPARATOR = "\n"  # joins the texts of one scan_many pass; a boundary for every pattern
 _SEPARATOR_BYTE = SEPARATOR.encode("ascii")
 _KEPT_SEPARATOR = "\x00"  # a boundary too, and no rewrite removes it
@@ -91,6 +101,7 @@ class _Pattern:
     group: int | str
     extend: re.Pattern[bytes] | None
     context_deny: re.Pattern[bytes] | None
+    glued: bool  # one of Detector.glued: its values must also look random
 
 
 @dataclass(frozen=True)
@@ -106,9 +117,9 @@ class Scanner:
 
     def __init__(self, detectors: Sequence[Detector] = ALL_DETECTORS) -> None:
         self._patterns = [
-            _compile(detector, order, pattern)
+            _compile(detector, order, pattern, glued=pattern in detector.glued)
             for order, detector in enumerate(detectors)
-            for pattern in detector.patterns
+            for pattern in (*detector.patterns, *detector.glued)
         ]
         self._database = _hyperscan_database(self._patterns) if hyperscan is not None else None
         self._finds_secrets = any(p.detector.kind is Kind.SECRET for p in self._patterns)
@@ -179,10 +190,12 @@ class Scanner:
         """"hyperscan", or "re" for the slow fallback."""
         return "hyperscan" if self._database is not None else "re"
 
-    def scan(self, text: str) -> list[Match]:
-        """Validated matches in `text`, offsets in str characters, sorted by position."""
+    def scan(self, text: str, *, glued: bool = True) -> list[Match]:
+        """Validated matches in `text`, offsets in str characters, sorted by position.
+        `glued=False` leaves out the values of Detector.glued patterns: in a text whose pieces
+        a rewrite glued together, a key glued to its neighbours is the rewrite's doing."""
         data = text.encode("utf-8", "surrogatepass")
-        found, cut = self._find(data, "surrogatepass")
+        found, cut = self._find(data, "surrogatepass", glued=glued)
         if text.isascii():
             return _matches(found, cut, int)
         offsets = [f.start for f in found] + [f.end for f in found]
@@ -221,7 +234,7 @@ class Scanner:
                     except RewriteLimitExceeded:  # decoys: the text is not let through
                         rewritten.append((index, name, [_SCAN_LIMIT_MATCH]))
                         continue
-                    if matches := self.scan(rewritten_text):
+                    if matches := self.scan(rewritten_text, glued=name in GLUED_REWRITES):
                         rewritten.append((index, name, matches))
         return results, rewritten
 
@@ -324,7 +337,8 @@ class Scanner:
         found, cut = self._find(data, "surrogateescape")
         return _matches(found, cut, int)
 
-    def _find(self, data: bytes, errors: str) -> tuple[list[_Found], int | None]:
+    def _find(self, data: bytes, errors: str, *, glued: bool = True
+              ) -> tuple[list[_Found], int | None]:
         hits, cut = self._prefilter(data)
         spans: list[_Span] = []
         for index, hit_start, end in hits:
@@ -341,7 +355,7 @@ class Scanner:
             value_start, value_end = _char_boundaries(data, value_start, value_end)
             spans.append((pattern.order, value_start, value_end, match.start(), index))
         spans.sort(key=lambda s: (s[0], s[1], -s[2]))  # per detector, leftmost, longest first
-        return self._validate(data, spans, errors), cut
+        return self._validate(data, spans, errors, glued=glued), cut
 
     @staticmethod
     def _confirm(pattern: _Pattern, data: bytes, start: int, end: int) -> re.Match[bytes] | None:
@@ -356,7 +370,8 @@ class Scanner:
             log.warning("detector %s: prefilter hit not confirmed by re", pattern.detector.id)
         return match
 
-    def _validate(self, data: bytes, spans: list[_Span], errors: str) -> list[_Found]:
+    def _validate(self, data: bytes, spans: list[_Span], errors: str, *, glued: bool
+                  ) -> list[_Found]:
         found: list[_Found] = []
         accepted_end: dict[int, int] = {}  # per detector: end of the last value it reported
         for order, value_start, value_end, match_start, index in spans:
@@ -373,6 +388,8 @@ class Scanner:
             value = data[value_start:value_end].decode("utf-8", errors)
             validate = pattern.detector.validate
             if validate is not None and not validate(value):
+                continue
+            if pattern.glued and not (glued and glued_value_is_random(value)):
                 continue
             accepted_end[order] = value_end
             found.append(_Found(pattern.detector.id, value_start, value_end, value))
@@ -411,7 +428,7 @@ def _starts(texts: Sequence[str]) -> list[int]:
     return starts
 
 
-def _compile(detector: Detector, order: int, pattern: str) -> _Pattern:
+def _compile(detector: Detector, order: int, pattern: str, *, glued: bool = False) -> _Pattern:
     if not pattern:
         raise ValueError(f"detector {detector.id}: empty pattern")
     flags = re.IGNORECASE if detector.caseless else 0
@@ -428,6 +445,7 @@ def _compile(detector: Detector, order: int, pattern: str) -> _Pattern:
         context_deny=(
             re.compile(detector.context_deny.encode("ascii")) if detector.context_deny else None
         ),
+        glued=glued,
     )
 
 

@@ -135,6 +135,13 @@ CHANNELS = {
     "query value percent-encoded": lambda t: {
         "url_suffix": f"/q?t={t}&key=" + "".join(f"%{b:02X}" for b in AWS_KEY.encode())},
     "header": lambda t: {"url_suffix": f"/h?t={t}", "headers": {"X-Debug": AWS_KEY}},
+    "a character glued on each side, in a header": lambda t: {
+        "url_suffix": f"/gl?t={t}", "headers": {"X-Debug": f"Z{AWS_KEY}9"}},
+    "a character glued before it, in the path": lambda t: {"url_suffix": f"/x/Q{AWS_KEY}?t={t}"},
+    # the audit line keeps query names: this one must not reach it (the fixture checks)
+    "base64url of the key as a query name": lambda t: {
+        "url_suffix": f"/qn?t={t}&"
+        + base64.urlsafe_b64encode(AWS_KEY.encode()).decode().rstrip("=") + "=1"},
     "cookie": lambda t: {"url_suffix": f"/c?t={t}", "headers": {"Cookie": f"s={AWS_KEY}"}},
     "json body": lambda t: {"url_suffix": f"/j?t={t}",
                             "json": {"messages": [{"content": f"my key is {AWS_KEY}"}]}},
@@ -333,6 +340,17 @@ def test_a_secret_in_every_channel_is_blocked(proxy: Proxy, upstream: Upstream,
     assert upstream.seen_with_marker(marker) == []
 
 
+def test_a_key_cut_into_path_segments_never_reaches_the_audit_line(proxy: Proxy,
+                                                                   upstream: Upstream) -> None:
+    marker = tag()
+    pieces = "/".join((AWS_KEY[:6], AWS_KEY[6:12], AWS_KEY[12:]))
+    response = proxy.session().get(
+        f"https://allowed.test:{upstream.ports['https']}/seg/{pieces}/raw?t={marker}", timeout=10)
+    assert response.status_code == 403
+    assert pieces not in proxy.audit_log.read_text()
+    assert upstream.seen_with_marker(marker) == []
+
+
 def test_an_archive_with_an_encrypted_member_is_blocked_unread(proxy: Proxy,
                                                               upstream: Upstream) -> None:
     marker = tag()
@@ -347,16 +365,23 @@ def test_an_archive_with_an_encrypted_member_is_blocked_unread(proxy: Proxy,
     assert upstream.seen_with_marker(marker) == []
 
 
-def test_a_secret_as_the_method_is_blocked_and_not_logged(proxy: Proxy,
-                                                          upstream: Upstream) -> None:
+@pytest.mark.parametrize("method", [
+    AWS_KEY,
+    # mixed case: scanned as sent, not as mitmproxy's upper-cased view (which decodes to noise)
+    base64.urlsafe_b64encode(AWS_KEY.encode()).decode().rstrip("="),
+], ids=["plain", "base64url"])
+def test_a_secret_as_the_method_is_blocked_and_not_logged(proxy: Proxy, upstream: Upstream,
+                                                          method: str) -> None:
     marker = tag()
-    response = proxy.session().request(
-        AWS_KEY, f"https://allowed.test:{upstream.ports['https']}/me?t={marker}", timeout=10)
-    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
-        403, "secret_detected")
-    assert [f["location"] for f in response.json()["findings"]] == ["method"]
+    port = upstream.ports["https"]
+    sock, reply = open_tunnel(proxy.port, f"allowed.test:{port}")
+    assert reply.status == 200
+    with tls_client(sock, "allowed.test", proxy.ca) as tls:  # requests would upper-case it
+        answer = http_request(tls, method, f"/me?t={marker}", [("Host", f"allowed.test:{port}")])
+    assert (answer.status, answer.reason) == (403, "secret_detected"), answer.body[:300]
+    assert [f["location"] for f in answer.json()["findings"]] == ["method"]
     assert upstream.seen_with_marker(marker) == []
-    line = proxy.audit_for(response.headers["X-Glassbreak-Request-Id"])[0]
+    line = proxy.audit_for(answer.headers["x-glassbreak-request-id"])[0]
     assert line["method"] == "[REDACTED:aws_access_key]"
 
 

@@ -41,6 +41,7 @@ def test_plain_values_are_scrubbed_in_every_sender_field() -> None:
 @pytest.mark.parametrize(("location", "field", "expected"), [
     ("url.path", "path", "[REDACTED:aws_access_key]"),
     ("url.target", "path", "[REDACTED:aws_access_key]"),
+    ("url.path:*", "path", "[REDACTED:aws_access_key]"),  # a key cut into path segments
     ("method", "method", "[REDACTED:aws_access_key]"),
     ("header:user-agent", "headers", {"user-agent": "[REDACTED:aws_access_key]",
                                       "accept": "*/*"}),
@@ -55,3 +56,16 @@ def test_a_field_with_a_finding_in_any_layer_is_replaced_whole(location: str, fi
                             headers={"user-agent": "dG9vbA==", "accept": "*/*"},
                             findings=[_finding(location)]))
     assert getattr(record, field) == expected
+
+
+@pytest.mark.parametrize("location", ["query:QUtJQQ", "query:*", "query:k"])
+def test_a_query_finding_drops_the_query_names(location: str) -> None:
+    """The line keeps a query's names, not its values: but a name can be the secret, encoded
+    (`?<base64url of a key>=1`) or cut at 64 characters where the scrub no longer sees it."""
+    record = _clean(_record(path="/p?QUtJQQ=&k=", findings=[_finding(location)]))
+    assert record.path == "/p?[REDACTED:aws_access_key]"
+
+
+def test_a_query_finding_leaves_a_path_without_a_query_alone() -> None:
+    record = _clean(_record(path="/p/x", findings=[_finding("query:k")]))
+    assert record.path == "/p/x"
