@@ -112,8 +112,25 @@ class Inspector:
             hits = blocking_hits(inspection, verdict, FindingAction.REDACT)
             try:
                 redact_request(flow.request, hits, decoded_body(flow.request, limit=limit))
+                self._check_redacted(flow.request, hits, limit)
             except RedactionImpossible:
                 self._block(flow, decision, verdict.reason or Reason.SECRET_DETECTED, hits)
+
+    def _check_redacted(self, request: http.Request, hits: Sequence[Hit], limit: int) -> None:
+        """Inspect the redacted request again: a value also written in another form at the same
+        place (plain and base64 in one field) was reported once, so only its plain copy was
+        replaced. If any redacted value is still found, the request is blocked."""
+        try:
+            inspection = inspect_texts(request_texts(request, limit=limit), self.gate.scanner,
+                                       self.gate.finding_key,
+                                       max_depth=self.gate.policy.inspection.max_depth)
+        except (DecodeLimitExceeded, UndecodableBody):
+            raise RedactionImpossible("the redacted request cannot be inspected") from None
+        redacted = {(hit.finding.detector, hit.finding.keyed_hash) for hit in hits}
+        if inspection.limit_reached or any(
+                (finding.detector, finding.keyed_hash) in redacted
+                for finding in inspection.findings):
+            raise RedactionImpossible("a redacted value is still in the request")
 
     def _block(self, flow: http.HTTPFlow, decision: Decision | None, reason: Reason,
                hits: Sequence[Hit]) -> None:

@@ -592,6 +592,24 @@ def test_redact_of_an_encoded_value_blocks_instead(proxy: Proxy, upstream: Upstr
     assert upstream.seen_with_marker(marker) == []
 
 
+@pytest.mark.parametrize("note", [
+    f"{AWS_KEY} and again {b64(AWS_KEY)}",
+    f"{AWS_KEY} reversed {AWS_KEY[::-1]}",
+    f"{AWS_KEY} percent " + "".join(f"%{b:02X}" for b in AWS_KEY.encode()),
+], ids=["base64", "reversed", "percent"])
+def test_redact_of_a_value_also_encoded_in_the_same_field_blocks(proxy: Proxy,
+                                                                 upstream: Upstream,
+                                                                 note: str) -> None:
+    """The value is reported once per place, so only its plain copy could be replaced: the
+    redacted request is inspected again, and the encoded copy left in it blocks."""
+    marker = tag()
+    response = proxy.session().post(
+        f"https://api.allowed.test:{upstream.ports['https']}/v1/r?t={marker}",
+        json={"note": note}, timeout=10)
+    assert response.status_code == 403
+    assert upstream.seen_with_marker(marker) == []
+
+
 def test_monitor_mode_forwards_a_secret_and_logs_a_would_block(proxy: Proxy,
                                                                upstream: Upstream) -> None:
     marker = tag()
