@@ -206,8 +206,9 @@ def reads_as_words(value: str) -> bool:
 
 def glued_value_is_random(value: str) -> bool:
     """What a value found by a glued pattern must also be: random, not words or a sequence of
-    few letters."""
-    return _entropy_is_high(value) and not _is_identifier(value)
+    few letters, and not hex (`acca` + 16 hex digits sits in one git SHA in 3,000, and in a
+    hex digest case-swapped it reads as an AWS key id; no glued detector's alphabet is hex)."""
+    return _entropy_is_high(value) and not _is_identifier(value) and not _HEX.fullmatch(value)
 
 
 def is_not_example(value: str) -> bool:

@@ -239,6 +239,8 @@ NEAR_MISSES = [
     # a glued value must look random: a DNA sequence holds "ACCA" and upper-case letters
     pytest.param("aws_access_key", "GATTACAACCAGTACGTACGTTAGCAATG", id="aws-glued-dna"),
     pytest.param("aws_access_key", "xyzAKIAAAAABBBBAAAABBBBxyz", id="aws-glued-not-random"),
+    # upper-case hex (a digest, a GUID without dashes) holding ACCA
+    pytest.param("aws_access_key", "9F0ACCA3F2B4E5D60718293A4B5C6D7E8F90A1B2C", id="aws-glued-hex"),
     pytest.param("openai_api_key", "task-proj-my-new-awesome-project-slug", id="openai-glued-slug"),
     pytest.param("anthropic_api_key", "disk-ant-colony-simulation-for-everyone",
                  id="anthropic-glued-words"),

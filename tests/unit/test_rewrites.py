@@ -249,6 +249,8 @@ def test_personal_data_is_not_looked_for_in_rewrites(scanner: Scanner, text: str
 @pytest.mark.parametrize("text", [
     "the agent reads build log and proposes a patch",
     "7f0c2d9e4b1a8c3f5e6d7a8b9c0d1e2f3a4b5c6d",  # a git SHA
+    # hex holding "acca": case-swapped, it reads as an AWS key id glued in a digest
+    "e3b0c44298acca3f2b4e5d60718293a4b5c6d7e8f90a1b2c99fb92427ae41e4649b934ca495991b7852b855",
     "550e8400-e29b-41d4-a716-446655440000",
     "sha512-" + base64.b64encode(bytes(range(64))).decode(),
     "AKIAIOSFODNN7EXAMPLE"[::-1],  # AWS's documented example key, reversed
