@@ -65,6 +65,7 @@ from proxy.inspection.decode_errors import (
     DepthLimitExceeded,
     UndecodableBody,
 )
+from proxy.inspection.der_keys import armoured, private_key_kind
 from proxy.inspection.embedded import blind_stream
 from proxy.inspection.fields import MIN_FIELD_CHARS
 from proxy.inspection.textual import (
@@ -573,6 +574,9 @@ class _Peeler:
                 output = b""
             if output:
                 return _read(output, (fmt,))
+        kind = private_key_kind(raw)
+        if kind is not None:  # a key's DER without its PEM lines (base64 body, hex): read as PEM
+            return armoured(raw, kind), ("der",)
         text = bytes_as_text(raw)
         if is_text(text):
             return text, ()

@@ -11,29 +11,44 @@ from email.utils import collapse_rfc2231_value
 
 from proxy.inspection.archives import zip_members
 from proxy.inspection.compression import decompress, sniff_format
+from proxy.inspection.decode_errors import DecodeLimitExceeded
+from proxy.inspection.der_keys import armoured, private_key_kind
 from proxy.inspection.embedded import embedded_streams
 from proxy.inspection.textual import sniff_wide_codec
 
 MAX_COMPRESSED_LAYERS = 3  # compressed data inside compressed data, undone this deep
+MAX_ARCHIVE_DEPTH = 3  # archives inside archives (a .jar in a .war in a .zip), opened this deep
 _UTF8_NAMES = {"utf-8", "utf_8", "utf8", "us-ascii", "ascii"}
 
 
-def uncompressed_layers(data: bytes, limit: int) -> list[bytes]:
+def uncompressed_layers(data: bytes, limit: int, *, depth: int = 0) -> list[bytes]:
     """What `data` decompresses to when it is itself compressed data with a magic number
     (gzip, zlib, zstd, bzip2, xz), and what that decompresses to in turn, up to
     MAX_COMPRESSED_LAYERS: a body or a file upload that no Content-Encoding announces. A zip
     archive at any of these layers gives its members (archives.py: UndecodableBody for one
-    that holds a member we cannot read, such as an encrypted one); other data gives the
-    streams found inside it (embedded.py: after a prefix, in a file, raw deflate or Brotli).
+    that holds a member we cannot read, such as an encrypted one), and those members' own
+    layers, MAX_ARCHIVE_DEPTH archives deep; other data gives the streams found inside it
+    (embedded.py: after a prefix, in a file, raw deflate or Brotli). A private key's DER (or
+    OpenSSH binary) gives its PEM form (der_keys.py).
 
     Damage is tolerated (what decodes before it is kept, as a lenient receiver would read it);
     output past `limit` raises DecodeLimitExceeded, so that the caller blocks rather than
     forwards what it could not look into."""
     layers: list[bytes] = []
     for _ in range(MAX_COMPRESSED_LAYERS):
+        kind = private_key_kind(data)
+        if kind is not None:  # a key file's DER (`.der`, `.p12`): what its PEM lines would say
+            layers.append(armoured(data, kind).encode("ascii"))
+            break
         fmt = sniff_format(data)
         if fmt is None:
-            layers += zip_members(data, limit)  # an archive's members, not unwrapped further
+            members = zip_members(data, limit)
+            layers += members
+            if depth < MAX_ARCHIVE_DEPTH:  # a .jar in a .war, a .zip in a .zip
+                for member in members:
+                    layers += uncompressed_layers(member, limit, depth=depth + 1)
+                    if sum(map(len, layers)) > limit:
+                        raise DecodeLimitExceeded(f"archive contents exceed {limit} bytes")
             layers += embedded_streams(data, limit)  # after a prefix or an archive, no magic
             break
         # A lenient read stops at damage or trailing bytes: streams after those are found

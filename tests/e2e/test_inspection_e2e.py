@@ -121,7 +121,7 @@ NESTED_MULTIPART = (
     "--i\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
     "key {qp}\r\n--i--\r\n\r\n--o--\r\n")
 
-def _zip(files: dict[str, str]) -> bytes:
+def _zip(files: dict[str, str] | dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
@@ -201,6 +201,9 @@ CHANNELS = {
     "gzipped file upload": lambda t: {
         "url_suffix": f"/gu?t={t}",
         "files": {"file": ("creds.txt.gz", gzip.compress(f"aws={AWS_KEY}\n".encode()))}},
+    "a zip inside a zip uploaded": lambda t: {
+        "url_suffix": f"/zz?t={t}",
+        "files": {"file": ("a.war", _zip({"lib/inner.jar": _zip({"creds": f"key={AWS_KEY}"})}))}},
     "zipped credentials uploaded": lambda t: {
         "url_suffix": f"/zu?t={t}",
         "files": {"file": ("aws.zip", _zip({".aws/credentials": f"key = {AWS_KEY}\n"}))}},
@@ -348,6 +351,42 @@ def test_a_key_cut_into_path_segments_never_reaches_the_audit_line(proxy: Proxy,
         f"https://allowed.test:{upstream.ports['https']}/seg/{pieces}/raw?t={marker}", timeout=10)
     assert response.status_code == 403
     assert pieces not in proxy.audit_log.read_text()
+    assert upstream.seen_with_marker(marker) == []
+
+
+def _private_key_der() -> bytes:
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        ser.Encoding.DER, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+
+
+KEY_DER = _private_key_der()
+# A private key without its PEM lines: the body alone, hex, the file's bytes, and a key (any
+# secret) in an archive inside an archive.
+UNARMOURED_KEYS = {
+    "base64 body without its lines, in json": lambda t: {
+        "url_suffix": f"/kb?t={t}", "json": {"k": base64.b64encode(KEY_DER).decode()}},
+    "hex in json": lambda t: {"url_suffix": f"/kh?t={t}", "json": {"k": KEY_DER.hex()}},
+    "der file uploaded": lambda t: {"url_suffix": f"/kf?t={t}",
+                                    "files": {"file": ("id.der", KEY_DER)}},
+    "der file in a zip in a zip": lambda t: {
+        "url_suffix": f"/kz?t={t}",
+        "files": {"file": ("a.zip", _zip({"inner.zip": _zip({"k.der": KEY_DER})}))}},
+}
+
+
+@pytest.mark.parametrize("form", UNARMOURED_KEYS)
+def test_a_private_key_without_its_pem_lines_is_blocked(proxy: Proxy, upstream: Upstream,
+                                                        form: str) -> None:
+    marker = tag()
+    spec = UNARMOURED_KEYS[form](marker)
+    url = f"https://allowed.test:{upstream.ports['https']}{spec.pop('url_suffix')}"
+    response = proxy.session().post(url, timeout=10, **spec)
+    assert (response.status_code, response.headers.get("X-Glassbreak-Reason")) == (
+        403, "secret_detected"), form
+    assert "private_key" in {f["detector"] for f in response.json()["findings"]}
     assert upstream.seen_with_marker(marker) == []
 
 

@@ -13,6 +13,7 @@ import pytest
 from proxy.inspection.archives import MAX_MEMBERS, zip_members
 from proxy.inspection.body_fields import body_fields
 from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
+from proxy.inspection.readings import MAX_ARCHIVE_DEPTH, uncompressed_layers
 
 MiB = 1024 * 1024
 LIMIT = 10 * MiB
@@ -127,3 +128,23 @@ def test_damaged_archives_give_members_or_a_refusal_never_another_error(method: 
                 continue
             assert isinstance(members, list)
 
+
+
+def test_archives_inside_archives_are_opened_to_a_depth() -> None:
+    """A .jar in a .war in a .zip: each member that is an archive gives its own members, down
+    to MAX_ARCHIVE_DEPTH archives below the first; deeper ones are left as bytes."""
+    data = b"key = AKIA2OGYBAH6STMMNXNQ"
+    for level in range(MAX_ARCHIVE_DEPTH + 1):
+        data = _zip({f"level{level}.zip": data})
+    assert b"key = AKIA2OGYBAH6STMMNXNQ" in uncompressed_layers(data, 1 << 20)
+    assert b"key = AKIA2OGYBAH6STMMNXNQ" not in uncompressed_layers(_zip({"x.zip": data}),
+                                                                     1 << 20)
+
+
+def test_archives_inside_archives_share_one_limit() -> None:
+    """Each archive is read within the limit: together they must be too (nested bombs)."""
+    member = bytes(300_000)
+    inner = _zip({"a": member, "b": member})
+    with pytest.raises(DecodeLimitExceeded):
+        uncompressed_layers(_zip({"one.zip": inner, "two.zip": inner}), 1_000_000)
+    assert uncompressed_layers(_zip({"one.zip": inner}), 1_000_000)

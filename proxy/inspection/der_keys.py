@@ -1,0 +1,93 @@
+"""Private keys without their PEM armour: the DER bytes themselves, told by their structure.
+
+A PEM key is caught by its `-----BEGIN ... PRIVATE KEY-----` line. Drop that line and send the
+base64 body alone, or hex-encode the key, or upload the `.der`/`.key` file as bytes, and the line
+is gone, but the bytes still open in any TLS library. `private_key_der(data)` recognises them
+from their first bytes: an ASN.1 SEQUENCE that starts as a private key does and a certificate,
+public key or CSR does not, or OpenSSH's binary `openssh-key-v1` blob. `armoured(data)` writes
+such bytes back as PEM, so that the `private_key` detector reports them (layer "der").
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import NamedTuple
+
+_SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
+_OPENSSH_MAGIC = b"openssh-key-v1\x00"
+# EncryptedPrivateKeyInfo's algorithm: PKCS#5 (PBES1, PBES2) and PKCS#12 password-based schemes
+_ENCRYPTION_OID_PREFIXES = (bytes.fromhex("2a864886f70d0105"), bytes.fromhex("2a864886f70d010c01"))
+_PKCS7_DATA_OID = bytes.fromhex("2a864886f70d010701")  # a PKCS#12 file's authSafe
+MIN_MODULUS_BYTES = 64  # RSA and DSA keys of 512 bits and up
+_EC_SCALAR_BYTES = range(16, 81)  # SEC1 private scalars, P-128 to P-521 and the Brainpools
+
+
+class _Tlv(NamedTuple):
+    tag: int
+    start: int  # where the content starts
+    length: int  # the content's length as declared (it may run past a truncated prefix)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+def _tlv(data: bytes, offset: int) -> _Tlv | None:
+    """The DER tag-length header at `offset`, or None when there is none."""
+    if offset + 2 > len(data):
+        return None
+    tag, first = data[offset], data[offset + 1]
+    if first < 0x80:
+        return _Tlv(tag, offset + 2, first)
+    count = first & 0x7F
+    if not 1 <= count <= 4 or offset + 2 + count > len(data):
+        return None
+    length = int.from_bytes(data[offset + 2:offset + 2 + count], "big")
+    if length < 0x80 or (count > 1 and length < 0x100):
+        return None  # DER uses the shortest form: anything else is not DER
+    return _Tlv(tag, offset + 2 + count, length)
+
+
+def private_key_kind(data: bytes) -> str | None:
+    """The PEM label's kind when `data` starts as the DER (or OpenSSH binary) form of a private
+    key: "OPENSSH", "ENCRYPTED" (PKCS#8 encrypted, or a PKCS#12 file) or "" (a plain PKCS#1,
+    PKCS#8 or SEC1 key); else None."""
+    if data.startswith(_OPENSSH_MAGIC):
+        return "OPENSSH"
+    outer = _tlv(data, 0)
+    if outer is None or outer.tag != _SEQUENCE or outer.length < 32:
+        return None
+    first = _tlv(data, outer.start)
+    if first is None:
+        return None
+    if first.tag == _SEQUENCE:  # EncryptedPrivateKeyInfo: { algorithm, encrypted octets }
+        oid = _tlv(data, first.start)
+        if oid is None or oid.tag != _OID:
+            return None
+        value = data[oid.start:oid.end]
+        return "ENCRYPTED" if value.startswith(_ENCRYPTION_OID_PREFIXES) else None
+    if first.tag != _INTEGER or first.length != 1 or first.end > len(data):
+        return None
+    version, second = data[first.start], _tlv(data, first.end)
+    if second is None:
+        return None
+    if version == 0 and second.tag == _INTEGER and second.length >= MIN_MODULUS_BYTES:
+        return ""  # PKCS#1 RSAPrivateKey (version, modulus...), or OpenSSL's DSA key (p...)
+    if version in (0, 1) and second.tag == _SEQUENCE:  # PKCS#8: { version, algorithm, key }
+        algorithm = _tlv(data, second.start)
+        return "" if algorithm is not None and algorithm.tag == _OID else None
+    if version == 1 and second.tag == _OCTET_STRING and second.length in _EC_SCALAR_BYTES:
+        return ""  # SEC1 ECPrivateKey
+    if version == 3 and second.tag == _SEQUENCE:  # PKCS#12: { version 3, authSafe data }
+        oid = _tlv(data, second.start)
+        if oid is not None and oid.tag == _OID and data[oid.start:oid.end] == _PKCS7_DATA_OID:
+            return "ENCRYPTED"
+    return None
+
+
+def armoured(data: bytes, kind: str) -> str:
+    """`data` (a private key's DER or OpenSSH bytes) written as PEM."""
+    label = f"{kind} PRIVATE KEY" if kind else "PRIVATE KEY"
+    body = base64.b64encode(data).decode("ascii")
+    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN {label}-----\n{lines}\n-----END {label}-----\n"
