@@ -549,7 +549,9 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
     _secret("github_token", _HIGH, _token(_ds(GitHubTokenDetector)),
             validate=is_not_placeholder_token,
-            glued=(_glued(_ds(GitHubTokenDetector), fixed_length=True),)),
+            # GitHub's tokens are base62 after the prefix: a glued one with "_" in it is a
+            # symbol (`highs_optionsRNS_7module...`, a mangled C++ name), not a token
+            glued=(_glued(r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}", fixed_length=True),)),
     _secret("github_fine_grained_pat", _HIGH, _token(r"github_pat_[A-Za-z0-9_]{60,255}"),
             validate=is_not_placeholder_token, max_length=300,
             glued=(_glued(r"github_pat_[A-Za-z0-9_]{60,255}"),)),

@@ -238,6 +238,8 @@ NEAR_MISSES = [
     pytest.param("aws_access_key", "AKIA" + rand(16, string.ascii_lowercase), id="aws-lowercase"),
     # a glued value must look random: a DNA sequence holds "ACCA" and upper-case letters
     pytest.param("aws_access_key", "GATTACAACCAGTACGTACGTTAGCAATG", id="aws-glued-dna"),
+    pytest.param("github_token", "_ZN8pybind11_init__highs_optionsRNS_7module_EEUlRK19HighsOpts",
+                 id="github-glued-mangled-symbol"),
     pytest.param("aws_access_key", "xyzAKIAAAAABBBBAAAABBBBxyz", id="aws-glued-not-random"),
     # upper-case hex (a digest, a GUID without dashes) holding ACCA
     pytest.param("aws_access_key", "9F0ACCA3F2B4E5D60718293A4B5C6D7E8F90A1B2C", id="aws-glued-hex"),
