@@ -485,7 +485,9 @@ _KEY_WORDS = (
 )
 
 _ASSIGNMENT_MAX = 256  # detect-secrets-style `prefix_keyword = value` matches, in bytes
-_ASSIGN = r"[\"'\]\\]{0,3}\s{0,3}(?:=|:=|:|=>|===?)\s{0,3}\\?[@\"'`]?"
+# After the sign, an opening quote, JSON-escaped (`\"`) or not; a backslash before anything else
+# is an escape that starts no value (`token:\n/usr/lib/...`: grep output in a JSON string).
+_ASSIGN = r"[\"'\]\\]{0,3}\s{0,3}(?:=|:=|:|=>|===?)\s{0,3}(?:\\[\"']|[@\"'`])?"
 _VALUE_STOP = r"\s\"'`,;&<>(){}\[\]\\"  # quotes, separators, brackets: a value ends there
 # A value with a dot must also hold a digit, and a value must not be followed by "(" or "[": so
 # code (`os.environ[...]`, `settings.SECRET_KEY`, `get_token()`) never becomes a candidate.

@@ -18,8 +18,10 @@ magic number at all. `embedded_streams(data, limit)` finds them in data that is 
 Streams are read leniently (what decodes before damage or trailing bytes is kept: the rest of
 the file follows a stream), and do not overlap: the search goes on after the end of a gzip or
 zlib stream, and inside any other (a decoy must not hide what follows it).
-Bounded: output over `limit` in all raises DecodeLimitExceeded (a PNG's pixel data counts:
-an image whose pixels decompress past the body limit is refused unless a rule raises it), and
+A PNG's pixel data is skipped when it checks out as exactly that (png_pixels.py: the size its
+header gives, a filter byte at every row): a screenshot's pixels inflate past the body limit.
+Pixel data that does not check out is inflated like any stream.
+Bounded: output over `limit` in all raises DecodeLimitExceeded, and
 so do more than MAX_CANDIDATES magic numbers to try (a body made of them): the caller blocks
 rather than forwards what it did not look into.
 """
@@ -38,6 +40,7 @@ from proxy.inspection.compression import (
     sniff_format,
 )
 from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
+from proxy.inspection.png_pixels import pixel_ranges
 from proxy.inspection.textual import bytes_as_text, is_text
 
 # Magic numbers tried per blob, at most (a probe each, about 3 µs): past it, DecodeLimitExceeded.
@@ -72,11 +75,15 @@ def embedded_streams(data: bytes, limit: int) -> list[bytes]:
     # An archive at the start is read by the caller (readings.uncompressed_layers): what
     # follows its end is still looked into.
     resume = _zip_end(data, 0) if data.startswith(ZIP_MAGIC) else 1
+    # A PNG's pixels, checked to be exactly that (png_pixels.py): not text, and not searched.
+    pixels = pixel_ranges(data)
     tried = 0
     for match in _MAGIC.finditer(data, 1):
         offset = match.start()
         if offset < resume:
             continue  # inside a stream already read
+        if pixels and any(start <= offset < end for start, end in pixels):
+            continue
         tried += 1
         if tried > MAX_CANDIDATES:
             raise DecodeLimitExceeded(f"more than {MAX_CANDIDATES} embedded stream candidates")

@@ -177,6 +177,9 @@ POSITIVES = [
                  id="assign-password-quoted"),
     pytest.param("high_entropy_assignment", f'{{"api_key": "{rand(32)}"}}', None,
                  id="assign-json-api-key"),
+    # JSON inside a JSON string, as a raw body holds it: the quote before the value is escaped
+    pytest.param("high_entropy_assignment", '"args": "{\\"api_key\\": \\"' + rand(32)
+                 + '\\"}"', None, id="assign-json-escaped-quote"),
     pytest.param("high_entropy_assignment", f"token: {rand(40, URLSAFE)}\n", None,
                  id="assign-yaml-token"),
     pytest.param("high_entropy_assignment", f"DB_PASSWD={rand(24)}", None, id="assign-env"),
@@ -310,6 +313,10 @@ NEAR_MISSES = [
     pytest.param("basic_auth_header", "Basic " + base64.b64encode(b"user:password").decode(),
                  id="basic-placeholder-password"),
     pytest.param("high_entropy_assignment", f'"sha": "{rand(40, HEX)}"', id="git-sha-no-key"),
+    # grep output in a raw JSON body: "token:" ends a line, `\n` and a path start the next
+    pytest.param("high_entropy_assignment", '"content": "/app/client.py:41:    if not token:'
+                 '\\n/usr/lib/python3.11/site-packages/requests/sessions.py:512:  def r(\\n"',
+                 id="assign-grep-line-end-in-raw-json"),
     pytest.param("high_entropy_assignment", f'password = "{rand(40, HEX)}"',
                  id="git-sha-length-hex"),
     pytest.param("high_entropy_assignment", f'"password_hash": "{rand(64, HEX)}"',
