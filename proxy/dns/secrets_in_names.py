@@ -2,9 +2,10 @@
 
 The scrubber run over the dotted name finds `<secret>.attacker.example`, but not a token cut
 into short labels (`ghp_A1b2C3d4.E5f6G7h8....attacker.example`) or split by hyphens. So the
-labels the client chose (left of the window key, proxy/dns/scope.py) are scanned dotted, joined
-without dots, and joined without dots and hyphens: what they cover is masked in the log, and a
-credential there refuses the name (proxy/dns/decide.py). Detectors want a boundary around a
+labels of the name (all of them: a key's last piece can be the registered domain of a name that
+is not allowed) are scanned dotted, joined without dots, and joined without dots and hyphens:
+what they cover is masked in the log, and a credential there refuses the name
+(proxy/dns/decide.py). Detectors want a boundary around a
 token, so every run of labels that starts at the first label or ends at the last one is scanned
 (a linear number of texts, at most `MAX_LABELS` each way). A match masks every label it covers.
 """

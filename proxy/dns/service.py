@@ -81,7 +81,7 @@ class _Question:
 class _NameFacts:
     scope: Scope
     signals: tuple[Signal, ...]  # this query's own tunnelling signals
-    secret_in: dict[int, str]  # index of each chosen label a detector's value covers -> detector
+    secret_in: dict[int, str]  # index of each label a detector's value covers -> detector
 
 
 class DnsService:
@@ -276,8 +276,10 @@ class DnsService:
             facts = _NameFacts(
                 scope=scope,
                 signals=query_signals(scope.chosen, name_length, self.policy.dns.tunnelling),
+                # every label, not only the chosen ones: a key split into the registered
+                # domain of a refused name (`ghp_<20>.<16>`) must not reach the log either
                 secret_in=({} if self._find_secrets is None
-                           else secret_labels(scope.chosen, self._find_secrets)),
+                           else secret_labels(labels, self._find_secrets)),
             )
             if len(self._names) >= SIGNAL_CACHE_SIZE:
                 self._names.clear()

@@ -255,6 +255,10 @@ _SPLIT_NAMES = [
     ("aws-lower-cased", f"{AWS.lower()}.allowed.example"),
     ("aws-lower-cased-by-5", ".".join(AWS.lower()[i:i + 5] for i in range(0, 20, 5))
      + ".allowed.example"),
+    # the key's last piece is the registered domain of a name that is not allowed
+    ("pat-into-the-domain", f"{PAT[:24]}.{PAT[24:]}"),
+    ("aws-into-the-domain", f"{AWS[:10]}.{AWS[10:]}.com"),
+    ("pat-hyphens-into-the-domain", f"{PAT[:20]}-{PAT[20:]}.net"),
 ]
 
 
@@ -269,7 +273,7 @@ def test_a_secret_split_across_labels_is_not_logged(case: str, name: str) -> Non
 
 
 @pytest.mark.parametrize(("case", "name"), [pytest.param(*row, id=row[0]) for row in [
-    *_SPLIT_NAMES[:3], *_SPLIT_NAMES[4:],
+    *_SPLIT_NAMES[:3], *_SPLIT_NAMES[4:-3],
     ("aws-label-then-another", f"{AWS.lower()}.x.githubusercontent.com"),
     ("aws-between-labels", f"a.{AWS}.b.allowed.example"),
 ]])
