@@ -20,7 +20,7 @@ from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import Hit, Inspection, Text, inspect_texts
-from proxy.inspection.readings import uncompressed_layers
+from proxy.inspection.readings import readings, uncompressed_layers
 from proxy.metrics.labels import Component
 from proxy.policy.decision import Decision
 from proxy.policy.findings_decision import FindingsDecision, decide_findings
@@ -142,7 +142,7 @@ class Inspector:
         )
         refuse(flow, blocked, "inspection", findings=[hit.finding for hit in hits])
 
-    @fail_closed(lambda _addon, flow: flow.kill() if flow.killable else None)
+    @fail_closed(lambda addon, flow: addon._refuse_message(flow))
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         if flow.websocket is None or not self.gate.policy.inspection.enabled:
             return
@@ -156,11 +156,13 @@ class Inspector:
         if not message.is_text:  # a binary message may be compressed data: read it too
             limit, _ = self._limits(overrides)
             try:
-                texts += [Text(f"websocket:{index}", inner.decode("utf-8", "replace"))
-                          for inner in uncompressed_layers(message.content, limit)]
+                # each as a body would be read: UTF-8, or UTF-16/32 by its BOM or its zeros
+                texts += [Text(f"websocket:{index}", reading)
+                          for data in (message.content,
+                                       *uncompressed_layers(message.content, limit))
+                          for reading in readings(data, None) if reading]
             except DecodeLimitExceeded:
-                message.drop()  # more than the body limit once decompressed: not looked into
-                flow.kill()
+                self._refuse_message(flow)  # more than the body limit once decompressed
                 return
         inspection = self._inspect(texts)
         verdict = decide_findings(inspection.findings, self.gate.policy.inspection, overrides,
@@ -168,18 +170,29 @@ class Inspector:
         findings = flow.metadata.setdefault(META_FINDINGS, [])
         findings.extend(findings_for_audit(verdict))
         if inspection.limit_reached or verdict.action is FindingAction.BLOCK:
-            message.drop()
-            flow.kill()  # the agent sees the socket close; the audit line says why
+            self._refuse_message(flow)  # the agent sees the socket close; the audit line says why
         elif verdict.action is FindingAction.REDACT:
             hits = blocking_hits(inspection, verdict, FindingAction.REDACT)
             if any(hit.finding.layers for hit in hits):
-                message.drop()
-                flow.kill()
+                self._refuse_message(flow)
+                return
+            if any(hit.value not in text for hit in hits):  # found in another reading
+                self._refuse_message(flow)
                 return
             for hit in hits:
                 text = text.replace(hit.value, placeholder(hit.finding.detector))
             message.content = text.encode("utf-8" if message.is_text else "latin-1")
 
+
+    def _refuse_message(self, flow: http.HTTPFlow) -> None:
+        """Drop the client's last message and close the socket: flow.kill() alone leaves a
+        WebSocket open (mitmproxy's WebSocket layer does not look at it)."""
+        assert flow.websocket is not None
+        flow.websocket.messages[-1].drop()
+        if flow.killable:
+            flow.kill()
+        if self.gate.close_client is not None:
+            self.gate.close_client(flow.client_conn)
 
 def blocking_hits(inspection: Inspection, verdict: FindingsDecision, action: FindingAction
                   ) -> list[Hit]:

@@ -6,7 +6,10 @@ One `Gate` per process. Entries are dropped when the client disconnects.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from mitmproxy import connection
 
 from proxy.audit.log import AuditLog
 from proxy.audit.record import AuditRecord
@@ -56,6 +59,9 @@ class Gate:
     # set from GLASSBREAK_INJECT_FAULT_HOSTS; it can only ever turn an answer into a block).
     fault_hosts: frozenset[str] = frozenset()
     metrics: Metrics = field(default_factory=Metrics)
+    # Closes a client's connection now (a blocked WebSocket message: mitmproxy's flow.kill()
+    # does not end a WebSocket). None outside a running proxy (tests of single addons).
+    close_client: Callable[[connection.Client], None] | None = None
 
     def raise_if_fault_injected(self, host: str) -> None:
         if host in self.fault_hosts:

@@ -6,12 +6,13 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mitmproxy import connection, options
 from mitmproxy import master as mitmproxy_master
-from mitmproxy import options
 from mitmproxy.addons import block, core, errorcheck, next_layer, proxyserver, tlsconfig
 from mitmproxy.proxy import mode_servers
 
@@ -99,6 +100,18 @@ def mitmproxy_addons(server: proxyserver.Proxyserver) -> list[object]:
     ]
 
 
+def _client_closer(server: proxyserver.Proxyserver) -> Callable[[connection.Client], None]:
+    """Close a client's connection at once; mitmproxy then tears down its server side too."""
+
+    def close(client: connection.Client) -> None:
+        handler = server.connections.get(client.id)
+        transport = handler.transports.get(client) if handler is not None else None
+        if transport is not None and transport.writer is not None:
+            transport.writer.close()
+
+    return close
+
+
 def largest_body_limit(policy: Policy) -> int:
     limits = [policy.inspection.max_body_bytes]
     limits += [d.inspection.max_body_bytes for d in policy.destinations
@@ -146,6 +159,7 @@ async def serve(config: RunConfig) -> None:
 async def _serve(config: RunConfig, bundle: Path, master: mitmproxy_master.Master,
                  gate: Gate) -> None:
     server = proxyserver.Proxyserver()
+    gate.close_client = _client_closer(server)
     regular: mode_servers.ServerInstance[Any] = mode_servers.ServerInstance.make("regular", server)
     door = FrontDoor(gate, config.listen, regular.handle_stream)
     door.bind()

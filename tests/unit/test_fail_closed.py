@@ -132,3 +132,32 @@ def _tunnel() -> Tunnel:
                          host="example.com", port=443, decision="allow", reason="allowed",
                          rule=None)
     return Tunnel(host="example.com", port=443, decision=decision, addresses=(), record=record)
+
+
+def test_a_websocket_hook_exception_drops_the_message_and_closes(
+        gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message must not go on: killing the flow alone leaves a WebSocket relaying."""
+    from mitmproxy import websocket
+    from wsproto.frame_protocol import Opcode
+
+    from addons import inspection
+    from addons.inspection import Inspector
+
+    closed: list[connection.Client] = []
+    gate.close_client = closed.append
+    monkeypatch.setattr(inspection, "decide_findings", explode)
+    flow = tflow.twebsocketflow()
+    flow.websocket.messages.append(websocket.WebSocketMessage(Opcode.TEXT, True, b"hello"))
+    Inspector(gate).websocket_message(flow)
+    assert flow.websocket.messages[-1].dropped
+    assert closed == [flow.client_conn]
+
+
+def test_upgrade_hook_exception_kills_the_flow(gate: Gate,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 101 judged by a hook that fails is not relayed as raw bytes."""
+    monkeypatch.setattr(allowlist, "decide", explode)
+    flow = tflow.tflow(resp=True)
+    flow.response.status_code = 101
+    Allowlist(gate).response(flow)
+    assert flow.error is not None and not flow.killable
