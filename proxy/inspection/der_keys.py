@@ -55,7 +55,9 @@ def private_key_kind(data: bytes) -> str | None:
     if data.startswith(_OPENSSH_MAGIC):
         return "OPENSSH"
     outer = _tlv(data, 0)
-    if outer is None or outer.tag != _SEQUENCE or outer.length < 32:
+    # The whole key must be there: a key cut short opens nothing (`"MIIG/QIBADAN...ut..."` in
+    # documentation), and a run cut out of a longer one decodes to such a prefix.
+    if outer is None or outer.tag != _SEQUENCE or outer.length < 32 or outer.end > len(data):
         return None
     first = _tlv(data, outer.start)
     if first is None:

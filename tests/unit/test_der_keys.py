@@ -64,6 +64,7 @@ NOT_KEYS = {
     "ec public key": EC.public_key().public_bytes(ser.Encoding.DER,
                                                   ser.PublicFormat.SubjectPublicKeyInfo),
     "a key's first bytes only": _der(RSA, ser.PrivateFormat.PKCS8)[:6],
+    "a key cut short": _der(RSA, ser.PrivateFormat.PKCS8)[:400],  # as documentation elides it
     "text": b"0123456789 plain text that starts with a zero byte's digit",
     "empty": b"",
 }
