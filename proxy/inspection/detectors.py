@@ -79,6 +79,10 @@ class Detector:
     # but a value found so must also look random (glued_value_is_random), as a key does and a
     # DNA sequence that holds "ACCA" does not.
     glued: tuple[str, ...] = ()
+    # Python regex searched in the few bytes right before the value (the window ends where the
+    # value starts: anchor it with \Z); a hit drops the candidate. For what only its neighbours
+    # tell: digits in a hex dump are a dump, not a card.
+    left_deny: str | None = None
 
 
 # --- validators: pure functions of the candidate value ------------------------------------------
@@ -458,11 +462,12 @@ def _secret(
 
 
 def _pii(
-    id: str, severity: Severity, *patterns: str, validate: Validator, max_length: int | None = None
+    id: str, severity: Severity, *patterns: str, validate: Validator, max_length: int | None = None,
+    left_deny: str | None = None,
 ) -> Detector:
     return Detector(
         id=id, kind=Kind.PII, severity=severity, patterns=patterns, validate=validate,
-        max_length=max_length,
+        max_length=max_length, left_deny=left_deny,
     )
 
 
@@ -671,6 +676,9 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     _pii("payment_card", _HIGH,
          r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[2-6](?:[ -]?[0-9]){12,18})"
          r"(?:[^0-9A-Za-z_.-]|$|\.(?:[^0-9]|$))",
+         # after a dump's offset or another group of hex digits (xxd, hexdump, od -x): a line
+         # of two-byte groups that happen to be decimal digits passes Luhn one time in ten
+         left_deny=r"(?:^|[^0-9A-Za-z])[0-9A-Fa-f]{4,8}:? \Z",
          validate=is_payment_card),
     # https://www.ssa.gov/employer/randomization.html (AAA-GG-SSSS, with dashes or spaces)
     _pii("us_ssn", _HIGH,

@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 # a body of a million fake candidates costs at most ~0.2 s of validation, then fails closed.
 MAX_CANDIDATES_PER_SCAN = 4096
 _SHORT_WINDOW = 96  # bytes; most matches located without start-of-match tracking are shorter
+_LEFT_WINDOW = 24  # bytes before a value that Detector.left_deny is searched in
 _KEY_LOOKBACK = 64  # bytes left of a match searched for the rest of its key: `db_password_hash`
 _KEY_TAIL = re.compile(rb"[A-Za-z0-9_.-]*$")
 # A key that is a name (not `Authorization: Bearer`, whose match starts at the space)
@@ -102,6 +103,7 @@ class _Pattern:
     extend: re.Pattern[bytes] | None
     context_deny: re.Pattern[bytes] | None
     glued: bool  # one of Detector.glued: its values must also look random
+    left_deny: re.Pattern[bytes] | None
 
 
 @dataclass(frozen=True)
@@ -385,6 +387,9 @@ class Scanner:
                     continue  # part of a colon-separated name (Detector.context_deny)
                 if pattern.context_deny.search(data, key_start, value_start):
                     continue
+            if pattern.left_deny is not None and pattern.left_deny.search(
+                    data[max(0, value_start - _LEFT_WINDOW):value_start]):
+                continue
             value = data[value_start:value_end].decode("utf-8", errors)
             validate = pattern.detector.validate
             if validate is not None and not validate(value):
@@ -446,6 +451,7 @@ def _compile(detector: Detector, order: int, pattern: str, *, glued: bool = Fals
             re.compile(detector.context_deny.encode("ascii")) if detector.context_deny else None
         ),
         glued=glued,
+        left_deny=re.compile(detector.left_deny.encode("ascii")) if detector.left_deny else None,
     )
 
 
