@@ -26,6 +26,7 @@ from proxy.inspection.host_secrets import secret_in_host
 from proxy.metrics.labels import Component
 from proxy.policy.decide import decide
 from proxy.policy.decision import Decision, Facts, Stage
+from proxy.policy.dns_over_https import is_dns_over_https
 from proxy.policy.model import IPAddress
 from proxy.policy.reasons import Action, Reason
 
@@ -113,6 +114,7 @@ class Allowlist:
             scheme=flow.request.scheme,
             method=flow.request.method,
             path=flow.request.path,  # as sent: decide reads it the ways a server might
+            dns_over_https=_is_dns_query(flow.request),
             in_tunnel=True,
             tunnel_tls=flow.client_conn.tls_established,
             sni=tunnel.sni,
@@ -135,6 +137,7 @@ class Allowlist:
             scheme=flow.request.scheme,
             method=flow.request.method,
             path=flow.request.path,  # as sent: decide reads it the ways a server might
+            dns_over_https=_is_dns_query(flow.request),
             host_headers=stated_authorities(flow),
             listen_addresses=self.gate.listen_addresses,
         )
@@ -154,6 +157,11 @@ class Allowlist:
                                would_block=False, host=f"[REDACTED:{detector}]"), ()
         addresses = await self.gate.resolver.resolve(decision.host, facts.port)
         return decide(replace(facts, addresses=addresses), self.gate.policy), addresses
+
+
+def _is_dns_query(request: http.Request) -> bool:
+    query = request.query.items(multi=True) if "?" in request.path else ()
+    return is_dns_over_https(request.path, request.headers.items(multi=True), query)
 
 
 def stated_authorities(flow: http.HTTPFlow) -> tuple[str, ...]:

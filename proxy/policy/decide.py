@@ -111,6 +111,8 @@ def _apply_allowlist(facts: Facts, policy: Policy, host: str) -> Decision:
     tunnel_problem = _tunnel_problem(facts, matching)
     if tunnel_problem is not None:
         return _relax(matching[0].mode, tunnel_problem, matching[0], host)
+    if facts.dns_over_https:  # a resolver the DNS server would never see
+        return _relax(matching[0].mode, Reason.DNS_OVER_HTTPS, matching[0], host)
 
     chosen = matching[0]
     # A deny entry limited to some methods or paths can only be enforced on requests we see.

@@ -36,6 +36,8 @@ class Facts:
     # Every authority the request states: Host headers (all of them), :authority, an absolute-form
     # URL's host inside a tunnel. All must name `host`.
     host_headers: tuple[str, ...] = ()
+    # The request is a DNS query (DNS over HTTPS, a resolver's JSON API): dns_over_https.py
+    dns_over_https: bool = False
     # Addresses the proxy resolved for `host` and will dial. None: not resolved yet (decide checks
     # everything else; the caller resolves only an allowed name and asks again).
     addresses: tuple[IPAddress, ...] | None = None

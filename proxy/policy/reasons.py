@@ -33,6 +33,7 @@ class Reason(StrEnum):
     # What the tunnel carries.
     TUNNEL_NOT_TLS = "tunnel_not_tls"
     PROTOCOL_NOT_HTTP = "protocol_not_http"
+    DNS_OVER_HTTPS = "dns_over_https"  # a DNS query sent as an HTTP request
     # What the request carries (inspection).
     SECRET_DETECTED = "secret_detected"  # noqa: S105 (a reason code, not a password)
     PII_DETECTED = "pii_detected"

@@ -457,6 +457,33 @@ def test_plain_http_fronting_by_host_header_is_blocked(proxy: Proxy,
     assert upstream.seen_with_marker(tag) == []
 
 
+# --- DNS queries over HTTPS ------------------------------------------------------------------
+
+
+def test_a_dns_query_over_https_is_refused(proxy: Proxy, upstream: Upstream) -> None:
+    """An allowed host that answers DNS over HTTPS would be a resolver the DNS server never
+    sees: the query and its labels (a tunnel's payload) would leave unchecked."""
+    import base64
+
+    import dns.message
+
+    base = f"https://allowed.test:{upstream.ports['https']}"
+    wire = dns.message.make_query(f"{marker()}.attacker.example", "A").to_wire()
+    tag = marker()
+    posted = proxy.session().post(f"{base}/dns-query?t={tag}", data=wire, timeout=10,
+                                  headers={"Content-Type": "application/dns-message"})
+    asked = proxy.session().get(f"{base}/dns-query", timeout=10, params={
+        "t": tag, "dns": base64.urlsafe_b64encode(wire).decode().rstrip("=")})
+    for response in (posted, asked):
+        assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
+            403, "dns_over_https")
+    assert upstream.seen_with_marker(tag) == []
+    # the near miss: the same body as an ordinary upload passes
+    plain = proxy.session().post(f"{base}/upload?t={tag}", data=wire, timeout=10,
+                                 headers={"Content-Type": "application/octet-stream"})
+    assert plain.status_code == 200
+
+
 # --- what a tunnel may carry ------------------------------------------------------------------
 
 

@@ -158,6 +158,11 @@ CASES: dict[str, tuple[Facts, Reason, str | None]] = {
                                  Reason.HOST_MISMATCH, None),
     "ipv6 host header": (request("[fd00:1::5]", host_headers=("[fd00:1::5]:443",)),
                          Reason.ALLOWED, "lab"),
+    # A DNS query sent over HTTPS to an allowed host: a resolver the DNS server never sees.
+    "dns over https": (request("api.github.com", dns_over_https=True), Reason.DNS_OVER_HTTPS,
+                       "gh"),
+    "dns over https under monitor": (request("tuning.example", dns_over_https=True),
+                                     Reason.DNS_OVER_HTTPS, "tuning"),
     # Monitor mode relaxes the allowlist only.
     "monitor would-block": (request("tuning.example", "POST"), Reason.METHOD_NOT_ALLOWED,
                             "tuning"),
