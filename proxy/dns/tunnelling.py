@@ -36,6 +36,7 @@ class Signal(StrEnum):
     BASE64_LABEL = "base64_label"
     BINARY_LABEL = "binary_label"
     UNIQUE_SUBDOMAINS = "unique_subdomains"
+    UNIQUE_SUBDOMAINS_LONG = "unique_subdomains_long"  # a slow tunnel, over the long window
     QUERY_RATE = "query_rate"
     TXT_SHARE = "txt_share"
 

@@ -2,9 +2,11 @@
 
 A client must not be able to reset its own window, lift its own block or evict another client's
 state by sending junk, so:
-- windows are kept per client; a client's own windows evict only its own (least recently used
-  first), and only names the rules would forward get a window (the caller decides: a name that
-  is refused discloses nothing and must not cost anyone a slot);
+- windows are kept per client; a client's own windows evict only its own, the one with the
+  fewest distinct subdomains first (least recently used among those): querying many other
+  domains must not reset the window of the one the client tunnels through. Only names the rules
+  would forward get a window (the caller decides: a name that is refused discloses nothing and
+  must not cost anyone a slot);
 - the table of clients with windows is bounded; evicting a client forgets its windows only;
 - blocks live in their own table and are never evicted while active. A client whose block table
   is full is blocked for every domain instead. When the table of blocked clients is full of
@@ -37,17 +39,20 @@ class _Window:
     txt: int = 0
     # hash(subdomain) -> last seen: the hash is salted per process, and small.
     subdomains: dict[int, float] = field(default_factory=dict)
+    # The same over the long window (a slow tunnel stays under the short one's threshold).
+    long_subdomains: dict[int, float] = field(default_factory=dict)
 
-    def prune(self, now: float, window: float) -> None:
+    def prune(self, now: float, window: float, long_window: float) -> None:
         horizon = now - window
         while self.buckets and self.buckets[0][0] < int(horizon):
             _, queries, txt = self.buckets.popleft()
             self.queries -= queries
             self.txt -= txt
-        if self.subdomains and min(self.subdomains.values()) < horizon:
-            self.subdomains = {s: t for s, t in self.subdomains.items() if t >= horizon}
+        self.subdomains = _younger_than(self.subdomains, horizon)
+        self.long_subdomains = _younger_than(self.long_subdomains, now - long_window)
 
-    def add(self, now: float, subdomain: str, txt_like: bool, max_unique: int) -> None:
+    def add(self, now: float, subdomain: str, txt_like: bool, max_unique: int,
+            max_unique_long: int) -> None:
         second = int(now)
         if self.buckets and self.buckets[-1][0] == second:
             _, queries, txt = self.buckets[-1]
@@ -60,6 +65,15 @@ class _Window:
         key = hash(subdomain)
         if key in self.subdomains or len(self.subdomains) <= max_unique:
             self.subdomains[key] = now
+        if key in self.long_subdomains or len(self.long_subdomains) <= max_unique_long:
+            self.long_subdomains[key] = now
+
+
+def _younger_than(seen: dict[int, float], horizon: float) -> dict[int, float]:
+    """`seen` without the entries last seen before `horizon` (the same dict when none is)."""
+    if seen and min(seen.values()) < horizon:
+        return {s: t for s, t in seen.items() if t >= horizon}
+    return seen
 
 
 @dataclass
@@ -97,11 +111,14 @@ class TunnelDetector:
         now = self._clock()
         window = self._window(client, key)
         policy = self.policy
-        window.prune(now, policy.window_seconds)
-        window.add(now, subdomain, qtype in TXT_LIKE_TYPES, policy.max_unique_subdomains)
+        window.prune(now, policy.window_seconds, policy.long_window_seconds)
+        window.add(now, subdomain, qtype in TXT_LIKE_TYPES, policy.max_unique_subdomains,
+                   policy.max_unique_subdomains_long)
         found: list[Signal] = []
         if len(window.subdomains) > policy.max_unique_subdomains:
             found.append(Signal.UNIQUE_SUBDOMAINS)
+        if len(window.long_subdomains) > policy.max_unique_subdomains_long:
+            found.append(Signal.UNIQUE_SUBDOMAINS_LONG)
         if window.queries > policy.max_queries:
             found.append(Signal.QUERY_RATE)
         if window.queries >= policy.txt_share_min_queries and (
@@ -120,9 +137,11 @@ class TunnelDetector:
             self._windows.move_to_end(client)
         window = windows.get(key)
         if window is None:
+            if len(windows) >= self._max_windows_per_client:
+                # The client's own window with the fewest subdomains (the least recently used
+                # of those: `min` keeps the first): not the one it tunnels through.
+                del windows[min(windows, key=lambda k: len(windows[k].long_subdomains))]
             window = windows[key] = _Window()
-            if len(windows) > self._max_windows_per_client:
-                windows.popitem(last=False)  # the client's own least recently used window
         else:
             windows.move_to_end(key)
         return window

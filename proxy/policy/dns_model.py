@@ -53,6 +53,9 @@ class TunnellingPolicy:
     max_label_entropy: float = 4.0  # Shannon bits per character
     # Per client and registered domain, in the sliding window.
     max_unique_subdomains: int = 60
+    # The same over a longer window: a tunnel of one query a second stays under the short one.
+    long_window_seconds: float = 3600.0
+    max_unique_subdomains_long: int = 300
     max_queries: int = 1200
     max_txt_share: float = 0.5  # share of TXT/NULL queries...
     txt_share_min_queries: int = 12  # ...once this many queries were seen

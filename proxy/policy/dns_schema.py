@@ -84,6 +84,8 @@ class TunnellingSpec(Strict):
     entropy_min_length: Annotated[int, Field(ge=8, le=63)] = 24
     max_label_entropy: Annotated[float, Field(ge=1.0, le=8.0)] = 4.0
     max_unique_subdomains: Count = 60
+    long_window_seconds: Annotated[float, _seconds(1.0)] = 3600.0
+    max_unique_subdomains_long: Count = 300
     max_queries: Count = 1200
     max_txt_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     txt_share_min_queries: Count = 12

@@ -410,6 +410,8 @@ def _compile_dns(spec: DnsSpec) -> DnsPolicy:
             max_name_length=t.max_name_length, encoded_min_length=t.encoded_min_length,
             entropy_min_length=t.entropy_min_length, max_label_entropy=t.max_label_entropy,
             max_unique_subdomains=t.max_unique_subdomains, max_queries=t.max_queries,
+            long_window_seconds=t.long_window_seconds,
+            max_unique_subdomains_long=t.max_unique_subdomains_long,
             max_txt_share=t.max_txt_share, txt_share_min_queries=t.txt_share_min_queries,
         ),
     )

@@ -90,3 +90,36 @@ def test_corpus_detection_and_false_positive_rates() -> None:
     assert [name for name, _ in false_positives()] == [
         "A95FBC180B680B58A6468EF929D6B9F2.gr7.us-west-2.eks.amazonaws.com"]
     assert 0 < figures["window_queries_until_blocked"] <= 61
+
+
+def test_a_slow_tunnel_is_caught_by_the_long_window() -> None:
+    """One new subdomain a second stays under 60 a minute, not under 300 an hour."""
+    det, clock = detector()
+    signals: list[tuple[Signal, ...]] = []
+    for i in range(301):
+        signals.append(det.observe("c", "t.example", f"chunk{i:04d}", 1))
+        clock[0] += 1.05
+    assert not any(Signal.UNIQUE_SUBDOMAINS in found for found in signals)
+    assert Signal.UNIQUE_SUBDOMAINS_LONG in signals[-1]
+    assert not any(Signal.UNIQUE_SUBDOMAINS_LONG in found for found in signals[:-1])
+
+
+def test_the_long_window_forgets_what_is_older_than_it() -> None:
+    det, clock = detector(max_unique_subdomains_long=10, long_window_seconds=100)
+    for i in range(10):
+        assert det.observe("c", "t.example", f"s{i}", 1) == ()
+        clock[0] += 20  # each one left the short window already; 5 stay in the long one
+    assert det.observe("c", "t.example", "s10", 1) == ()
+
+
+def test_querying_many_other_domains_does_not_reset_the_tunnel_window() -> None:
+    """A client's windows are bounded: the ones evicted first are those with the fewest
+    subdomains, not the one it tunnels through (the least recently used would be)."""
+    det, clock = detector(max_unique_subdomains_long=30)
+    for i in range(30):
+        det.observe("c", "tunnel.example", f"p{i}", 1)
+        clock[0] += 3  # slow: the short window never fills
+    for round_ in range(3):
+        for j in range(40):
+            det.observe("c", f"other{j}.example", "www", 1)
+    assert Signal.UNIQUE_SUBDOMAINS_LONG in det.observe("c", "tunnel.example", "p30", 1)
