@@ -152,6 +152,19 @@ def _upgrade_in_tunnel(proxy: Proxy, host: str, port: int,
     return tls, http_request(tls, "GET", "/switch", [("Host", f"{host}:{port}"), *headers])
 
 
+def _relayed_after_an_upgrade(proxy: Proxy, upstream: Upstream, host: str) -> str:
+    """Upgrade to h2c, send a line after the 101 and check it comes back (the upstream echoes
+    what follows an upgrade); the line sent."""
+    line = f"relayed {marker()}"
+    tls, answer = _upgrade_in_tunnel(proxy, host, upstream.ports["upgrade_tls"],
+                                     [("Upgrade", "h2c"), ("Connection", "Upgrade")])
+    with tls:
+        assert answer.status == 101
+        tls.sendall(line.encode())
+        assert tls.recv(len(line)) == line.encode()
+    return line
+
+
 def _send_after(sock: socket.socket, data: bytes) -> bool:
     """Send `data` after an answer; True when the proxy had closed the connection instead."""
     try:
@@ -195,25 +208,13 @@ def test_an_upgrade_to_raw_bytes_is_relayed_where_raw_tcp_is_allowed(proxy: Prox
                                                                      upstream: Upstream) -> None:
     """The near miss: an entry with raw_tcp allows what follows the 101, as it allows raw
     bytes in a tunnel; and the relay the refusals above prevent does carry bytes."""
-    line = f"raw {marker()}".encode()
-    tls, answer = _upgrade_in_tunnel(proxy, "raw.test", upstream.ports["upgrade_tls"],
-                                     [("Upgrade", "h2c"), ("Connection", "Upgrade")])
-    with tls:
-        assert answer.status == 101
-        tls.sendall(line)
-        assert tls.recv(len(line)) == line
-    assert line.decode() in _upgraded_record(upstream)
+    line = _relayed_after_an_upgrade(proxy, upstream, "raw.test")
+    assert line in _upgraded_record(upstream)
 
 
 def test_an_upgrade_under_a_monitor_rule_is_relayed_and_logged(proxy: Proxy,
                                                                upstream: Upstream) -> None:
-    line = f"monitored {marker()}".encode()
-    tls, answer = _upgrade_in_tunnel(proxy, "monitor.test", upstream.ports["upgrade_tls"],
-                                     [("Upgrade", "h2c"), ("Connection", "Upgrade")])
-    with tls:
-        assert answer.status == 101
-        tls.sendall(line)
-        assert tls.recv(len(line)) == line
+    _relayed_after_an_upgrade(proxy, upstream, "monitor.test")
     lines = [entry for entry in proxy.audit() if entry.get("host") == "monitor.test"
              and entry.get("path") == "/switch"]
     assert lines[-1]["decision"] == "would_block"

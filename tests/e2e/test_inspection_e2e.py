@@ -25,10 +25,12 @@ import urllib.parse
 import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from tests.corpus import fakes
 from tests.corpus.generate import b58encode, zero_width_bits
@@ -328,13 +330,20 @@ CHANNELS = {
 }
 
 
+def _post_channel(proxy: Proxy, upstream: Upstream, make: Callable[[str], dict[str, Any]]
+                  ) -> tuple[requests.Response, str]:
+    """POST what `make(marker)` describes (`url_suffix` and requests' keyword arguments) to
+    allowed.test; the response and the marker the upstream would record."""
+    marker = tag()
+    spec = make(marker)
+    url = f"https://allowed.test:{upstream.ports['https']}{spec.pop('url_suffix')}"
+    return proxy.session().post(url, timeout=10, **spec), marker
+
+
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_a_secret_in_every_channel_is_blocked(proxy: Proxy, upstream: Upstream,
                                               channel: str) -> None:
-    marker = tag()
-    spec = CHANNELS[channel](marker)
-    url = f"https://allowed.test:{upstream.ports['https']}{spec.pop('url_suffix')}"
-    response = proxy.session().post(url, timeout=10, **spec)
+    response, marker = _post_channel(proxy, upstream, CHANNELS[channel])
     assert response.status_code == 403, channel
     assert response.headers["X-Glassbreak-Reason"] == "secret_detected"
     body = response.json()
@@ -380,10 +389,7 @@ UNARMOURED_KEYS = {
 @pytest.mark.parametrize("form", UNARMOURED_KEYS)
 def test_a_private_key_without_its_pem_lines_is_blocked(proxy: Proxy, upstream: Upstream,
                                                         form: str) -> None:
-    marker = tag()
-    spec = UNARMOURED_KEYS[form](marker)
-    url = f"https://allowed.test:{upstream.ports['https']}{spec.pop('url_suffix')}"
-    response = proxy.session().post(url, timeout=10, **spec)
+    response, marker = _post_channel(proxy, upstream, UNARMOURED_KEYS[form])
     assert (response.status_code, response.headers.get("X-Glassbreak-Reason")) == (
         403, "secret_detected"), form
     assert "private_key" in {f["detector"] for f in response.json()["findings"]}

@@ -119,7 +119,7 @@ def test_querying_many_other_domains_does_not_reset_the_tunnel_window() -> None:
     for i in range(30):
         det.observe("c", "tunnel.example", f"p{i}", 1)
         clock[0] += 3  # slow: the short window never fills
-    for round_ in range(3):
+    for _ in range(3):
         for j in range(40):
             det.observe("c", f"other{j}.example", "www", 1)
     assert Signal.UNIQUE_SUBDOMAINS_LONG in det.observe("c", "tunnel.example", "p30", 1)
