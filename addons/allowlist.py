@@ -160,8 +160,13 @@ class Allowlist:
 
 
 def _is_dns_query(request: http.Request) -> bool:
-    query = request.query.items(multi=True) if "?" in request.path else ()
-    return is_dns_over_https(request.path, request.headers.items(multi=True), query)
+    path = request.path
+    _, mark, raw_query = path.partition("?")
+    lowered = raw_query.lower()
+    # Parsing a query costs more than the rest: only one that may name `dns` or `name` is.
+    may_ask = mark and ("dns" in lowered or "name" in lowered or "%" in raw_query)
+    query = request.query.items(multi=True) if may_ask else ()
+    return is_dns_over_https(path, request.headers.items(multi=True), query)
 
 
 def stated_authorities(flow: http.HTTPFlow) -> tuple[str, ...]:

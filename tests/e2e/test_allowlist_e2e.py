@@ -475,7 +475,10 @@ def test_a_dns_query_over_https_is_refused(proxy: Proxy, upstream: Upstream) -> 
                                   headers={"Content-Type": "application/dns-message"})
     asked = proxy.session().get(f"{base}/dns-query", timeout=10, params={
         "t": tag, "dns": base64.urlsafe_b64encode(wire).decode().rstrip("=")})
-    for response in (posted, asked):
+    encoded = proxy.session().get(  # the parameter's name percent-encoded: `%64ns` is `dns`
+        f"{base}/dns-query?t={tag}&%64ns={base64.urlsafe_b64encode(wire).decode().rstrip('=')}",
+        timeout=10)
+    for response in (posted, asked, encoded):
         assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
             403, "dns_over_https")
     assert upstream.seen_with_marker(tag) == []
