@@ -424,11 +424,12 @@ def _token(body: str, chars: str = "A-Za-z0-9_") -> str:
     return rf"(?:^|[^{chars}])(?P<value>{body})(?:[^{chars}]|$)"
 
 
-def _glued(body: str, chars: str = "A-Za-z0-9_", *, fixed_length: bool = False) -> str:
-    """`body` as the value even with `chars` glued on its left, and on its right too when it
-    has a fixed length (a variable-length one keeps its right boundary: it would otherwise be
-    reported at every length)."""
-    return rf"(?P<value>{body})" if fixed_length else rf"(?P<value>{body})(?:[^{chars}]|$)"
+def _glued(body: str, *, fixed_length: bool = False) -> str:
+    """`body` as the value even with characters glued on its left, and on its right too when
+    it has a fixed length. A variable-length one keeps a right boundary, or it would be
+    reported at every length: any character but a letter or digit, so that `_` or `-` glued
+    after a key (`sk_live_…_x`) ends it, as it ends the key for its receiver's parser."""
+    return rf"(?P<value>{body})" if fixed_length else rf"(?P<value>{body})(?:[^A-Za-z0-9]|$)"
 
 
 _LARGE_REPEAT = re.compile(r"\{(\d+),\d{3,}\}")
@@ -541,13 +542,13 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # https://docs.anthropic.com/en/api/getting-started (sk-ant-api03-..., sk-ant-admin01-...)
     _secret("anthropic_api_key", _HIGH, _token(r"sk-ant-[A-Za-z0-9_-]{32,}", _URLSAFE),
             validate=is_not_placeholder_token,
-            glued=(_glued(r"sk-ant-[A-Za-z0-9_-]{32,}", _URLSAFE),)),
+            glued=(_glued(r"sk-ant-[A-Za-z0-9_-]{32,}"),)),
     # https://platform.openai.com/docs/api-reference/authentication (legacy keys hold "T3BlbkFJ")
     _secret("openai_api_key", _HIGH, _token(_ds(OpenAIDetector) + "[A-Za-z0-9_-]*", _URLSAFE),
             _token(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}", _URLSAFE),
             validate=is_not_placeholder_token,
-            glued=(_glued(_ds(OpenAIDetector) + "[A-Za-z0-9_-]*", _URLSAFE),
-                   _glued(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}", _URLSAFE))),
+            glued=(_glued(_ds(OpenAIDetector) + "[A-Za-z0-9_-]*"),
+                   _glued(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}"))),
     # https://cloud.google.com/docs/authentication/api-keys
     _secret("google_api_key", _HIGH, _token(r"AIza[0-9A-Za-z_-]{35}", _URLSAFE),
             validate=is_not_placeholder_token,
@@ -566,7 +567,7 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     _secret("gitlab_token", _HIGH,
             *(_token(_ds(GitLabTokenDetector, i), _URLSAFE) for i in range(7)),
             validate=is_not_placeholder_token, max_length=1100,
-            glued=tuple(_glued(_ds(GitLabTokenDetector, i), _URLSAFE) for i in range(7))),
+            glued=tuple(_glued(_ds(GitLabTokenDetector, i)) for i in range(7))),
     # https://github.blog/changelog/2021-09-23-npm-has-a-new-access-token-format/ ; legacy .npmrc
     _secret("npm_token", _HIGH, _token(r"npm_[A-Za-z0-9]{36}"),
             r":_authToken\s*=\s*[\"']?(?P<value>[A-Fa-f0-9-]{36}|npm_[A-Za-z0-9]{36})",
@@ -575,8 +576,8 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # https://pypi.org/help/#apitoken (macaroons: "pypi-" and the base64 of their location caveat)
     _secret("pypi_token", _HIGH, _token(_ds(PypiTokenDetector, 0), _URLSAFE),
             _token(_ds(PypiTokenDetector, 1), _URLSAFE), validate=is_not_placeholder_token,
-            glued=(_glued(_ds(PypiTokenDetector, 0), _URLSAFE),
-                   _glued(_ds(PypiTokenDetector, 1), _URLSAFE))),
+            glued=(_glued(_ds(PypiTokenDetector, 0)),
+                   _glued(_ds(PypiTokenDetector, 1)))),
     # detect-secrets artifactory.py: API tokens "AKC..." and passwords "AP[0-9A-F]..."
     _secret("artifactory_token", _HIGH,
             r"(?:^|[\s=:\"])(?P<value>AKC[a-zA-Z0-9]{10,255})(?:[\s\"]|$)",
@@ -587,7 +588,7 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     _secret("slack_token", _HIGH, _token(_ds(SlackDetector, 0), _URLSAFE),
             _token(r"xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]+", _URLSAFE),
             caseless=True, validate=is_not_placeholder_token,
-            glued=(_glued(_ds(SlackDetector, 0), _URLSAFE),)),
+            glued=(_glued(_ds(SlackDetector, 0)),)),
     # https://api.slack.com/messaging/webhooks
     _secret("slack_webhook", _HIGH, _token(_ds(SlackDetector, 1)),
             caseless=True, validate=is_not_placeholder_token),
@@ -642,7 +643,7 @@ ALL_DETECTORS: tuple[Detector, ...] = (
                    r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?", _URLSAFE),
             validate=is_jwt,
             glued=(_glued(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"
-                          r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?", _URLSAFE),)),
+                          r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"),)),
     # RFC 3986 §3.2.1 userinfo `scheme://user:password@host` (detect-secrets basic_auth.py)
     _secret("url_password", _HIGH, _ds(BasicAuthDetector), validate=is_url_password),
     # RFC 7617 `Authorization: Basic base64(user:password)`

@@ -76,6 +76,8 @@ def grouped(number: str, sep: str = " ") -> str:
 
 # Tokens used by several rows.
 AWS_KEY = "AKIA" + rand(16, UPPER_DIGITS)
+STRIPE = "sk_live_" + rand(24)
+SLACK = f"xoxb-{rand(12, string.digits)}-{rand(13, string.digits)}-{rand(24)}"
 AWS_SECRET = b64(30)
 GITHUB = {p: f"{p}_{rand(36)}" for p in ("ghp", "gho", "ghu", "ghs", "ghr")}
 ANTHROPIC = "sk-ant-api03-" + rand(93, URLSAFE) + "AA"
@@ -151,6 +153,9 @@ POSITIVES = [
                  f"{rand(8, UPPER_DIGITS)}/{rand(24)}", "=", id="slack-webhook"),
     pytest.param("stripe_secret_key", "sk_live_" + rand(24), "=", id="stripe-short"),
     pytest.param("stripe_secret_key", "sk_live_" + rand(99), "=", id="stripe-long"),
+    # `_` or `-` glued after a key of variable length ends it (its alphabet has neither)
+    pytest.param("stripe_secret_key", f"x{STRIPE}_x", STRIPE, id="stripe-glued-underscore"),
+    pytest.param("slack_token", f"{SLACK}__", SLACK, id="slack-glued-underscores"),
     pytest.param("twilio_key", "SK" + rand(32, HEX), "=", id="twilio-api-key"),
     pytest.param("sendgrid_api_key", f"SG.{rand(22, URLSAFE)}.{rand(43, URLSAFE)}", "=",
                  id="sendgrid"),
