@@ -26,7 +26,7 @@ from proxy.inspection.host_secrets import secret_in_host
 from proxy.metrics.labels import Component
 from proxy.policy.decide import decide
 from proxy.policy.decision import Decision, Facts, Stage
-from proxy.policy.dns_over_https import is_dns_over_https
+from proxy.policy.dns_over_https import is_dns_over_https, is_dns_query_message
 from proxy.policy.model import IPAddress
 from proxy.policy.reasons import Action, Reason
 
@@ -78,6 +78,25 @@ class Allowlist:
             record_decision(flow, decision, "request")
         else:
             refuse(flow, decision, "request")
+
+    @fail_closed(refuse_internal_error)
+    def request(self, flow: http.HTTPFlow) -> None:
+        """A body that is a DNS query message is DNS over HTTPS whatever its Content-Type says
+        (a resolver may accept it as `application/octet-stream` or untyped)."""
+        if flow.response or flow.error or flow.request.stream:
+            return
+        if "content-encoding" in flow.request.headers or not is_dns_query_message(
+                flow.request.raw_content):
+            return
+        tunnel = self.gate.tunnels.get(flow.client_conn.id)
+        facts = (self._plain_facts(flow) if tunnel is None
+                 else self._tunnel_facts(flow, tunnel))
+        decision = decide(replace(facts, dns_over_https=True), self.gate.policy)
+        if decision.allowed:
+            if decision.would_block:
+                record_decision(flow, decision, "request")  # monitor mode: the line says so
+            return
+        refuse(flow, decision, "request")
 
     @fail_closed(kill_flow)
     def response(self, flow: http.HTTPFlow) -> None:

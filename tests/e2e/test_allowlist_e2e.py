@@ -478,12 +478,14 @@ def test_a_dns_query_over_https_is_refused(proxy: Proxy, upstream: Upstream) -> 
     encoded = proxy.session().get(  # the parameter's name percent-encoded: `%64ns` is `dns`
         f"{base}/dns-query?t={tag}&%64ns={base64.urlsafe_b64encode(wire).decode().rstrip('=')}",
         timeout=10)
-    for response in (posted, asked, encoded):
+    untyped = proxy.session().post(f"{base}/q?t={tag}", data=wire, timeout=10,
+                                   headers={"Content-Type": "application/octet-stream"})
+    for response in (posted, asked, encoded, untyped):
         assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
             403, "dns_over_https")
     assert upstream.seen_with_marker(tag) == []
-    # the near miss: the same body as an ordinary upload passes
-    plain = proxy.session().post(f"{base}/upload?t={tag}", data=wire, timeout=10,
+    # the near miss: the same bytes and one more, an ordinary upload, pass
+    plain = proxy.session().post(f"{base}/upload?t={tag}", data=wire + b"\x00", timeout=10,
                                  headers={"Content-Type": "application/octet-stream"})
     assert plain.status_code == 200
 
