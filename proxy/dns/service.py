@@ -31,7 +31,7 @@ from proxy.dns.limits import ClientBuckets
 from proxy.dns.names import name_info, presentation
 from proxy.dns.scope import Scope, detection_scope, wildcard_patterns
 from proxy.dns.secrets_in_names import FindSecrets, secret_labels
-from proxy.dns.tunnelling import Signal, label_signals, query_signals
+from proxy.dns.tunnelling import WINDOW_SIGNALS, Signal, label_signals, query_signals
 from proxy.dns.upstream import Forwarder, UpstreamError
 from proxy.dns.windows import TunnelDetector
 from proxy.dns.wire import (
@@ -154,7 +154,8 @@ class DnsService:
         decision = decide_dns(facts, self.policy)
         record = DnsAuditRecord(
             request_id=secrets.token_hex(8), client=client, transport=transport,
-            name=self._logged_name(query, scope, signals, secret_in),
+            name=self._logged_name(query, scope, signals, secret_in,
+                                   payload=facts.client_blocked),
             qtype=_type_name(query.qtype),
             decision=_decision_text(decision), reason=decision.reason.value,
             rule=decision.rule_id, signals=[s.value for s in signals], started=started,
@@ -303,19 +304,22 @@ class DnsService:
         return signals
 
     def _logged_name(self, query: Query, scope: Scope, signals: list[Signal],
-                     secret_in: dict[int, str]) -> str:
+                     secret_in: dict[int, str], *, payload: bool) -> str:
         """The name for the audit log, with labels that look like a payload masked.
 
         `<secret>.attacker.example` must not put the secret in the log, nor must a secret split
         over several short labels (`ghp_A1b2.C3d4....attacker.example`): `secret_in` is
-        _NameFacts.secret_in.
+        _NameFacts.secret_in. When the client's traffic to the domain is a tunnel (a window
+        signal, or `payload`: the client is blocked for it), every label it chose is masked:
+        short chunks of a payload raise no signal of their own.
         """
         labels = query.labels
         masked: list[str | None] = [None] * len(labels)
-        if signals:
+        windowed = payload or not WINDOW_SIGNALS.isdisjoint(signals)
+        if signals or windowed:
             policy = self.policy.dns.tunnelling
             for index, label in enumerate(scope.chosen):
-                if label_signals(label, policy):
+                if windowed or label_signals(label, policy):
                     masked[index] = f"[payload:{len(label)}]"
         for index, detector in secret_in.items():
             if masked[index] is None:

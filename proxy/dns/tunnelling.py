@@ -41,6 +41,11 @@ class Signal(StrEnum):
     TXT_SHARE = "txt_share"
 
 
+# The signals of a client's traffic to a domain (proxy/dns/windows.py), not of one question.
+WINDOW_SIGNALS = frozenset({Signal.UNIQUE_SUBDOMAINS, Signal.UNIQUE_SUBDOMAINS_LONG,
+                            Signal.QUERY_RATE, Signal.TXT_SHARE})
+
+
 def shannon_entropy(data: bytes) -> float:
     """Bits per character of `data` (case folded: DNS does not keep case reliably)."""
     if not data:

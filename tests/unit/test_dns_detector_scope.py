@@ -310,3 +310,17 @@ def test_random_junk_labels_do_not_crash_the_secret_search() -> None:
     for _ in range(50):
         parts = [os.urandom(4).hex() for _ in range(6)]
         assert ask(svc, audit, ".".join(parts) + ".allowed.example").name
+
+
+def test_names_of_a_tunnel_the_window_caught_are_logged_masked() -> None:
+    """Short chunks raise no signal of their own: once the window says the traffic to a domain
+    is a tunnel (and while the client is blocked for it), every label it chose is masked."""
+    svc, audit, _ = service()
+    chunks = [f"{i:02d}6b65792d" for i in range(25)]  # hex of a key, 10 characters a label
+    logged = [str(ask(svc, audit, f"{chunk}.x.allowed.example").name) for chunk in chunks]
+    assert logged[0] == f"{chunks[0]}.x.allowed.example."  # nothing to tell yet: as sent
+    assert logged[20] == "[payload:10].[payload:1].allowed.example."  # the 21st: the window
+    assert all(chunk not in name for chunk, name in zip(chunks[20:], logged[20:], strict=True))
+    # an ordinary name of another client is logged as sent
+    assert ask(svc, audit, "www.allowed.example", client="10.0.0.9").name == (
+        "www.allowed.example.")
