@@ -8,7 +8,7 @@ Locations (never carrying a value; a name is shown only when `is_plain_name` say
 like an ordinary identifier, else by its position "#N"):
 - "body": the whole body as text, yielded once for every content type;
 - "body:$.a.b[0]": a JSON string (escapes undone), or an integer of 9 to 19 digits as text
-  (cards, SSNs and phone numbers sent as numbers; a float that is such a whole number too);
+  under a key that names a card (a float that is such a whole number under any key);
   "body:$.a[bytes]": an array of integers 0..255 read as bytes; "body:$.a.<key#2>": the
   third key of $.a, itself scanned because keys can carry secrets; "body:$.a.*" /
   "body:$.a[*]": the short strings of one object or array joined in order, "body:$.a[*].k"

@@ -132,6 +132,9 @@ _NOT_SECRET_SHAPES = re.compile(
     r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
     r"|arn:[a-z0-9-]+:[A-Za-z0-9_./:*+=,@-]*"  # AWS resource names (`"SecretArn": "arn:aws:..."`)
 )
+# Words in a JSON key under which a number may be a card number (detectors.py, json_fields.py)
+CARD_KEY_WORDS = r"(?i:[^\"]*(?:card|(?<![a-z])cc|(?<![a-z])pan(?![a-z])|credit|payment|visa|" \
+    r"mastercard|amex))"
 # The words that make a name a secret's key (_KEY_WORDS adds `pass` and `auth` on their own)
 _KEY_WORD_STEMS = (
     r"pass(?:w(?:or)?d|phrase|code)|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key"
@@ -678,8 +681,12 @@ ALL_DETECTORS: tuple[Detector, ...] = (
          r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[2-6](?:[ -]?[0-9]){12,18})"
          r"(?:[^0-9A-Za-z_.-]|$|\.(?:[^0-9]|$))",
          # after a dump's offset or another group of hex digits (xxd, hexdump, od -x): a line
-         # of two-byte groups that happen to be decimal digits passes Luhn one time in ten
-         left_deny=r"(?:^|[^0-9A-Za-z])[0-9A-Fa-f]{4,8}:? \Z",
+         # of two-byte groups that happen to be decimal digits passes Luhn one time in ten;
+         # and a bare JSON number under a key that does not name a card (`"id": ...`): random
+         # 16-digit ids pass Luhn and an issuer prefix 4 times in 100 (json_fields.py reads
+         # the decoded numbers by the same rule)
+         left_deny=r"(?:^|[^0-9A-Za-z])[0-9A-Fa-f]{4,8}:? \Z"
+                   rf"|\"(?!{CARD_KEY_WORDS})[^\"\\]{{0,40}}\"\s*:\s*\Z",
          validate=is_payment_card),
     # https://www.ssa.gov/employer/randomization.html (AAA-GG-SSSS, with dashes or spaces)
     _pii("us_ssn", _HIGH,

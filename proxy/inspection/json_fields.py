@@ -9,6 +9,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from proxy.inspection.detectors import CARD_KEY_WORDS
 from proxy.inspection.fields import (
     JOIN_PART_MAX,
     JOIN_PART_MIN,
@@ -101,7 +102,7 @@ class _JsonWalk:
             path, value = pop()
             kind = type(value)
             if kind is not Members and kind is not list:
-                self._scalar(out, path, value)  # only a root: containers alone are stacked
+                self._scalar(out, path, value, context="")  # only a root: containers are stacked
                 continue
             if kind is Members:
                 for index, (key, child) in enumerate(value):
@@ -133,7 +134,7 @@ class _JsonWalk:
                     elif child_kind is Members or child_kind is list:
                         containers.append((child_path, child))
                     else:
-                        self._scalar(kids, child_path, child)
+                        self._scalar(kids, child_path, child, context=key)
                 for text in joins(parts):
                     append(new(Field, (f"{path}.*", text, True)))
                 if len(containers) >= 2:  # member objects: their keys joined across them
@@ -152,7 +153,7 @@ class _JsonWalk:
                         containers.append((f"{path}[{index}]", child))
                     elif ((child_kind is int and _NUMBER_LOW <= abs(child) < _NUMBER_HIGH)
                           or child_kind is Decimal):
-                        self._scalar(kids, f"{path}[{index}]", child)
+                        self._scalar(kids, f"{path}[{index}]", child, context=path)
                 for text in joins(parts):
                     append(new(Field, (f"{path}[*]", text, True)))
                 if len(value) >= BYTE_ARRAY_MIN:
@@ -195,21 +196,32 @@ class _JsonWalk:
                 where = f"{path}{siblings}.{key}" if shown else f"{path}{siblings}.#{number}"
                 out.extend(Field(where, text, peel=False) for text in joins(parts))
 
-    def _scalar(self, out: list[Field], path: str, value: Any) -> None:
+    def _scalar(self, out: list[Field], path: str, value: Any, *, context: str) -> None:
         """A string long enough to matter, or an integer (or a float that is a whole number)
-        that may be a card, SSN or phone."""
+        that may be a card number. An integer only under a key that says so (`context`, the
+        member's key or the array's path): random 16-digit ids pass Luhn and an issuer prefix
+        4 times in 100, and an API's ids and seeds are integers under keys such as `id` and
+        `seed`. A whole number written as a float (`4.556737586899855e15`, `...855.0`) under
+        any key: no API writes its ids so, and it hides the digits from the whole-body scan.
+        (The other personal-data detectors want separators: a bare number is never an SSN or
+        a phone number.)"""
         if type(value) is str:
             if len(value) >= MIN_FIELD_CHARS:
                 out.append(Field(path, value if self._clean is None else self._clean(value)))
         elif type(value) is int:  # not bool: type() is exact
             digits = str(abs(value))
-            if len(digits) in NUMBER_DIGITS:
+            if len(digits) in NUMBER_DIGITS and _CARD_CONTEXT.search(context):
                 out.append(Field(path, digits))
         elif type(value) is Decimal:
             whole = _integral_digits(value)
             if whole is not None:
                 out.append(Field(path, whole))
 
+
+# Keys under which a number may be a card number (a customer list's `card`, `cc_number`,
+# `pan`, `credit_card`, `payment_method.number`, `cards[3]`): the words the payment_card
+# detector looks for before a bare number in the whole body
+_CARD_CONTEXT = re.compile(CARD_KEY_WORDS)
 
 # Integers of NUMBER_DIGITS digits, told by their size: no str() for the many that are not.
 _NUMBER_LOW = 10 ** (NUMBER_DIGITS.start - 1)

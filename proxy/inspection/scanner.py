@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 # a body of a million fake candidates costs at most ~0.2 s of validation, then fails closed.
 MAX_CANDIDATES_PER_SCAN = 4096
 _SHORT_WINDOW = 96  # bytes; most matches located without start-of-match tracking are shorter
-_LEFT_WINDOW = 24  # bytes before a value that Detector.left_deny is searched in
+_LEFT_WINDOW = 48  # bytes before a value that Detector.left_deny is searched in
 _KEY_LOOKBACK = 64  # bytes left of a match searched for the rest of its key: `db_password_hash`
 _KEY_TAIL = re.compile(rb"[A-Za-z0-9_.-]*$")
 # A key that is a name (not `Authorization: Bearer`, whose match starts at the space)

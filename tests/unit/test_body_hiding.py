@@ -173,10 +173,26 @@ def test_integral_floats_keep_every_digit() -> None:
     found = fields(b'{"a": 4.556737586899855e15, "b": 376542598747175.0, "c": 1e999999, '
                    b'"d": 123456789e0, "e": 12345678.9}', "application/json")
     assert found["body:$.a"] == ["4556737586899855"]
-    assert found["body:$.d"] == ["123456789"]  # SSN-length, like a 9-digit integer
+    assert found["body:$.d"] == ["123456789"]
     assert "body:$.e" not in found  # not a whole number
     assert found["body:$.b"] == ["376542598747175"]
     assert "body:$.c" not in found  # not turned into a million-digit integer
+
+
+def test_an_integer_is_read_as_a_card_only_under_a_key_that_says_so() -> None:
+    """Random 16-digit ids pass Luhn and an issuer prefix 4 times in 100: an API's `id` and
+    `seed` integers are not cards, a customer list's `card` and `cc_number` integers are; in
+    the decoded fields and in the whole body as sent alike. Strings, and whole numbers written
+    as floats, are read whatever the key."""
+    number = int(CARD)
+    for document, expected in [
+        ({"id": number}, False), ({"seed": number, "ids": [1, 2]}, False),
+        ({"card": number}, True), ({"customer": {"cc_number": number}}, True),
+        ({"cards": [number]}, True), ({"payment": {"pan": number}}, True),
+        ({"id": CARD}, True), ({"id": float(CARD)}, True),
+    ]:
+        found = "payment_card" in detectors(json.dumps(document).encode(), "application/json")
+        assert found is expected, document
 
 
 def test_byte_array_location_and_threshold() -> None:
