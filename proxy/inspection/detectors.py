@@ -134,7 +134,7 @@ _NOT_SECRET_SHAPES = re.compile(
 )
 # Words in a JSON key under which a number may be a card number (detectors.py, json_fields.py)
 CARD_KEY_WORDS = r"(?i:[^\"]*(?:card|(?<![a-z])cc|(?<![a-z])pan(?![a-z])|credit|payment|visa|" \
-    r"mastercard|amex))"
+    r"mastercard|amex|(?<![a-z])num(?:ber)?(?![a-z])|acct|account))"
 # The words that make a name a secret's key (_KEY_WORDS adds `pass` and `auth` on their own)
 _KEY_WORD_STEMS = (
     r"pass(?:w(?:or)?d|phrase|code)|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key"

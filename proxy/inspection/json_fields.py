@@ -134,7 +134,7 @@ class _JsonWalk:
                     elif child_kind is Members or child_kind is list:
                         containers.append((child_path, child))
                     else:
-                        self._scalar(kids, child_path, child, context=key)
+                        self._scalar(kids, child_path, child, context=f"{path}.{key}")
                 for text in joins(parts):
                     append(new(Field, (f"{path}.*", text, True)))
                 if len(containers) >= 2:  # member objects: their keys joined across them

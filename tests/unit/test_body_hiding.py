@@ -190,6 +190,10 @@ def test_an_integer_is_read_as_a_card_only_under_a_key_that_says_so() -> None:
         ({"card": number}, True), ({"customer": {"cc_number": number}}, True),
         ({"cards": [number]}, True), ({"payment": {"pan": number}}, True),
         ({"id": CARD}, True), ({"id": float(CARD)}, True),
+        # Stripe's own shape, and the generic names a card goes by
+        ({"card": {"number": number}}, True), ({"number": number}, True),
+        ({"acct": number}, True), ({"source": {"account_number": number}}, True),
+        ({"order": {"id": number}}, False),
     ]:
         found = "payment_card" in detectors(json.dumps(document).encode(), "application/json")
         assert found is expected, document
