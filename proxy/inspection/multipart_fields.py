@@ -39,16 +39,17 @@ def multipart_fields(data: bytes, boundary: str, budget: PartBudget, *,
                       prefix: str = "multipart:", depth: int = 1) -> Iterator[Field]:
     """Each part of a multipart body as text (both readings when its charset is not UTF-8),
     named by its field name or file name; a part that is itself multipart is split too."""
-    for index, (headers, body) in enumerate(_split_multipart(data, boundary)):
+    for index, (headers, head, body) in enumerate(_split_multipart(data, boundary)):
         budget.take()
         disposition = headers.get("content-disposition", "")
         names = _disposition_names(disposition)
         label = prefix + next((n for n in names if is_plain_name(n)), f"#{index}")
         # The part's headers are the sender's too (a file name, a name, any header): peeled
         # like the rest, so that a file named by a base64'd key is not read only as written.
-        if headers:
-            yield Field(f"{label}{HEADERS_SUFFIX}",
-                        "\n".join(f"{name}: {value}" for name, value in headers.items()))
+        # As sent, not as parsed: a header given twice, or folded onto a line of its own,
+        # is read by some receivers and would be lost in the parsed view.
+        if head:
+            yield Field(f"{label}{HEADERS_SUFFIX}", head.decode("utf-8", errors="replace"))
         content = _undo_transfer_encoding(body, headers.get("content-transfer-encoding", ""))
         mime, params = parse_content_type(headers.get("content-type"))
         if mime.startswith("multipart/") and params.get("boundary"):
@@ -67,14 +68,35 @@ def multipart_fields(data: bytes, boundary: str, budget: PartBudget, *,
                 yield Field(label, reading)
 
 
-def _split_multipart(data: bytes, boundary: str) -> Iterator[tuple[dict[str, str], bytes]]:
-    """(headers, body) of every part between the delimiters (RFC 2046 section 5.1.1)."""
+def _split_multipart(data: bytes, boundary: str
+                     ) -> Iterator[tuple[dict[str, str], bytes, bytes]]:
+    """(headers, raw header block, body) of every part between the delimiters (RFC 2046
+    section 5.1.1)."""
     delimiter = b"--" + boundary.encode("latin-1", errors="replace")
     for chunk in data.split(delimiter)[1:]:
         if chunk.startswith(b"--"):
             return  # the close delimiter: what follows is the epilogue
         head, body = _split_head(_strip_line_ends(chunk))
-        yield _part_headers(head), body
+        yield _part_headers(head), head, body
+
+
+def outside_parts(data: bytes, boundary: str) -> list[tuple[str, bytes]]:
+    """("preamble" / "epilogue", bytes) of what a multipart body holds outside its parts:
+    before the first delimiter, and after the close delimiter (parts placed after an early
+    close too). RFC 2046 says a receiver ignores both; one that does not reads them, so they
+    are peeled like a part, not only matched as written."""
+    delimiter = b"--" + boundary.encode("latin-1", errors="replace")
+    outside = []
+    first = data.find(delimiter)
+    preamble = data if first < 0 else data[:first]
+    if preamble.strip():
+        outside.append(("preamble", preamble))
+    close = data.find(delimiter + b"--", max(first, 0))
+    if first >= 0 and close >= 0:
+        epilogue = data[close + len(delimiter) + 2:]
+        if epilogue.strip():
+            outside.append(("epilogue", epilogue))
+    return outside
 
 
 def _strip_line_ends(chunk: bytes) -> bytes:
@@ -86,12 +108,14 @@ def _strip_line_ends(chunk: bytes) -> bytes:
 
 
 def _split_head(chunk: bytes) -> tuple[bytes, bytes]:
-    """A part's header block and body, at the first blank line."""
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        head, found, body = chunk.partition(separator)
-        if found:
-            return head, body
-    return b"", chunk
+    """A part's header block and body, at the first blank line (CRLF or LF, whichever comes
+    first: a later CRLF one must not make the body before it read as headers)."""
+    ends = [(found, len(separator)) for separator in (b"\r\n\r\n", b"\n\n")
+            if (found := chunk.find(separator)) >= 0]
+    if not ends:
+        return b"", chunk
+    at, size = min(ends)
+    return chunk[:at], chunk[at + size:]
 
 
 def _part_headers(head: bytes) -> dict[str, str]:

@@ -176,6 +176,10 @@ CHANNELS = {
     "utf-32le body without a bom": lambda t: {
         "url_suffix": f"/u32?t={t}", "headers": {"Content-Type": "text/plain"},
         "data": f"key {AWS_KEY}".encode("utf-32-le")},
+    "base64 in a multipart body's preamble": lambda t: {
+        "url_suffix": f"/pre?t={t}", "headers": {"Content-Type": "multipart/form-data; boundary=o"},
+        "data": b64(f"key {AWS_KEY}") + '\r\n--o\r\nContent-Disposition: form-data; name="a"'
+        '\r\n\r\nhello\r\n--o--\r\n'},
     "quoted-printable inside nested multipart": lambda t: {
         "url_suffix": f"/mp?t={t}", "headers": {"Content-Type": "multipart/form-data; boundary=o"},
         "data": NESTED_MULTIPART.format(qp="".join(f"={b:02X}" for b in AWS_KEY.encode()))},

@@ -246,3 +246,37 @@ def test_joined_locations_are_scanned_for_secrets_only(location: str, text: str,
                                                        expected: set[str]) -> None:
     inspection = inspect_texts([Text(location, text)], SCANNER, b"k" * 32, max_depth=3)
     assert {finding.detector for finding in inspection.findings} == expected
+
+
+_B64_KEY = base64.b64encode(f"key {AWS}".encode()).decode()
+_PLAIN_PART = part('Content-Disposition: form-data; name="a"', "hello")
+_CLOSE = f"--{BOUNDARY}--\r\n"
+
+OUTSIDE_PARTS = {
+    "base64 in the preamble": f"{_B64_KEY}\r\n" + _PLAIN_PART + _CLOSE,
+    "hex in the epilogue": _PLAIN_PART + _CLOSE + f"key {AWS}".encode().hex(),
+    "a whole part after an early close": _PLAIN_PART + _CLOSE + part(
+        'Content-Disposition: form-data; name="b"', _B64_KEY) + _CLOSE,
+    "a part header given twice": part(
+        f'Content-Disposition: form-data; name="a"\r\nX-Note: {_B64_KEY}\r\nX-Note: x',
+        "hello") + _CLOSE,
+    "a folded header line": part(
+        f'Content-Disposition: form-data; name="a"\r\nX-Note: x\r\n {_B64_KEY}', "hello")
+    + _CLOSE,
+    # LF blank line first, a CRLF one later: the body between must not pass for headers
+    "a body after an LF blank line": (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="a"\n\n{_B64_KEY}\r\n\r\nmore\r\n'
+        + _CLOSE),
+}
+
+
+@pytest.mark.parametrize("body", OUTSIDE_PARTS.values(), ids=OUTSIDE_PARTS.keys())
+def test_what_a_multipart_body_holds_outside_its_parts_is_peeled(body: str) -> None:
+    """The whole body is only matched as written once parts are found: what lies outside them,
+    or in headers the parsed view drops, is peeled as a part is."""
+    assert "aws_access_key" in detectors(body.encode(), MULTIPART)
+
+
+def test_an_ordinary_multipart_body_has_no_preamble_or_epilogue_field() -> None:
+    found = fields((_PLAIN_PART + _CLOSE).encode(), MULTIPART)
+    assert not any(location.startswith("multipart:#") for location in found)
