@@ -22,6 +22,7 @@ from addons.inspection import Inspector
 from addons.pinning import Pinning
 from addons.state import Gate
 from addons.tunnel import TunnelGuard
+from addons.websocket_control import empty_control_frames_to_servers
 from proxy.admin.server import AdminServer
 from proxy.audit.log import DEFAULT_MAX_BYTES, AuditLog
 from proxy.inspection.clean_texts import CleanTexts
@@ -160,6 +161,7 @@ async def _serve(config: RunConfig, bundle: Path, master: mitmproxy_master.Maste
                  gate: Gate) -> None:
     server = proxyserver.Proxyserver()
     gate.close_client = _client_closer(server)
+    empty_control_frames_to_servers()
     regular: mode_servers.ServerInstance[Any] = mode_servers.ServerInstance.make("regular", server)
     door = FrontDoor(gate, config.listen, regular.handle_stream)
     door.bind()

@@ -741,6 +741,18 @@ def test_a_wide_encoded_secret_in_a_binary_websocket_message_closes_the_socket(
         assert _closed_without_echo(tls)
 
 
+def test_a_websocket_pings_payload_does_not_reach_the_upstream(proxy: Proxy,
+                                                               upstream: Upstream) -> None:
+    """mitmproxy relays pings with no hook: the payload goes out empty. The upstream answers
+    a ping with a pong of the payload it got, so the pong shows what it got."""
+    with _websocket(proxy, upstream) as tls:
+        tls.sendall(_masked_frame(f"key {AWS_KEY}".encode(), opcode=0x9))
+        head = tls.recv(2)
+        assert head[0] == 0x8A  # a pong, final
+        length = head[1] & 0x7F
+        assert length == 0, tls.recv(length)
+
+
 def _closed_without_echo(tls: ssl.SSLSocket) -> bool:
     """The proxy closed the socket at once: no echo came back, and no wait for a timeout."""
     tls.settimeout(5)
