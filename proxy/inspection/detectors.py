@@ -380,10 +380,14 @@ PUBLISHED_TEST_CARDS = frozenset({
 })
 
 
+_CARD_SEPARATORS = " -./_\u2013\u2014"
+
+
 def is_payment_card(value: str) -> bool:
     """Luhn-valid, a known issuer prefix and length, one kind of separator in card-like groups;
     not one of the processors' published test numbers."""
-    separators = {c for c in value if c in " -"}
+    value = value.replace("  ", " ")
+    separators = {c for c in value if c in _CARD_SEPARATORS}
     if len(separators) > 1:
         return False
     if separators:
@@ -399,7 +403,7 @@ def is_payment_card(value: str) -> bool:
 
 def is_us_ssn(value: str) -> bool:
     """Area not 000/666/9xx, group not 00, serial not 0000, not a published sample (stdnum)."""
-    return stdnum_ssn.is_valid(value.replace(" ", "-"))
+    return stdnum_ssn.is_valid(value.replace(" ", "-").replace("\u2013", "-"))
 
 
 def is_iban(value: str) -> bool:
@@ -678,7 +682,9 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # ISO/IEC 7812 numbers, 13-19 digits with spaces or dashes; issuers start with 2-6 (which also
     # keeps millisecond timestamps, 1xxxxxxxxxxxx, out of the candidates)
     _pii("payment_card", _HIGH,
-         r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[2-6](?:[ -]?[0-9]){12,18})"
+         # groups separated by a space (or two), "-", ".", "/", "_" or an en or em dash
+         r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[2-6](?:(?:[ ./_-]| {2}|\xe2\x80[\x93\x94])?[0-9])"
+         r"{12,18})"
          r"(?:[^0-9A-Za-z_.-]|$|\.(?:[^0-9]|$))",
          # after a dump's offset or another group of hex digits (xxd, hexdump, od -x): a line
          # of two-byte groups that happen to be decimal digits passes Luhn one time in ten;
@@ -690,7 +696,8 @@ ALL_DETECTORS: tuple[Detector, ...] = (
          validate=is_payment_card),
     # https://www.ssa.gov/employer/randomization.html (AAA-GG-SSSS, with dashes or spaces)
     _pii("us_ssn", _HIGH,
-         r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4})"
+         r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"
+         r"|[0-9]{3}\xe2\x80\x93[0-9]{2}\xe2\x80\x93[0-9]{4})"
          r"(?:[^0-9A-Za-z_-]|$|\.(?:[^0-9]|$))",
          validate=is_us_ssn),
     # ISO 13616: country, two check digits, up to 30 alphanumerics, optionally in groups of four

@@ -226,6 +226,13 @@ POSITIVES = [
     pytest.param("payment_card", "pay with 4556 7375 8689 9855 today", "4556 7375 8689 9855",
                  id="card-visa-grouped"),
     pytest.param("payment_card", grouped(card("5", 16), "-"), "=", id="card-mastercard-dashes"),
+    # other separators a card is written with
+    *(pytest.param("payment_card", f"card {grouped(VISA, sep)} ok", grouped(VISA, sep),
+                   id=f"card-separated-by-{name}")
+      for name, sep in (("dots", "."), ("slashes", "/"), ("underscores", "_"),
+                        ("en-dashes", "\u2013"), ("two-spaces", "  "))),
+    pytest.param("us_ssn", "SSN 536\u201322\u20131234.", "536\u201322\u20131234",
+                 id="ssn-en-dashes"),
     # after a word or a CSV comma, and followed by an expiry: not a hex dump
     pytest.param("payment_card", f"name,{grouped(VISA, ' ')},0325 123", None,
                  id="card-csv-row-with-expiry"),
@@ -420,6 +427,12 @@ NEAR_MISSES = [
     pytest.param("email", "git@github.com:org/repo.git", id="email-scp-git-url"),
     pytest.param("email", "npm i lodash@4.17.21 @types/node@20.1.0", id="email-npm-version"),
     pytest.param("payment_card", not_luhn(VISA), id="card-luhn-invalid"),
+    # separators mixed, digits of a decimal number, a version
+    pytest.param("payment_card", f"{VISA[:4]}.{VISA[4:8]}/{VISA[8:12]}.{VISA[12:]}",
+                 id="card-mixed-separators"),
+    pytest.param("payment_card", f"pi is 3.{VISA[1:]} roughly", id="card-digits-of-a-decimal"),
+    pytest.param("payment_card", f"version {VISA[0]}.{VISA[1:5]}.{VISA[5:9]}.{VISA[9:13]}",
+                 id="card-in-a-version"),
     # two-byte groups of a hex dump that happen to be decimal digits (and to pass Luhn)
     pytest.param("payment_card", f"00000ed0: {grouped(VISA, ' ')} 0000 1100  &.......",
                  id="card-in-xxd-after-offset"),
