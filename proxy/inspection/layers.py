@@ -3,8 +3,9 @@
 `peel(text)` yields the text itself, then each variant found in it, recursively:
 - decodings, each one level of depth: "percent", "form" (percent plus "+" as a space),
   "quoted_printable" (soft line breaks and `=XX` escapes, when a soft break cuts a word),
-  "escapes" (backslash escapes `\\xNN`, `\\uNNNN`, `\\UNNNNNNNN`, `\\NNN` and `%uNNNN`, with
-  escaped bytes read as UTF-8 when they spell it) and "html" (character references `&#65;`,
+  "escapes" (backslash escapes `\\xNN`, `\\uNNNN`, `\\UNNNNNNNN`, `\\u{N..}`, `\\x{N..}`, octal
+  `\\NN` or `\\NNN`, and `%uNNNN`, with escaped bytes read as UTF-8 when they spell it),
+  "css_escapes" (`\\67 `, hex of two to six digits) and "html" (character references `&#65;`,
   `&#x41;`, `&amp;`) of the whole text, and runs inside the text of
   "base64" (standard alphabet; also wrapped into lines, MIME and PEM style, or cut into groups
   or short lines of one width, joined),
@@ -311,9 +312,17 @@ _ESCAPE_HINT = re.compile(r"\\[xuU0-7]")
 _REFERENCE_HINT = re.compile(r"&#?\w+;")
 _RUN_HINT = re.compile(rf"[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN}}}")
 # Backslash escapes as C, Python, JavaScript and shells write them, and JavaScript's %uNNNN.
+# `\u{1F600}` and `\x{41}` (JavaScript, Rust, Swift, Perl), and octal of two or three digits
+# (`\101`, and `\60` as C and shells read it; one digit is a control character, and `\1` a
+# regular expression's back-reference).
 _BACKSLASH_ESCAPE = re.compile(
-    r"\\x([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|%u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})|\\([0-7]{3})"
+    r"\\x(?P<x>[0-9A-Fa-f]{2})|\\u(?P<u>[0-9A-Fa-f]{4})|%u(?P<pu>[0-9A-Fa-f]{4})"
+    r"|\\U(?P<big>[0-9A-Fa-f]{8})|\\[xu]\{(?P<braced>[0-9A-Fa-f]{1,6})\}|\\(?P<octal>[0-7]{2,3})"
 )
+# CSS escapes: hex digits, and the one space that may end them (`\67 \68 `). The same text
+# read as C would be octal: each reading is a variant of its own. Two digits at least: a
+# character worth hiding is, and `\b`, `\d` and `\f` are paths and regular expressions.
+_CSS_ESCAPE = re.compile(r"\\([0-9A-Fa-f]{2,6})[ \t]?")
 _HTML_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
 # The union of the run alphabets (with padding), at the shortest run length.
 MIN_AREA = min(MIN_BASE64_RUN, MIN_BASE32_RUN)
@@ -653,6 +662,17 @@ def _escapes(text: str) -> str | None:
     return None
 
 
+def _css_escapes(text: str) -> str | None:
+    if "\\" not in text or not _CSS_ESCAPE.search(text):
+        return None
+
+    def one(match: re.Match[str]) -> str:
+        code = int(match.group(1), 16)
+        return chr(code) if 0 < code <= 0x10FFFF else match.group()
+
+    return _CSS_ESCAPE.sub(one, text)
+
+
 def _html(text: str) -> str | None:
     return html.unescape(text) if "&" in text and _HTML_REFERENCE.search(text) else None
 
@@ -675,13 +695,15 @@ def _form(text: str) -> str | None:
 # _whole_text_decodings). "form" is last and never combined: it turns every "+" into a space,
 # which would break the base64 that the others may have exposed.
 _WHOLE_TEXT: tuple[tuple[str, Callable[[str], str | None]], ...] = (
-    ("percent", _percent), ("escapes", _escapes), ("html", _html),
-    ("quoted_printable", _quoted_printable), ("form", _form),
+    ("percent", _percent), ("escapes", _escapes), ("css_escapes", _css_escapes),
+    ("html", _html), ("quoted_printable", _quoted_printable), ("form", _form),
 )
 NORMALISATIONS = frozenset({"zero_width", "nfkc", "confusables"})
 # The names of every step that rewrites a whole text (see _Peeler._children)
 WHOLE_TEXT_STEPS = frozenset(name for name, _ in _WHOLE_TEXT) | NORMALISATIONS
-_COMBINED = tuple((name, decode) for name, decode in _WHOLE_TEXT if name != "form")
+# "css_escapes" reads the backslashes "escapes" reads, another way: one of the two at a time.
+_COMBINED = tuple((name, decode) for name, decode in _WHOLE_TEXT
+                  if name not in ("form", "css_escapes"))
 
 
 def _whole_text_decodings(text: str, depth_left: int, hints: RootHints = UNKNOWN
@@ -733,8 +755,9 @@ def undo_backslash_escapes(text: str) -> str:
     """`text` with every backslash (and %uNNNN) escape replaced by its character; escaped bytes
     that spell UTF-8 (`\\xe2\\x82\\xac`) are read as UTF-8."""
     def one(match: re.Match[str]) -> str:
-        digits = next(group for group in match.groups() if group is not None)
-        code = int(digits, 8 if match.group(5) else 16)
+        octal = match.group("octal")
+        digits = octal or next(group for group in match.groups() if group is not None)
+        code = int(digits, 8 if octal else 16)
         return chr(code) if code <= 0x10FFFF else match.group()
 
     unescaped = _BACKSLASH_ESCAPE.sub(one, text)

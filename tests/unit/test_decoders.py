@@ -453,6 +453,14 @@ PEELED = [
                  id="percent-u-escapes"),
     pytest.param("".join(f"\\{ord(c):03o}" for c in SECRET_LINE), ("escapes",),
                  id="octal-escapes"),
+    pytest.param("".join(f"\\{ord(c):o}" for c in SECRET_LINE), ("escapes",),
+                 id="octal-escapes-of-two-digits"),  # `\\60` as C and shells read it
+    pytest.param("".join(f"\\u{{{ord(c):x}}}" for c in SECRET_LINE), ("escapes",),
+                 id="braced-unicode-escapes"),  # JavaScript, Rust, Swift
+    pytest.param("".join(f"\\x{{{ord(c):x}}}" for c in SECRET_LINE), ("escapes",),
+                 id="braced-hex-escapes"),  # Perl
+    pytest.param("".join(f"\\{ord(c):x} " for c in SECRET_LINE), ("css_escapes",),
+                 id="css-escapes"),
     pytest.param("".join(f"&#{ord(c)};" for c in SECRET_LINE), ("html",), id="html-decimal"),
     pytest.param("".join(f"&#x{ord(c):x};" for c in SECRET_LINE), ("html",), id="html-hex"),
     pytest.param(SECRET_LINE.replace("=", "&equals;"), ("html",), id="html-named"),
