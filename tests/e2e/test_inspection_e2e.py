@@ -166,6 +166,12 @@ CHANNELS = {
     "hex escapes in a text body": lambda t: {
         "url_suffix": f"/x?t={t}", "headers": {"Content-Type": "text/plain"},
         "data": "payload = '" + "".join(f"\\x{b:02x}" for b in AWS_KEY.encode()) + "'"},
+    "braced unicode escapes in javascript": lambda t: {
+        "url_suffix": f"/ub?t={t}", "json": {"patch": "const k = '" + "".join(
+            f"\\u{{{ord(c):x}}}" for c in AWS_KEY) + "';"}},
+    "two-digit octal escapes in a shell line": lambda t: {
+        "url_suffix": f"/o2?t={t}", "headers": {"Content-Type": "text/plain"},
+        "data": "printf '" + "".join(f"\\{ord(c):o}" for c in AWS_KEY) + "'"},
     "cyrillic look-alike letters": lambda t: {
         "url_suffix": f"/y?t={t}", "json": {"k": AWS_KEY.replace("A", "\u0410")}},
     "html references in a form field": lambda t: {
