@@ -240,8 +240,9 @@ def is_random_base64(value: str) -> bool:
 
 def is_azure_storage_key(value: str) -> bool:
     """A random 64-byte key that is not the Azurite emulator's published key."""
-    digest = hashlib.sha256(value.encode()).hexdigest()
-    return digest not in _DOCUMENTED_KEYS_SHA256 and is_random_base64(value)
+    documented = any(hashlib.sha256(spelling.encode()).hexdigest() in _DOCUMENTED_KEYS_SHA256
+                     for spelling in (value, value.swapcase()))  # a case-swapped reading too
+    return not documented and is_random_base64(value)
 
 
 def has_key_material(value: str) -> bool:
@@ -280,6 +281,8 @@ def is_jwt(value: str) -> bool:
         return False
     if len(parts) == 5:  # JWE (RFC 7516): the payload is ciphertext
         return "enc" in header
+    if str(header["alg"]).lower() == "none" and not parts[2]:
+        return False  # unsigned (RFC 7519 §6): it proves nothing, and anyone can write one
     return len(parts) == 3 and _json_object(_b64url_decode(parts[1])) is not None
 
 
@@ -350,7 +353,11 @@ def is_email(value: str) -> bool:
         and ".." not in local
         and labels[-1].lower() not in _FILE_EXTENSIONS
         and all(label and label[0] != "-" and label[-1] != "-" for label in labels)
+        and "noreply" not in (label.lower() for label in labels)
     )
+# (A `noreply` label: GitHub's commit e-mail aliases, `123+user@users.noreply.github.com`, in
+# every commit an agent reads from its API, reach no one. A label, not the whole domain: the
+# shorter readings of the same address, `...@users.noreply`, are candidates too.)
 
 
 def _card_network_accepts(digits: str) -> bool:
@@ -381,6 +388,9 @@ PUBLISHED_TEST_CARDS = frozenset({
 
 
 _CARD_SEPARATORS = " -./_\u2013\u2014"
+# Cards of 17 to 19 digits exist but are rare, and written in groups; an unbroken run that
+# long is an id far more often (snowflakes, int64 seeds).
+_LONGEST_UNGROUPED_CARD = 16
 
 
 def is_payment_card(value: str) -> bool:
@@ -398,6 +408,8 @@ def is_payment_card(value: str) -> bool:
     digits = "".join(c for c in value if c.isdigit())
     if digits in PUBLISHED_TEST_CARDS:
         return False
+    if not separators and len(digits) > _LONGEST_UNGROUPED_CARD:
+        return False  # 17 to 19 digits in one run: an id (a Discord snowflake), not a card
     return len(set(digits)) > 1 and luhn.is_valid(digits) and _card_network_accepts(digits)
 
 
@@ -420,6 +432,9 @@ def is_phone_number(value: str) -> bool:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return False
+    national = str(number.national_number)
+    if number.country_code == 1 and national[3:6] == "555" and national[6:8] == "01":
+        return False  # 555-0100 to 555-0199: reserved for fiction and examples (NANPA)
     return phonenumbers.is_valid_number(number)
 
 
@@ -516,6 +531,8 @@ _HASH_OR_PUBLIC_KEY = (
     r"(?i)hash|digest|sha\d+|(?<![a-z])sha(?![a-z])|md5|checksum|integrity|fingerprint"
     r"|(?<![a-z])etag|nonce|csrf|xsrf|public|publishable|page[_.-]?token|next[_.-]?token|tokeniz"
     r"|tokens|token[_.-]?type|max[_.-]?token"
+    # where to resume a listing: opaque, and handed out by the API to whoever lists
+    r"|continuation[_.-]?token|pagination[_.-]?token|skip[_.-]?token|sync[_.-]?token"
 )
 
 ALL_DETECTORS: tuple[Detector, ...] = (

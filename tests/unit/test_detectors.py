@@ -274,7 +274,19 @@ NEAR_MISSES = [
     pytest.param("azure_storage_key", "AccountKey=" + "A" * 86 + "==", id="azure-placeholder"),
     pytest.param("azure_storage_key", "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu"
                  "Fq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==", id="azure-azurite-documented-key"),
+    pytest.param("azure_storage_key", ("AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu"
+                 "Fq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==").swapcase(),
+                 id="azure-azurite-key-case-swapped"),
     pytest.param("azure_storage_key", "AccountKey=" + b64(32), id="azure-too-short"),
+    # ids, not secrets and not people
+    pytest.param("payment_card", f"snowflake {card('65', 18)}", id="card-18-digit-run-is-an-id"),
+    pytest.param("email", "Co-authored-by: Bob <1234+bob@users.noreply.github.com>",
+                 id="email-github-noreply"),
+    pytest.param("phone_number", "call (415) 555-0123 for a demo", id="phone-fictional-555-01xx"),
+    pytest.param("jwt", jwt({"alg": "none"}, {"sub": "1"}).rsplit(".", 1)[0] + ".",
+                 id="jwt-unsigned-alg-none"),
+    pytest.param("high_entropy_assignment", f'"NextContinuationToken": "{rand(40, URLSAFE)}"',
+                 id="assign-pagination-token"),
     pytest.param("gcp_service_account", '{"type": "service_account", "project_id": "p"}',
                  id="gcp-without-key"),
     pytest.param("gcp_service_account", '{"type": "authorized_user", "private_key": "x"}',
