@@ -461,6 +461,12 @@ PEELED = [
                  id="braced-hex-escapes"),  # Perl
     pytest.param("".join(f"\\{ord(c):x} " for c in SECRET_LINE), ("css_escapes",),
                  id="css-escapes"),
+    # visible marks over or between a key's characters
+    pytest.param("".join(c + "\u0332" for c in SECRET_LINE), ("marks",),
+                 id="a-combining-mark-after-every-character"),
+    pytest.param("\u00b7".join(SECRET_LINE), ("marks",), id="middle-dots-between-characters"),
+    pytest.param("".join(c + "\ufe0f\u20e3" if c.isdigit() else c for c in SECRET_LINE),
+                 ("marks",), id="keycaps-on-digits"),
     pytest.param("".join(f"&#{ord(c)};" for c in SECRET_LINE), ("html",), id="html-decimal"),
     pytest.param("".join(f"&#x{ord(c):x};" for c in SECRET_LINE), ("html",), id="html-hex"),
     pytest.param(SECRET_LINE.replace("=", "&equals;"), ("html",), id="html-named"),
