@@ -90,10 +90,14 @@ def _url_texts(request: http.Request) -> Iterator[Text]:
 
 def _header_texts(request: http.Request) -> Iterator[Text]:
     header_values: list[str] = []
+    header_names: list[str] = []
     cookie_values: list[str] = []
     for index, (name, value) in enumerate(request.headers.items(multi=True)):
         yield _new(Text, (f"header:{name_segment(name.lower(), index)}", f"{name}: {value}", True))
         header_values.append(value)
+        if name.lower() not in _COMMON_HEADERS:
+            # without the `X-` that custom names start with: `X-ghp_qeTi…`, `X-q4dJ…`
+            header_names.append(name[2:] if name[:2].lower() == "x-" else name)
         if name.lower() == "cookie":
             cookie_values += [part.partition("=")[2].strip() for part in value.split(";")]
     # HTTP/2 (and chunked HTTP/1) trailers are forwarded after the body: headers all the same.
@@ -105,7 +109,17 @@ def _header_texts(request: http.Request) -> Iterator[Text]:
     # Scanned and not peeled: every request has a dozen short headers (host, user agent,
     # content type) whose glued runs would all be decoded for nothing.
     yield from _joins(HEADERS_JOINED, header_values, peel=False)  # `X-A: ...`, `X-B: ...`
+    yield from _joins(HEADERS_JOINED, header_names, peel=False)  # a key cut over the names
     yield from _joins(COOKIES_JOINED, cookie_values, peel=False)  # `a=...; b=...`
+
+
+# Names every client sends: not where a key is cut, and joining them costs a text a request
+_COMMON_HEADERS = frozenset({
+    "host", "user-agent", "accept", "accept-encoding", "accept-language", "content-type",
+    "content-length", "connection", "authorization", "cookie", "origin", "referer",
+    "cache-control", "pragma", "te", "transfer-encoding", "upgrade", "keep-alive",
+    "if-none-match", "if-modified-since", "range", "expect", "dnt", "priority",
+})
 
 
 def _joins(location: str, values: list[str], *, peel: bool) -> Iterator[Text]:

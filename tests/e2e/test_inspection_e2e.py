@@ -255,6 +255,8 @@ CHANNELS = {
     "split over two cookies": lambda t: {
         "url_suffix": f"/ck?t={t}",
         "headers": {"Cookie": f"session=abc123; a={AWS_KEY[:10]}; b={AWS_KEY[10:]}"}},
+    "split over two header names": lambda t: {
+        "url_suffix": f"/hn?t={t}", "headers": {f"X-{AWS_KEY[:9]}": "1", f"X-{AWS_KEY[9:]}": "1"}},
     "split over two headers": lambda t: {
         "url_suffix": f"/hh?t={t}", "headers": {"X-Part-1": AWS_KEY[:9], "X-Part-2": AWS_KEY[9:]}},
     "reversed in json": lambda t: {"url_suffix": f"/rv?t={t}",
