@@ -245,7 +245,10 @@ _INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
 # letter, a keycap `1\ufe0f\u20e3` around each digit) once the text is decomposed, and dots
 # set between letters (`A·K·I·A`). The normalised variant goes without them.
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-                    "\ufe0e\ufe0f\u00b7\u2027\u2219\u22c5]")
+                    "\ufe0e\ufe0f\u00b7\u2027\u2219\u22c5\u2022\u30fb]")
+# Dashes and minus signs that are not "-" (NFKC leaves them): read as "-", so that a card or a
+# key in groups joined by them is read as one joined by hyphens
+_DASHES = re.compile("[\u2010-\u2015\u2043\u2212\u2e3a\u2e3b\ufe58]")
 _CONFUSABLE = re.compile(f"[{''.join(CONFUSABLES)}]")
 # "ASCII smuggling": Unicode tag characters U+E0020-E007E are invisible copies of ASCII 0x20-0x7E,
 # and a language model reads them. The "tags" variant is the hidden text they spell.
@@ -703,7 +706,7 @@ _WHOLE_TEXT: tuple[tuple[str, Callable[[str], str | None]], ...] = (
     ("percent", _percent), ("escapes", _escapes), ("css_escapes", _css_escapes),
     ("html", _html), ("quoted_printable", _quoted_printable), ("form", _form),
 )
-NORMALISATIONS = frozenset({"zero_width", "nfkc", "marks", "confusables"})
+NORMALISATIONS = frozenset({"zero_width", "nfkc", "marks", "dashes", "confusables"})
 # The names of every step that rewrites a whole text (see _Peeler._children)
 WHOLE_TEXT_STEPS = frozenset(name for name, _ in _WHOLE_TEXT) | NORMALISATIONS
 # "css_escapes" reads the backslashes "escapes" reads, another way: one of the two at a time.
@@ -799,6 +802,9 @@ def _normalise(text: str) -> tuple[str, tuple[str, ...]]:
     if _MARKS.search(decomposed):
         text = unicodedata.normalize("NFC", _MARKS.sub("", decomposed))
         steps.append("marks")
+    if _DASHES.search(text):
+        text = _DASHES.sub("-", text)
+        steps.append("dashes")
     if _CONFUSABLE.search(text):
         text = text.translate(_FOLD_CONFUSABLES)
         steps.append("confusables")

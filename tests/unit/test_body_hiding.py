@@ -280,3 +280,15 @@ def test_what_a_multipart_body_holds_outside_its_parts_is_peeled(body: str) -> N
 def test_an_ordinary_multipart_body_has_no_preamble_or_epilogue_field() -> None:
     found = fields((_PLAIN_PART + _CLOSE).encode(), MULTIPART)
     assert not any(location.startswith("multipart:#") for location in found)
+
+
+@pytest.mark.parametrize("dash", ["\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212",
+                                  "\u2043"])
+def test_groups_joined_by_any_dash_are_read_as_joined_by_hyphens(dash: str) -> None:
+    """A card, or a key in groups, joined by a Unicode dash or minus sign (NFKC keeps them)."""
+    card = dash.join(CARD[i:i + 4] for i in range(0, len(CARD), 4))
+    key = dash.join(AWS[i:i + 4] for i in range(0, len(AWS), 4))
+    assert "payment_card" in detectors(json.dumps({"m": f"card {card}"}).encode(),
+                                       "application/json")
+    assert "aws_access_key" in detectors(json.dumps({"m": f"key {key}"}).encode(),
+                                         "application/json")

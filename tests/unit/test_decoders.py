@@ -465,6 +465,7 @@ PEELED = [
     pytest.param("".join(c + "\u0332" for c in SECRET_LINE), ("marks",),
                  id="a-combining-mark-after-every-character"),
     pytest.param("\u00b7".join(SECRET_LINE), ("marks",), id="middle-dots-between-characters"),
+    pytest.param("\u2022".join(SECRET_LINE), ("marks",), id="bullets-between-characters"),
     pytest.param("".join(c + "\ufe0f\u20e3" if c.isdigit() else c for c in SECRET_LINE),
                  ("marks",), id="keycaps-on-digits"),
     pytest.param("".join(f"&#{ord(c)};" for c in SECRET_LINE), ("html",), id="html-decimal"),
