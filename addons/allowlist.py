@@ -104,7 +104,8 @@ class Allowlist:
         WebSocket handshake it cannot parse) would turn the connection into a raw TCP relay
         that no hook sees: allowed only where the entry allows raw TCP. The upstream, not the
         client, chooses to answer 101, so it is judged here, on the answer."""
-        if flow.response is None or flow.response.status_code != 101 or flow.websocket:
+        if flow.response is None or flow.response.status_code != 101 or (
+                flow.websocket is not None):
             return
         tunnel = self.gate.tunnels.get(flow.client_conn.id)
         facts = (self._plain_facts(flow) if tunnel is None
