@@ -20,7 +20,7 @@ from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import Hit, Inspection, Text, inspect_texts
-from proxy.inspection.readings import readings, uncompressed_layers
+from proxy.inspection.readings import every_reading
 from proxy.metrics.labels import Component
 from proxy.policy.decision import Decision
 from proxy.policy.findings_decision import FindingsDecision, decide_findings
@@ -158,9 +158,7 @@ class Inspector:
             try:
                 # each as a body would be read: UTF-8, or UTF-16/32 by its BOM or its zeros
                 texts += [Text(f"websocket:{index}", reading)
-                          for data in (message.content,
-                                       *uncompressed_layers(message.content, limit))
-                          for reading in readings(data, None) if reading]
+                          for reading in every_reading(message.content, limit)]
             except DecodeLimitExceeded:
                 self._refuse_message(flow)  # more than the body limit once decompressed
                 return
@@ -183,7 +181,6 @@ class Inspector:
                 text = text.replace(hit.value, placeholder(hit.finding.detector))
             message.content = text.encode("utf-8" if message.is_text else "latin-1")
 
-
     def _refuse_message(self, flow: http.HTTPFlow) -> None:
         """Drop the client's last message and close the socket: flow.kill() alone leaves a
         WebSocket open (mitmproxy's WebSocket layer does not look at it)."""
@@ -193,6 +190,7 @@ class Inspector:
             flow.kill()
         if self.gate.close_client is not None:
             self.gate.close_client(flow.client_conn)
+
 
 def blocking_hits(inspection: Inspection, verdict: FindingsDecision, action: FindingAction
                   ) -> list[Hit]:

@@ -47,7 +47,12 @@ from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.fields import MIN_FIELD_CHARS, Field, joined_field, name_segment
 from proxy.inspection.json_fields import json_documents, json_fields
 from proxy.inspection.multipart_fields import PartBudget, multipart_fields, outside_parts
-from proxy.inspection.readings import parse_content_type, readings, uncompressed_layers
+from proxy.inspection.readings import (
+    every_reading,
+    parse_content_type,
+    readings,
+    uncompressed_layers,
+)
 
 _JSON_SNIFF = re.compile(r'\s*[\[{"]')
 
@@ -91,11 +96,8 @@ def _multipart_body_fields(data: bytes, boundary: str, text: str, alternative: s
         structured += 1
         yield field
     for where, outside in outside_parts(data, boundary):  # peeled: the whole body is not
-        for reading in filter(None, readings(outside, None)):
+        for reading in every_reading(outside, limit):
             yield Field(f"multipart:#{where}", reading)
-        for inner in uncompressed_layers(outside, limit):
-            for reading in filter(None, readings(inner, None)):
-                yield Field(f"multipart:#{where}", reading)
     yield Field("body", text, peel=not structured)
     if alternative is not None:
         yield Field("body", alternative)

@@ -13,7 +13,7 @@ from email.message import Message
 
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.fields import Field, is_plain_name
-from proxy.inspection.readings import param_value, parse_content_type, readings, uncompressed_layers
+from proxy.inspection.readings import every_reading, param_value, parse_content_type
 
 MULTIPART_MAX_DEPTH = 4  # multipart inside multipart: deeper is refused (DecodeLimitExceeded)
 MULTIPART_MAX_PARTS = 10_000  # parts in one body over all levels: more is refused
@@ -58,14 +58,9 @@ def multipart_fields(data: bytes, boundary: str, budget: PartBudget, *,
                 raise DecodeLimitExceeded(f"multipart nested deeper than {MULTIPART_MAX_DEPTH}")
             yield from multipart_fields(content, params["boundary"], budget,
                                          prefix=f"{label}/", depth=depth + 1)
-        text, alternative = readings(content, params.get("charset"))
-        if text:
-            yield Field(label, text)
-        if alternative:
-            yield Field(label, alternative)
-        for inner in uncompressed_layers(content, budget.limit):  # a .gz file uploaded
-            for reading in filter(None, readings(inner, None)):
-                yield Field(label, reading)
+        # in its charset's reading and its UTF-8 one, and decompressed (a .gz file uploaded)
+        for reading in every_reading(content, budget.limit, params.get("charset")):
+            yield Field(label, reading)
 
 
 def _split_multipart(data: bytes, boundary: str

@@ -6,6 +6,7 @@ both readings when that is not UTF-8; and compressed data sent as it is, decompr
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
@@ -80,6 +81,14 @@ def parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
 def param_value(value: str | tuple[str | None, str | None, str]) -> str:
     """A header parameter, RFC 2231 encoded or not, as one string."""
     return collapse_rfc2231_value(value) if isinstance(value, tuple) else value
+
+
+def every_reading(data: bytes, limit: int, charset: str | None = None) -> Iterator[str]:
+    """The non-empty readings of `data` (per `charset`), then those of what it decompresses
+    to (uncompressed_layers: a `.gz` upload, a compressed WebSocket message), in order."""
+    yield from filter(None, readings(data, charset))
+    for inner in uncompressed_layers(data, limit):
+        yield from filter(None, readings(inner, None))
 
 
 def readings(data: bytes, charset: str | None) -> tuple[str, str | None]:
