@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 from mitmproxy import http
 
@@ -88,15 +89,7 @@ class Allowlist:
         if "content-encoding" in flow.request.headers or not is_dns_query_message(
                 flow.request.raw_content):
             return
-        tunnel = self.gate.tunnels.get(flow.client_conn.id)
-        facts = (self._plain_facts(flow) if tunnel is None
-                 else self._tunnel_facts(flow, tunnel))
-        decision = decide(replace(facts, dns_over_https=True), self.gate.policy)
-        if decision.allowed:
-            if decision.would_block:
-                record_decision(flow, decision, "request")  # monitor mode: the line says so
-            return
-        refuse(flow, decision, "request")
+        self._decide_again(flow, "request", dns_over_https=True)
 
     @fail_closed(kill_flow)
     def response(self, flow: http.HTTPFlow) -> None:
@@ -107,18 +100,25 @@ class Allowlist:
         if flow.response is None or flow.response.status_code != 101 or (
                 flow.websocket is not None):
             return
+        if self._decide_again(flow, "upgrade", stage=Stage.UPGRADE):
+            # The upstream has switched protocols: its connection is of no further use, and
+            # the client's is closed after the answer, which tears both down.
+            flow.response.headers["Connection"] = "close"
+
+    def _decide_again(self, flow: http.HTTPFlow, label: str, **changes: Any) -> bool:
+        """Decide the request again with what was learnt after its headers (`changes` to its
+        facts); refuse it if that blocks (the audit line's stage: `label`), and say so.
+        Monitor mode lets it on, and the audit line records the would-block."""
         tunnel = self.gate.tunnels.get(flow.client_conn.id)
         facts = (self._plain_facts(flow) if tunnel is None
                  else self._tunnel_facts(flow, tunnel))
-        decision = decide(replace(facts, stage=Stage.UPGRADE), self.gate.policy)
+        decision = decide(replace(facts, **changes), self.gate.policy)
         if decision.allowed:
             if decision.would_block:
-                record_decision(flow, decision, "upgrade")  # monitor mode: the line says so
-            return
-        refuse(flow, decision, "upgrade")
-        # The upstream has switched protocols: its connection is of no further use, and the
-        # client's is closed after the answer, which tears both down.
-        flow.response.headers["Connection"] = "close"
+                record_decision(flow, decision, label)
+            return False
+        refuse(flow, decision, label)
+        return True
 
     def _decide_in_tunnel(self, flow: http.HTTPFlow, tunnel: Tunnel) -> Decision:
         if tunnel.poisoned is not None:
