@@ -46,9 +46,12 @@ def uncompressed_layers(data: bytes, limit: int, *, depth: int = 0) -> list[byte
             members = zip_members(data, limit)
             layers += members
             if depth < MAX_ARCHIVE_DEPTH:  # a .jar in a .war, a .zip in a .zip
+                held = sum(map(len, layers))  # kept up to date, not summed again per member
                 for member in members:
-                    layers += uncompressed_layers(member, limit, depth=depth + 1)
-                    if sum(map(len, layers)) > limit:
+                    opened = uncompressed_layers(member, limit, depth=depth + 1)
+                    layers += opened
+                    held += sum(map(len, opened))
+                    if held > limit:
                         raise DecodeLimitExceeded(f"archive contents exceed {limit} bytes")
             layers += embedded_streams(data, limit)  # after a prefix or an archive, no magic
             break
