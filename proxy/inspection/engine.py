@@ -20,7 +20,7 @@ from proxy.inspection.layers import (
     RootHints,
     reads_personal_data,
 )
-from proxy.inspection.peel_hints import with_peel_hints
+from proxy.inspection.peel_hints import hint_of, with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
 from proxy.inspection.transforms import (
@@ -157,7 +157,7 @@ def _peeled(text: str, max_depth: int, opened: OpenedRuns, maybe: bool, hints: R
     variants: list[Layer] = []
     try:
         for variant in peel(text, max_depth=max_depth, max_bytes=_budget(text), opened=opened,
-                            maybe=maybe, hints=hints):
+                            maybe=maybe, hints=hints, hinter=hint_of):
             variants.append(variant)
     except DecodeLimitExceeded:
         return variants, True

@@ -385,17 +385,25 @@ UNKNOWN = RootHints()
 # tokens recur in its fields (a tool call's id, then the result that names it).
 OpenedRuns = dict[bytes, "tuple[str, tuple[str, ...]] | None"]
 MAX_REMEMBERED_RUN = 4096  # bytes: longer runs are rarely repeated and would hold memory
+# What a caller knows how to tell of any text at once: (maybe_encoded(text), its RootHints)
+Hinter = Callable[[str], "tuple[bool, RootHints]"]
+# A variant at least this long is hinted (when the caller gives a Hinter) before its own
+# peel: a whole-text rewrite (the text normalised) is as long as the text, and searching it
+# without hints costs more than one hyperscan pass. Shorter ones (a decoded id) are cheaper
+# to search than to hint.
+MIN_HINTED_VARIANT = 128
 
 
 def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
          opened: OpenedRuns | None = None, maybe: bool | None = None,
-         hints: RootHints = UNKNOWN) -> Iterator[Layer]:
+         hints: RootHints = UNKNOWN, hinter: Hinter | None = None) -> Iterator[Layer]:
     """Yield `text` (no layers), then every decoded variant inside it, depth first.
 
     Raises DecodeLimitExceeded when the variants exceed MAX_VARIANTS or `max_bytes`.
     `opened` remembers decoded runs across calls (one request's texts): pass the same dict.
     `maybe` is `maybe_encoded(text)` when the caller already knows it; `hints`, what it knows
-    of the text's contents (see RootHints and peel_hints).
+    of the text's contents (see RootHints and peel_hints); `hinter`, how to learn as much of a
+    long variant (peel_hints.hint_of). Hints spare searches, never change what is yielded.
     """
     root = Layer(text, ())
     yield root
@@ -404,7 +412,7 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
     if not maybe and text.isascii():
         return
     peeler = _Peeler(max_depth, _Budget(max_bytes, MAX_VARIANTS), {text},
-                     {} if opened is None else opened)
+                     {} if opened is None else opened, hinter)
     if len(text) > MIN_BINARY_TEXT and not is_text(text):
         # Binary data read as characters (an image or archive upload): every whole-text
         # decoding or normalisation of it would be a copy of all of it, and four copies
@@ -502,6 +510,7 @@ class _Peeler:
     budget: _Budget
     seen: set[str]
     opened: OpenedRuns
+    hinter: Hinter | None = None  # see peel
     beyond: list[str] = field(default_factory=list)  # texts one layer below the depth bound
 
     def below(self, parent: Layer, depth: int, maybe: bool | None = None,
@@ -515,7 +524,10 @@ class _Peeler:
             self.seen.add(text)
             child = Layer(text, parent.layers + names)
             yield child
-            yield from self.below(child, depth + cost)
+            if self.hinter is not None and len(text) >= MIN_HINTED_VARIANT:
+                yield from self.below(child, depth + cost, *self.hinter(text))
+            else:
+                yield from self.below(child, depth + cost)
 
     def _children(self, parent: Layer, depth: int, maybe: bool | None, hints: RootHints
                   ) -> Iterator[tuple[str, tuple[str, ...], int]]:

@@ -9,7 +9,9 @@ texts), then `maybe_encoded` on the texts where only a looser pattern ended (the
 settle it). The answer per text is exactly `maybe_encoded`'s; texts with no hint at all are
 skipped without a search. The same pass tells the peel of each text what it need not search
 for (layers.RootHints): base85 tokens, escapes, listed bytes, bits, uuencode, soft line breaks,
-and where the runs to decode start.
+and where the runs to decode start (in characters, whatever the text's bytes). `hint_of(text)`
+gives the same for one text: peeling asks it of each long variant it finds (a text
+normalised), which is as long as the text and would otherwise be searched without hints.
 
 Falls back to `maybe_encoded` on every text of a window when hyperscan is missing, a text holds a
 NUL, or the pass reports more than MAX_HINT_HITS hits (a body of percent escapes would call back
@@ -120,19 +122,46 @@ def _window_hints(window: Sequence[Field]) -> list[Hint]:
         for index in peeled:
             flags[index] = Hint(maybe_encoded(window[index].text), UNKNOWN)
         return flags
-    for position, (mask, areas) in found.items():  # the texts no pattern ended in keep _NOTHING
-        text = window[peeled[position]].text
-        grouped = bool(mask & _BIT["grouped"])
-        if mask & _SETTLES:
-            maybe = True
-        elif mask & _ASKS:  # a looser pattern: the alternatives are searched
-            maybe = maybe_encoded(text, grouped=grouped)
-        else:  # groups of one width, or runs of the union alphabet only
-            maybe = grouped and has_grouped_base64(text)
-        # byte offsets are character offsets in ASCII only
-        root = RootHints(*_flags(mask), tuple(areas) if text.isascii() else None)
-        flags[peeled[position]] = Hint(maybe, root)
+    for position, hits in found.items():  # the texts no pattern ended in keep _NOTHING
+        flags[peeled[position]] = _hint(window[peeled[position]].text, hits)
     return flags
+
+
+def hint_of(text: str) -> Hint:
+    """The Hint of one text: what layers.peel asks of a long variant it found (a text
+    normalised) before peeling that in turn (layers.Hinter)."""
+    found = _hits([text])
+    if found is None:
+        return Hint(maybe_encoded(text), UNKNOWN)
+    hits = found.get(0)
+    return _NOTHING if hits is None else _hint(text, hits)
+
+
+def _hint(text: str, hits: _TextHits) -> Hint:
+    mask = hits.mask
+    grouped = bool(mask & _BIT["grouped"])
+    if mask & _SETTLES:
+        maybe = True
+    elif mask & _ASKS:  # a looser pattern: the alternatives are searched
+        maybe = maybe_encoded(text, grouped=grouped)
+    else:  # groups of one width, or runs of the union alphabet only
+        maybe = grouped and has_grouped_base64(text)
+    return Hint(maybe, RootHints(*_flags(mask), _character_offsets(text, hits.areas)))
+
+
+def _character_offsets(text: str, offsets: list[int]) -> tuple[int, ...]:
+    """Byte offsets into `text`'s UTF-8 as character offsets. Each is where a run of ASCII
+    starts, so on a character's first byte: the characters before it are those its bytes
+    decode to, counted a stretch at a time (one pass over the text in all)."""
+    if text.isascii():
+        return tuple(offsets)
+    data = text.encode("utf-8", "surrogatepass")
+    characters, previous, result = 0, 0, []
+    for offset in offsets:
+        characters += len(data[previous:offset].decode("utf-8", "surrogatepass"))
+        result.append(characters)
+        previous = offset
+    return tuple(result)
 
 
 class _TextHits(NamedTuple):
