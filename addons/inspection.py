@@ -96,9 +96,10 @@ class Inspector:
         self._apply(flow, decision, inspection, verdict, limit)
 
     def _inspect(self, texts: Sequence[Text]) -> Inspection:
+        policy = self.gate.policy.inspection
         return inspect_texts(texts, self.gate.scanner, self.gate.finding_key,
-                             max_depth=self.gate.policy.inspection.max_depth,
-                             clean=self.gate.clean_texts)
+                             max_depth=policy.max_depth, clean=self.gate.clean_texts,
+                             cpu_seconds=policy.cpu_seconds(sum(len(t.text) for t in texts)))
 
     def _apply(self, flow: http.HTTPFlow, decision: Decision | None, inspection: Inspection,
                verdict: FindingsDecision, limit: int) -> None:
@@ -121,9 +122,11 @@ class Inspector:
         place (plain and base64 in one field) was reported once, so only its plain copy was
         replaced. If any redacted value is still found, the request is blocked."""
         try:
-            inspection = inspect_texts(request_texts(request, limit=limit), self.gate.scanner,
-                                       self.gate.finding_key,
-                                       max_depth=self.gate.policy.inspection.max_depth)
+            texts = request_texts(request, limit=limit)
+            policy = self.gate.policy.inspection
+            inspection = inspect_texts(
+                texts, self.gate.scanner, self.gate.finding_key, max_depth=policy.max_depth,
+                cpu_seconds=policy.cpu_seconds(sum(len(text.text) for text in texts)))
         except (DecodeLimitExceeded, UndecodableBody):
             raise RedactionImpossible("the redacted request cannot be inspected") from None
         redacted = {(hit.finding.detector, hit.finding.keyed_hash) for hit in hits}

@@ -61,14 +61,15 @@ _MAGIC = re.compile(
     rb"\x1f\x8b\x08|\x28\xb5\x2f\xfd|\xfd7zXZ\x00|BZh[1-9]|x[\x01\x5e\x9c\xda]|PK\x03\x04")
 
 
-def embedded_streams(data: bytes, limit: int) -> list[bytes]:
+def embedded_streams(data: bytes, limit: int, *, probe_blind: bool = True) -> list[bytes]:
     """What the compressed streams inside `data` (not text) decompress to, in order (see the
-    module's docstring); [] for text."""
+    module's docstring); [] for text. `probe_blind=False`: the caller has already read `data` as
+    raw deflate and Brotli (blind_stream), and found neither."""
     if not data or _is_utf8(data):
         return []  # text: a compressed stream's bytes are not UTF-8 (nor its magic numbers)
     found: list[bytes] = []
     left = limit
-    if not is_text(bytes_as_text(data[:BLIND_PROBE_BYTES])):
+    if probe_blind and not is_text(bytes_as_text(data[:BLIND_PROBE_BYTES])):
         blind = blind_stream(data, left)
         if blind is not None:
             return [blind[1]]  # the whole body is one stream

@@ -6,6 +6,7 @@ leaves this module for logs, metrics and answers is the `Finding`, which has no 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -67,15 +68,19 @@ class Inspection:
 
 
 def inspect_texts(texts: Iterable[Text], scanner: Scanner, key: bytes, *,
-                  max_depth: int, clean: CleanTexts | None = None) -> Inspection:
+                  max_depth: int, clean: CleanTexts | None = None,
+                  cpu_seconds: float | None = None) -> Inspection:
     """Peel and scan every text. `clean` (optional) skips texts found clean before and
-    remembers the ones found clean now."""
+    remembers the ones found clean now. `cpu_seconds` (optional) bounds the CPU the peeling
+    may spend (this thread's: the event loop's); past it the texts left are not peeled and
+    `limit_reached` is set, so the caller blocks rather than stalls every other request."""
     hits: list[Hit] = []
     # (location, detector, value): one finding each; and the value's case folded too: a value
     # found plain and again in the text case swapped (a random key of mixed case) is one value
     seen: set[tuple[str, str, str]] = set()
     limit_reached = False
-    for batch in _variant_batches(texts, max_depth, clean):
+    deadline = None if cpu_seconds is None else time.thread_time() + cpu_seconds
+    for batch in _variant_batches(texts, max_depth, clean, deadline):
         limit_reached |= batch.limit_reached
         variant_texts = [variant.text for _, variant in batch.variants]
         results, rewrites = scanner.scan_many_and_rewrites(variant_texts)
@@ -109,11 +114,12 @@ class _Batch:
     size: int = 0  # characters of variants
 
 
-def _variant_batches(texts: Iterable[Text], max_depth: int,
-                     clean: CleanTexts | None) -> Iterator[_Batch]:
+def _variant_batches(texts: Iterable[Text], max_depth: int, clean: CleanTexts | None,
+                     deadline: float | None = None) -> Iterator[_Batch]:
     """Every text not known clean and its peeled variants, in batches of about BATCH_CHARS
     characters. One scan per batch, not per variant: a request is mostly short texts, where
-    the cost of a scan call outweighs the scanning."""
+    the cost of a scan call outweighs the scanning. Past `deadline` (time.thread_time) the
+    batch is marked limit_reached and the texts left are dropped."""
     opened: OpenedRuns = {}  # decoded runs are opened once per request
     # A short text seen before in the request is peeled once: a tool call's id recurs in the
     # call and in its result. (variants, whether the peel stopped at its limit) by text. Long
@@ -136,7 +142,10 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
             continue
         known = peeled.get(text.text)
         if known is None:
-            known = _peeled(text.text, max_depth, opened, maybe, hints)
+            if deadline is not None and time.thread_time() > deadline:
+                batch.limit_reached = True  # the caller blocks: what is left is not looked at
+                break
+            known = _peeled(text.text, max_depth, opened, maybe, hints, deadline=deadline)
             if len(text.text) <= MAX_REMEMBERED_RUN:
                 peeled[text.text] = known
         variants, limited = known
@@ -150,14 +159,14 @@ def _variant_batches(texts: Iterable[Text], max_depth: int,
         yield batch
 
 
-def _peeled(text: str, max_depth: int, opened: OpenedRuns, maybe: bool, hints: RootHints
-            ) -> tuple[list[Layer], bool]:
+def _peeled(text: str, max_depth: int, opened: OpenedRuns, maybe: bool, hints: RootHints, *,
+            deadline: float | None = None) -> tuple[list[Layer], bool]:
     """The variants of `text` (itself first), and whether the peel stopped at its limit
     (those found before it are kept)."""
     variants: list[Layer] = []
     try:
         for variant in peel(text, max_depth=max_depth, max_bytes=_budget(text), opened=opened,
-                            maybe=maybe, hints=hints, hinter=hint_of):
+                            maybe=maybe, hints=hints, hinter=hint_of, deadline=deadline):
             variants.append(variant)
     except DecodeLimitExceeded:
         return variants, True

@@ -54,6 +54,7 @@ import binascii
 import html
 import re
 import string
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -67,8 +68,9 @@ from proxy.inspection.decode_errors import (
     UndecodableBody,
 )
 from proxy.inspection.der_keys import armoured, private_key_kind
-from proxy.inspection.embedded import blind_stream
+from proxy.inspection.embedded import blind_stream, embedded_streams
 from proxy.inspection.fields import MIN_FIELD_CHARS
+from proxy.inspection.readings import MAX_COMPRESSED_LAYERS
 from proxy.inspection.textual import (
     MIN_STRINGS_RUN,
     bytes_as_text,
@@ -396,7 +398,8 @@ MIN_HINTED_VARIANT = 128
 
 def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
          opened: OpenedRuns | None = None, maybe: bool | None = None,
-         hints: RootHints = UNKNOWN, hinter: Hinter | None = None) -> Iterator[Layer]:
+         hints: RootHints = UNKNOWN, hinter: Hinter | None = None,
+         deadline: float | None = None) -> Iterator[Layer]:
     """Yield `text` (no layers), then every decoded variant inside it, depth first.
 
     Raises DecodeLimitExceeded when the variants exceed MAX_VARIANTS or `max_bytes`.
@@ -404,6 +407,8 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
     `maybe` is `maybe_encoded(text)` when the caller already knows it; `hints`, what it knows
     of the text's contents (see RootHints and peel_hints); `hinter`, how to learn as much of a
     long variant (peel_hints.hint_of). Hints spare searches, never change what is yielded.
+    Past `deadline` (time.thread_time) it raises DecodeLimitExceeded: random tokens by the
+    thousand each cost a decode and a look at what they give.
     """
     root = Layer(text, ())
     yield root
@@ -412,7 +417,7 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
     if not maybe and text.isascii():
         return
     peeler = _Peeler(max_depth, _Budget(max_bytes, MAX_VARIANTS), {text},
-                     {} if opened is None else opened, hinter)
+                     {} if opened is None else opened, hinter, deadline)
     if len(text) > MIN_BINARY_TEXT and not is_text(text):
         # Binary data read as characters (an image or archive upload): every whole-text
         # decoding or normalisation of it would be a copy of all of it, and four copies
@@ -511,6 +516,7 @@ class _Peeler:
     seen: set[str]
     opened: OpenedRuns
     hinter: Hinter | None = None  # see peel
+    deadline: float | None = None  # see peel
     beyond: list[str] = field(default_factory=list)  # texts one layer below the depth bound
 
     def below(self, parent: Layer, depth: int, maybe: bool | None = None,
@@ -557,6 +563,7 @@ class _Peeler:
         if not whole_done:
             yield from _whole_text_decodings(text, self.max_depth - depth, hints)
         for names, raw in _decoded_runs(text, hints):
+            self._within_deadline()
             opened = self._open_remembered(raw)
             if opened is not None:
                 yield opened[0], (*names, *opened[1]), 1
@@ -570,10 +577,16 @@ class _Peeler:
         deeper = [] if whole_done else [
             decoded for decoded, _, _ in _whole_text_decodings(text, 1, hints)]
         for _, raw in _decoded_runs(text, hints):
+            self._within_deadline()
             opened = self._open_remembered(raw)
             if opened is not None and "strings" not in opened[1]:
                 deeper.append(opened[0])
         return deeper
+
+    def _within_deadline(self) -> None:
+        """Raise DecodeLimitExceeded once the peel's CPU budget is spent (see peel)."""
+        if self.deadline is not None and time.thread_time() > self.deadline:
+            raise DecodeLimitExceeded("peeling spent its CPU budget")
 
     def raise_if_deeper(self) -> None:
         """Raise DepthLimitExceeded when a text below the depth bound was not also found at a
@@ -590,8 +603,11 @@ class _Peeler:
             self.opened[raw] = self._open(raw)
         return self.opened[raw]
 
-    def _open(self, raw: bytes) -> tuple[str, tuple[str, ...]] | None:
-        """Decoded bytes as text: decompressed, directly, or their printable runs."""
+    def _open(self, raw: bytes, names: tuple[str, ...] = (), compressed: int = 0
+              ) -> tuple[str, tuple[str, ...]] | None:
+        """Decoded bytes as text: decompressed (again and again, MAX_COMPRESSED_LAYERS deep,
+        as a body is: readings.uncompressed_layers), directly, or their printable runs.
+        `names`: the decompressions already undone, `compressed` how many."""
         limit = max(self.budget.chars, 0)
         fmt = sniff_format(raw)
         if fmt is not None:
@@ -602,18 +618,33 @@ class _Peeler:
             except UndecodableBody:
                 output = b""
             if output:
-                return _read(output, (fmt,))
+                return self._opened(output, (*names, fmt), compressed)
         kind = private_key_kind(raw)
         if kind is not None:  # a key's DER without its PEM lines (base64 body, hex): read as PEM
-            return armoured(raw, kind), ("der",)
+            return armoured(raw, kind), (*names, "der")
         text = bytes_as_text(raw)
         if is_text(text):
-            return text, ()
+            return text, names
         blind = blind_stream(raw, limit)
         if blind is not None:
-            return _read(blind[1], (blind[0],))
+            return self._opened(blind[1], (*names, blind[0]), compressed)
+        # A stream after a byte or two of junk (`b"\x00" + gzip(key)`), as in a body
+        streams = embedded_streams(raw, limit, probe_blind=False)
+        if streams:
+            opened = [self._opened(stream, (*names, "embedded"), compressed)
+                      for stream in streams]
+            texts = [found[0] for found in opened if found is not None]
+            if texts:
+                return "\n".join(texts), (*names, "embedded")
         strings = printable_strings(raw) if len(raw) >= MIN_STRINGS_RUN else ""
-        return (strings, ("strings",)) if strings else None
+        return (strings, (*names, "strings")) if strings else None
+
+    def _opened(self, output: bytes, names: tuple[str, ...], compressed: int
+                ) -> tuple[str, tuple[str, ...]] | None:
+        """What one decompression's output opens to, or refusal past the bound."""
+        if compressed >= MAX_COMPRESSED_LAYERS:
+            raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
+        return self._open(output, names, compressed + 1)
 
 
 def _single_byte_xor(raw: bytes) -> list[str]:

@@ -41,6 +41,7 @@ from proxy.inspection.layers import (
     has_grouped_base64,
     maybe_encoded,
 )
+from proxy.inspection.textual import character_offsets
 
 try:
     import hyperscan
@@ -146,22 +147,7 @@ def _hint(text: str, hits: _TextHits) -> Hint:
         maybe = maybe_encoded(text, grouped=grouped)
     else:  # groups of one width, or runs of the union alphabet only
         maybe = grouped and has_grouped_base64(text)
-    return Hint(maybe, RootHints(*_flags(mask), _character_offsets(text, hits.areas)))
-
-
-def _character_offsets(text: str, offsets: list[int]) -> tuple[int, ...]:
-    """Byte offsets into `text`'s UTF-8 as character offsets. Each is where a run of ASCII
-    starts, so on a character's first byte: the characters before it are those its bytes
-    decode to, counted a stretch at a time (one pass over the text in all)."""
-    if text.isascii():
-        return tuple(offsets)
-    data = text.encode("utf-8", "surrogatepass")
-    characters, previous, result = 0, 0, []
-    for offset in offsets:
-        characters += len(data[previous:offset].decode("utf-8", "surrogatepass"))
-        result.append(characters)
-        previous = offset
-    return tuple(result)
+    return Hint(maybe, RootHints(*_flags(mask), tuple(character_offsets(text, hits.areas))))
 
 
 class _TextHits(NamedTuple):

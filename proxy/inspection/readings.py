@@ -12,7 +12,7 @@ from email.utils import collapse_rfc2231_value
 
 from proxy.inspection.archives import zip_members
 from proxy.inspection.compression import decompress, sniff_format
-from proxy.inspection.decode_errors import DecodeLimitExceeded
+from proxy.inspection.decode_errors import DecodeLimitExceeded, DepthLimitExceeded
 from proxy.inspection.der_keys import armoured, private_key_kind
 from proxy.inspection.embedded import embedded_streams
 from proxy.inspection.textual import sniff_wide_codec
@@ -22,21 +22,25 @@ MAX_ARCHIVE_DEPTH = 3  # archives inside archives (a .jar in a .war in a .zip), 
 _UTF8_NAMES = {"utf-8", "utf_8", "utf8", "us-ascii", "ascii"}
 
 
-def uncompressed_layers(data: bytes, limit: int, *, depth: int = 0) -> list[bytes]:
+def uncompressed_layers(data: bytes, limit: int, *, depth: int = 0, compressed: int = 0
+                        ) -> list[bytes]:
     """What `data` decompresses to when it is itself compressed data with a magic number
     (gzip, zlib, zstd, bzip2, xz), and what that decompresses to in turn, up to
     MAX_COMPRESSED_LAYERS: a body or a file upload that no Content-Encoding announces. A zip
     archive at any of these layers gives its members (archives.py: UndecodableBody for one
     that holds a member we cannot read, such as an encrypted one), and those members' own
     layers, MAX_ARCHIVE_DEPTH archives deep; other data gives the streams found inside it
-    (embedded.py: after a prefix, in a file, raw deflate or Brotli). A private key's DER (or
-    OpenSSH binary) gives its PEM form (der_keys.py).
+    (embedded.py: after a prefix, in a file, raw deflate or Brotli), each opened in turn like
+    a layer (`junk + gzip(gzip(key))`). A private key's DER (or OpenSSH binary) gives its PEM
+    form (der_keys.py). `depth` counts the archives around `data`, `compressed` the
+    decompressions that made it.
 
     Damage is tolerated (what decodes before it is kept, as a lenient receiver would read it);
-    output past `limit` raises DecodeLimitExceeded, so that the caller blocks rather than
-    forwards what it could not look into."""
+    output past `limit` raises DecodeLimitExceeded, and a layer still compressed below the
+    last one undone DepthLimitExceeded, so that the caller blocks rather than forwards what it
+    could not look into."""
     layers: list[bytes] = []
-    for _ in range(MAX_COMPRESSED_LAYERS):
+    while True:
         kind = private_key_kind(data)
         if kind is not None:  # a key file's DER (`.der`, `.p12`): what its PEM lines would say
             layers.append(armoured(data, kind).encode("ascii"))
@@ -53,16 +57,31 @@ def uncompressed_layers(data: bytes, limit: int, *, depth: int = 0) -> list[byte
                     held += sum(map(len, opened))
                     if held > limit:
                         raise DecodeLimitExceeded(f"archive contents exceed {limit} bytes")
-            layers += embedded_streams(data, limit)  # after a prefix or an archive, no magic
+            # after a prefix or an archive, no magic number
+            layers += _embedded_layers(data, limit, depth, compressed)
             break
         # A lenient read stops at damage or trailing bytes: streams after those are found
         # like streams after a prefix (`gzip(decoy) + junk + gzip(key)`).
         inner = decompress(fmt, data, limit=limit, lenient=True)
-        layers += embedded_streams(data, limit)
+        layers += _embedded_layers(data, limit, depth, compressed)
         if not inner:
             break  # the magic number was there by chance
+        if compressed >= MAX_COMPRESSED_LAYERS:
+            raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
+        compressed += 1
         layers.append(inner)
         data = inner
+    return layers
+
+
+def _embedded_layers(data: bytes, limit: int, depth: int, compressed: int) -> list[bytes]:
+    """The streams found inside `data` (embedded.py), each followed by its own layers."""
+    layers: list[bytes] = []
+    for stream in embedded_streams(data, limit):
+        if compressed >= MAX_COMPRESSED_LAYERS:
+            raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
+        layers.append(stream)
+        layers += uncompressed_layers(stream, limit, depth=depth, compressed=compressed + 1)
     return layers
 
 

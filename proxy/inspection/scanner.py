@@ -50,7 +50,7 @@ from proxy.inspection.transforms import (
     UNSPACED_DETECTORS,
     RewriteLimitExceeded,
     may_glue_markup,
-    shifted_start_patterns,
+    shifted_starts_database,
     unmarked,
 )
 
@@ -162,8 +162,9 @@ class Scanner:
 
     @cached_property
     def _shifted_starts_database(self) -> hyperscan.Database | None:
-        """Which texts hold a key start enciphered by a shift (transforms.unshifted)."""
-        return self._gate(shifted_start_patterns())
+        """Which texts hold a key start enciphered by a shift (transforms.unshifted, which
+        finds where with the same database)."""
+        return shifted_starts_database() if self._finds_shapes else None
 
     @cached_property
     def _doubled_starts_database(self) -> hyperscan.Database | None:

@@ -90,3 +90,18 @@ def readable(raw: bytes) -> tuple[str, bool] | None:
         return text, True
     strings = printable_strings(raw)
     return (strings, False) if strings else None
+
+
+def character_offsets(text: str, offsets: list[int]) -> list[int]:
+    """Byte offsets into `text`'s UTF-8 (surrogates passed), in order, as character offsets.
+    Each must fall on a character's first byte (where an ASCII match starts): the characters
+    before it are those its bytes decode to, counted a stretch at a time (one pass in all)."""
+    if text.isascii():
+        return list(offsets)
+    data = text.encode("utf-8", "surrogatepass")
+    characters, previous, result = 0, 0, []
+    for offset in offsets:
+        characters += len(data[previous:offset].decode("utf-8", "surrogatepass"))
+        result.append(characters)
+        previous = offset
+    return result

@@ -359,6 +359,7 @@ def _compile_inspection(spec: InspectionSpec) -> InspectionPolicy:
         pii_thresholds=MappingProxyType(dict(spec.pii_thresholds)),
         exempt_hashes=frozenset(spec.exempt_hashes),
         clean_cache_entries=spec.clean_cache_entries,
+        cpu_seconds_per_mib=spec.cpu_seconds_per_mib,
     )
 
 

@@ -57,6 +57,11 @@ class Oversize(StrEnum):
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 3
 DEFAULT_CLEAN_CACHE_ENTRIES = 65536
+# CPU that peeling one request may spend, per MiB of its texts (at least MIN_CPU_SECONDS): an
+# honest body costs about 0.3 s per MiB here, random tokens by the thousand ten times that,
+# and one process serves every sandbox on one thread (see docs/inspection.md)
+DEFAULT_CPU_SECONDS_PER_MIB = 1.0
+MIN_CPU_SECONDS = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +88,11 @@ class InspectionPolicy:
     exempt_hashes: frozenset[str] = frozenset()  # keyed hashes of known values to let through
     # Texts found clean remembered (by keyed hash) so a resent conversation is not re-inspected.
     clean_cache_entries: int = DEFAULT_CLEAN_CACHE_ENTRIES
+    cpu_seconds_per_mib: float = DEFAULT_CPU_SECONDS_PER_MIB
+
+    def cpu_seconds(self, characters: int) -> float:
+        """The CPU peeling may spend on a request of this many characters of texts."""
+        return max(MIN_CPU_SECONDS, self.cpu_seconds_per_mib * characters / (1 << 20))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,7 @@ from proxy.policy.dns_schema import DnsSpec, ExtraTypesSpec, TunnellingSpec
 from proxy.policy.hosts import HostError, is_ip_literal, normalise_host
 from proxy.policy.model import (
     DEFAULT_CLEAN_CACHE_ENTRIES,
+    DEFAULT_CPU_SECONDS_PER_MIB,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_DEPTH,
     IPNetwork,
@@ -39,6 +40,8 @@ SEVERITY_NAMES: tuple[str, ...] = tuple(severity.label for severity in reversed(
 MAX_BODY_LIMIT = 1024 * 1024 * 1024
 MAX_DEPTH_LIMIT = 5
 MAX_CLEAN_CACHE_ENTRIES = 4_000_000  # ~400 MB of keys: more is a typo
+MIN_CPU_SECONDS_PER_MIB = 0.1  # below the honest cost: every large body would be refused
+MAX_CPU_SECONDS_PER_MIB = 60.0
 MAX_THRESHOLD = 1_000_000
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 # RFC 9110 token characters: what an HTTP method may be made of.
@@ -289,6 +292,10 @@ class InspectionSpec(Strict):
     exempt_hashes: list[KeyedHash] = Field(default_factory=list)
     clean_cache_entries: Annotated[int, Field(ge=0, le=MAX_CLEAN_CACHE_ENTRIES)] = (
         DEFAULT_CLEAN_CACHE_ENTRIES
+    )
+    cpu_seconds_per_mib: Annotated[float, Field(ge=MIN_CPU_SECONDS_PER_MIB,
+                                                le=MAX_CPU_SECONDS_PER_MIB)] = (
+        DEFAULT_CPU_SECONDS_PER_MIB
     )
 
 

@@ -19,10 +19,17 @@ from collections.abc import Callable
 
 import pytest
 import zstandard
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from proxy.inspection.body_fields import body_fields
 from proxy.inspection.compression import XZ_MEMLIMIT, decompress, sniff_format
-from proxy.inspection.decode_errors import DecodeLimitExceeded, TruncatedStream, UndecodableBody
+from proxy.inspection.decode_errors import (
+    DecodeLimitExceeded,
+    DepthLimitExceeded,
+    TruncatedStream,
+    UndecodableBody,
+)
 from proxy.inspection.layers import peel
 from proxy.inspection.readings import MAX_COMPRESSED_LAYERS, uncompressed_layers
 
@@ -108,6 +115,52 @@ def test_a_stream_asking_for_too_much_memory_is_refused_even_leniently(stream: b
         list(peel(base64.b64encode(stream).decode(), max_bytes=LIMIT))
 
 
+# a private key's DER (PKCS#8): what a `.der` key file holds, without PEM lines
+_KEY_DER = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+    serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption())
+
+
+def _gz(data: bytes, times: int = 1) -> bytes:
+    for _ in range(times):
+        data = gzip.compress(data)
+    return data
+
+
+_NESTED_IN_RUNS: dict[str, Callable[[bytes], str]] = {
+    "base64-gzip-gzip": lambda d: base64.b64encode(_gz(d, 2)).decode(),
+    "base64-gzip-x3": lambda d: base64.b64encode(_gz(d, 3)).decode(),
+    "base64-zlib-gzip": lambda d: base64.b64encode(zlib.compress(_gz(d))).decode(),
+    "base64-bzip2-gzip": lambda d: base64.b64encode(bz2.compress(_gz(d))).decode(),
+    "hex-gzip-gzip": lambda d: _gz(d, 2).hex(),
+    "base64-junk-gzip": lambda d: base64.b64encode(b"\x00" + _gz(d)).decode(),
+    "base64-4-junk-zlib": lambda d: base64.b64encode(b"\x00\x01\x02\x03"
+                                                     + zlib.compress(d)).decode(),
+    "base64-junk-gzip-gzip": lambda d: base64.b64encode(b"\x07" + _gz(d, 2)).decode(),
+    "hex-junk-bzip2": lambda d: (b"\xff" + bz2.compress(d)).hex(),
+}
+
+
+@pytest.mark.parametrize("wrap", _NESTED_IN_RUNS.values(), ids=_NESTED_IN_RUNS)
+def test_a_run_that_decodes_to_nested_or_prefixed_streams_is_opened_to_the_end(
+        wrap: Callable[[bytes], str]) -> None:
+    found = [layer.text for layer in peel("note: " + wrap(TEXT), max_bytes=LIMIT)]
+    assert any(TEXT.decode() in text for text in found)
+
+
+def test_a_run_that_decodes_to_a_compressed_private_key_reads_as_its_pem() -> None:
+    found = [layer for layer in peel(base64.b64encode(_gz(_KEY_DER)).decode(),
+                                     max_bytes=LIMIT)]
+    assert any("PRIVATE KEY-----" in layer.text and layer.layers[-1] == "der"
+               for layer in found)
+
+
+@pytest.mark.parametrize("times", [MAX_COMPRESSED_LAYERS + 1, MAX_COMPRESSED_LAYERS + 2])
+def test_a_run_compressed_past_the_bound_is_refused(times: int) -> None:
+    with pytest.raises(DepthLimitExceeded):
+        list(peel("note: " + base64.b64encode(_gz(TEXT, times)).decode(), max_bytes=LIMIT))
+
+
 @pytest.mark.parametrize("data", [
     b"BZh", b"BZh9", b"BZh0" + b"1AY&SY", b"BZhx1AY&SY", b"BZh is a word",
     b"\xfd7zXZ", b"\xfd7zX\x00\x00",
@@ -123,16 +176,35 @@ def test_a_body_of_compressed_data_is_read_and_structured(fmt: str) -> None:
     assert ("body:$.note", TEXT.decode()) in [(f.location, f.text) for f in fields]
 
 
+def _gzipped(data: bytes, times: int) -> bytes:
+    for _ in range(times):
+        data = gzip.compress(data)
+    return data
+
+
 def test_compressed_layers_are_undone_to_a_bound() -> None:
-    nested = TEXT
-    for _ in range(MAX_COMPRESSED_LAYERS + 2):
-        nested = gzip.compress(nested)
-    layers = uncompressed_layers(nested, LIMIT)
+    layers = uncompressed_layers(_gzipped(TEXT, MAX_COMPRESSED_LAYERS), LIMIT)
+    assert layers[-1] == TEXT
     # Each layer may also give one stream found inside it (embedded.py): gzip stores a small
     # incompressible input as it is, so the next gzip shows through. Still bounded.
-    assert MAX_COMPRESSED_LAYERS <= len(layers) <= 2 * MAX_COMPRESSED_LAYERS
-    assert all(sniff_format(layer) == "gzip" for layer in layers)
-    assert TEXT not in layers
+    assert MAX_COMPRESSED_LAYERS <= len(layers) <= 3 * MAX_COMPRESSED_LAYERS
+
+
+@pytest.mark.parametrize("times", [MAX_COMPRESSED_LAYERS + 1, MAX_COMPRESSED_LAYERS + 2])
+def test_data_compressed_past_the_bound_is_refused_not_forwarded(times: int) -> None:
+    with pytest.raises(DepthLimitExceeded):
+        uncompressed_layers(_gzipped(TEXT, times), LIMIT)
+    # and after a byte of junk, which hides the first magic number
+    with pytest.raises(DepthLimitExceeded):
+        uncompressed_layers(b"\x00" + _gzipped(TEXT, times), LIMIT)
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda d: b"\x00" + gzip.compress(gzip.compress(d)),  # junk, then nested streams
+    lambda d: b"\x00\x01\x02\x03" + zlib.compress(bz2.compress(d)),
+], ids=["junk-gzip-gzip", "junk-zlib-bzip2"])
+def test_streams_found_after_a_prefix_are_opened_in_turn(wrap: Callable[[bytes], bytes]) -> None:
+    assert TEXT in uncompressed_layers(wrap(TEXT), LIMIT)
 
 
 @pytest.mark.parametrize("data", [

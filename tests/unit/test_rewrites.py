@@ -13,6 +13,7 @@ import string
 
 import pytest
 
+from proxy.inspection import transforms
 from proxy.inspection.detectors import DETECTORS_BY_ID
 from proxy.inspection.engine import Text, inspect_texts
 from proxy.inspection.evaluate import load_corpus
@@ -372,8 +373,24 @@ def test_unshifted_undoes_each_shift_found_and_nothing_else() -> None:
     assert len(lines) == 2 and lines[0].startswith(AWS_KEY) and lines[1] == GITHUB
     far = _caesar(AWS_KEY, 4) + " " * SHIFT_WINDOW + "tail"
     assert unshifted(far) == AWS_KEY + " " * (SHIFT_WINDOW - len(AWS_KEY))
+    # a start without a key's characters after it (what the gate wants) opens no window
+    assert unshifted(_caesar("AKIA ", 4) * 100) == ""
     with pytest.raises(RewriteLimitExceeded):  # enciphered starts alone: refused
-        unshifted(_caesar("AKIA ", 4) * 100_000)
+        unshifted(_caesar("AKIAQYLPMN5H ", 4) * 100_000)
+    # found by place in characters, whatever comes before: "é" is two bytes, "😀" four
+    assert unshifted("é😀 " + text).startswith(AWS_KEY)
+
+
+def test_unshifted_finds_the_same_windows_with_and_without_hyperscan(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rnd = random.Random(41)
+    pieces = [_caesar(AWS_KEY, 4), _code_shift(GITHUB, -1), _caesar("AKIA", 7), "é", "😀",
+              " ", "\n", "words", _caesar(GITHUB, 21), "x" * 9]
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 8))) for _ in range(300)]
+    found = [unshifted(text) for text in texts]
+    assert sum(bool(windows) for windows in found) > 100
+    monkeypatch.setattr(transforms, "shifted_starts_database", lambda: None)
+    assert [unshifted(text) for text in texts] == found
 
 
 @pytest.mark.parametrize(("text", "expected"), [
