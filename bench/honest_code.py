@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         files += 1
         try:
             texts = request_texts(request, limit=LIMIT)
-            inspection = inspect_texts(texts, scanner, KEY, max_depth=3)
+            # the hook's CPU budget too (addons/inspection.py)
+            inspection = inspect_texts(texts, scanner, KEY, max_depth=3, cpu_seconds=policy
+                                       .cpu_seconds(sum(len(text.text) for text in texts)))
         except DecodeLimitExceeded:  # the hook answers body_too_large
             blocked.append((path, ["decode_limit"]))
             continue

@@ -131,6 +131,9 @@ _NOT_SECRET_SHAPES = re.compile(
     r"|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
     r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
     r"|arn:[a-z0-9-]+:[A-Za-z0-9_./:*+=,@-]*"  # AWS resource names (`"SecretArn": "arn:aws:..."`)
+    # code quoted whole (`"os.environ['API_KEY']"`, `"getenv(TOKEN)"`, `"vault.read(x).token"`): a
+    # name called or indexed; a quoted value may hold brackets, an unquoted one may not
+    r"|[A-Za-z_$][A-Za-z0-9_$.]*(?:\(|\[)[^()\[\]]*[)\]](?:[.\[(][^()\[\]]*[)\]]?)*"
 )
 # Words in a JSON key under which a number may be a card number (detectors.py, json_fields.py)
 CARD_KEY_WORDS = r"(?i:[^\"]*(?:card|(?<![a-z])cc|(?<![a-z])pan(?![a-z])|credit|payment|visa|" \
@@ -515,7 +518,8 @@ _KEY_WORDS = (
 _ASSIGNMENT_MAX = 256  # detect-secrets-style `prefix_keyword = value` matches, in bytes
 # After the sign, an opening quote, JSON-escaped (`\"`) or not; a backslash before anything else
 # is an escape that starts no value (`token:\n/usr/lib/...`: grep output in a JSON string).
-_ASSIGN = r"[\"'\]\\]{0,3}\s{0,3}(?:=|:=|:|=>|===?)\s{0,3}(?:\\[\"']|[@\"'`])?"
+_ASSIGN_SIGN = r"[\"'\]\\]{0,3}\s{0,3}(?:=|:=|:|=>|===?)\s{0,3}"
+_ASSIGN = rf"{_ASSIGN_SIGN}(?:\\[\"']|[@\"'`])?"
 _VALUE_STOP = r"\s\"'`,;&<>(){}\[\]\\"  # quotes, separators, brackets: a value ends there
 # A value with a dot must also hold a digit, and a value must not be followed by "(" or "[": so
 # code (`os.environ[...]`, `settings.SECRET_KEY`, `get_token()`) never becomes a candidate.
@@ -524,6 +528,13 @@ _ASSIGNED_VALUE = (
     rf"(?P<value>[^{_VALUE_STOP}.]{{8,256}}|{_V}(?:[0-9]{_V}\.|\.{_V}[0-9]){_V})"
     r"(?:[\s\"'`,;&<>)}\]\\]|$)"
 )
+# A quoted value runs to its closing quote, punctuation included (a strong password holds some:
+# `"password": "s(p,N*^xn-,>yVm)|i+h"`), but not over white space (prose, a message). An opening
+# `\"` (code quoted inside a JSON string) closes at the next `\"`: the value does not end with
+# a backslash. (A JSON-escaped quote inside the value ends it: hyperscan cannot compile escape
+# pairs in this bounded repeat after the key words.)
+_DOUBLE_QUOTED_VALUE = r"\\?\"(?P<value>[^\"\s]{7,255}[^\"\\\s])\\?\""
+_SINGLE_QUOTED_VALUE = r"'(?P<value>[^'\\\s]{8,256})'"
 _EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
 # Keys naming a hash, a public value or a count, not a secret (a Python regex: lookarounds are
 # fine here). `sha` alone only as a word: `shared_secret` is a secret.
@@ -677,6 +688,8 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # a random-looking value assigned to a secret-sounding key, or sent as a bearer token
     _secret("high_entropy_assignment", _MEDIUM,
             rf"(?:{_KEY_WORDS}){_ASSIGN}{_ASSIGNED_VALUE}",
+            rf"(?:{_KEY_WORDS}){_ASSIGN_SIGN}{_DOUBLE_QUOTED_VALUE}",
+            rf"(?:{_KEY_WORDS}){_ASSIGN_SIGN}{_SINGLE_QUOTED_VALUE}",
             r"(?:^|[^A-Za-z0-9_])bearer {1,4}(?P<value>[A-Za-z0-9._~+/-]{16,256}={0,2})"
             r"(?:[^A-Za-z0-9._~+/=-]|$)",
             # XML: an element named like a secret (Maven's `<password>...</password>`), and an
@@ -700,9 +713,13 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # keeps millisecond timestamps, 1xxxxxxxxxxxx, out of the candidates)
     _pii("payment_card", _HIGH,
          # groups separated by a space (or two), "-", ".", "/", "_" or an en or em dash
-         r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[2-6](?:(?:[ ./_-]| {2}|\xe2\x80[\x93\x94])?[0-9])"
-         r"{12,18})"
-         r"(?:[^0-9A-Za-z_.-]|$|\.(?:[^0-9]|$))",
+         # After a path's "/" or an identifier's "_" too (`/v1/cards/<card>`, `card_<card>`),
+         # and after "-" glued to a word (`id-<card>`); not after a letter or a digit (hex:
+         # a digest's decimal stretch), ".", "+" or a lone "-" (a decimal, an exponent, a
+         # negative number). Before "_", and "." or "-" that no digit follows, as well.
+         r"(?:^|[^0-9A-Za-z.+-]|[0-9A-Za-z_]-)"
+         r"(?P<value>[2-6](?:(?:[ ./_-]| {2}|\xe2\x80[\x93\x94])?[0-9]){12,18})"
+         r"(?:[^0-9A-Za-z.-]|$|[.-](?:[^0-9]|$))",
          # after a dump's offset or another group of hex digits (xxd, hexdump, od -x): a line
          # of two-byte groups that happen to be decimal digits passes Luhn one time in ten;
          # and a bare JSON number under a key that does not name a card (`"id": ...`): random
@@ -713,13 +730,15 @@ ALL_DETECTORS: tuple[Detector, ...] = (
          validate=is_payment_card),
     # https://www.ssa.gov/employer/randomization.html (AAA-GG-SSSS, with dashes or spaces)
     _pii("us_ssn", _HIGH,
-         r"(?:^|[^0-9A-Za-z_.+/-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"
+         # after a path's "/" or an identifier's "_" too (`/u/<ssn>`, `ssn_<ssn>`), and before "_"
+         r"(?:^|[^0-9A-Za-z.+-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"
          r"|[0-9]{3}\xe2\x80\x93[0-9]{2}\xe2\x80\x93[0-9]{4})"
-         r"(?:[^0-9A-Za-z_-]|$|\.(?:[^0-9]|$))",
+         r"(?:[^0-9A-Za-z-]|$|\.(?:[^0-9]|$))",
          validate=is_us_ssn),
     # ISO 13616: country, two check digits, up to 30 alphanumerics, optionally in groups of four
     _pii("iban", _MEDIUM,
-         r"(?:^|[^A-Za-z0-9_])(?P<value>[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})(?:[^A-Za-z0-9_]|$)",
+         # after and before an identifier's "_" too (`acct_<iban>`)
+         r"(?:^|[^A-Za-z0-9])(?P<value>[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})(?:[^A-Za-z0-9]|$)",
          validate=is_iban),
     # ITU-T E.164 with "+", or NANP national forms; dates, versions and bare digit runs never match
     _pii("phone_number", _LOW,

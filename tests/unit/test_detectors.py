@@ -219,6 +219,14 @@ POSITIVES = [
                  None, id="xml-add-key-value-nuget"),
     pytest.param("high_entropy_assignment", f"<entry key='db.password'>{rand(24)}</entry>", None,
                  id="xml-entry-key-java-properties"),
+    # a quoted value runs to its quote, punctuation included (red team, 2026-11-22)
+    *(pytest.param("high_entropy_assignment", text, value, id=f"assignment-quoted-{name}")
+      for name, text, value in (
+          ("json", '{"password": "s(p,N*^xn-,>yVm)|i+h"}', "s(p,N*^xn-,>yVm)|i+h"),
+          ("json-quote-inside", '{"password": "PtY@gj\'mU-h#Bel31iEl"}', "PtY@gj'mU-h#Bel31iEl"),
+          ("env-single", "DB_PASSWORD='Kz8pQ(2wxR7mT4vLq'", "Kz8pQ(2wxR7mT4vLq"),
+          ("yaml", 'password: "x7,Rq;m2&Lp9{Wv"', "x7,Rq;m2&Lp9{Wv"),
+          ("escaped-in-json", 'const token = \\"Zx9(kQ2;Lm4[Rt8\\";', "Zx9(kQ2;Lm4[Rt8"))),
     pytest.param("email", "contact: jane.doe+tag@example-mail.co.uk.",
                  "jane.doe+tag@example-mail.co.uk", id="email"),
     pytest.param("email", "mailto:bob@example.org", "bob@example.org", id="email-mailto"),
@@ -240,6 +248,17 @@ POSITIVES = [
                  id="card-then-four-digits"),
     pytest.param("payment_card", (lambda n: f"{n[:4]} {n[4:10]} {n[10:]}")(card("37", 15)), "=",
                  id="card-amex-4-6-5"),
+    # in a URL path, glued to an identifier by "_" or "-" (red team, 2026-11-22)
+    *(pytest.param("payment_card", text.format(VISA), VISA, id=f"card-{name}")
+      for name, text in (("in-a-path", "GET /v1/cards/{}/charge"), ("in-a-query-path", "?r=/c/{}"),
+                         ("after-underscore", "card_{}"), ("after-word-dash", "id-{}"),
+                         ("in-a-file-name", "invoice_{}.pdf"), ("before-underscore", "{}_"),
+                         ("before-dash-word", "{}-x"))),
+    *(pytest.param("us_ssn", text.format("536-22-1234"), "536-22-1234", id=f"ssn-{name}")
+      for name, text in (("in-a-path", "/v1/u/{}"), ("after-underscore", "ssn_{}"),
+                         ("before-underscore", "{}_"))),
+    pytest.param("iban", "acct_GB82WEST12345698765432", "GB82WEST12345698765432",
+                 id="iban-after-underscore"),
     pytest.param("us_ssn", "SSN: 536-22-1234.", "536-22-1234", id="ssn-dashes"),
     pytest.param("us_ssn", "ssn 536 22 1234", "536 22 1234", id="ssn-spaces"),
     pytest.param("iban", "IBAN DE89 3704 0044 0532 0130 00 EUR", "DE89 3704 0044 0532 0130 00",
@@ -438,11 +457,28 @@ NEAR_MISSES = [
     pytest.param("email", "git clone ssh://git@github.com/org/repo", id="email-ssh-url"),
     pytest.param("email", "git@github.com:org/repo.git", id="email-scp-git-url"),
     pytest.param("email", "npm i lodash@4.17.21 @types/node@20.1.0", id="email-npm-version"),
+    # quoted values that are prose, placeholders or code, not secrets
+    *(pytest.param("high_entropy_assignment", text, id=f"assignment-quoted-{name}")
+      for name, text in (
+          ("prose", '{"password": "Please enter your password"}'),
+          ("masked", '{"password": "********"}'),
+          ("template", '{"password": "${DB_PASSWORD}"}'),
+          ("code-indexed", '{"api_key": "os.environ[\'API_KEY\']"}'),
+          ("code-called", '{"token": "vault.read(path).token"}'),
+          ("hash-key", '{"password_hash": "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.'
+                       'Ss7KIUgO2t0jWMUW"}'),
+      )),
     pytest.param("payment_card", not_luhn(VISA), id="card-luhn-invalid"),
     # separators mixed, digits of a decimal number, a version
     pytest.param("payment_card", f"{VISA[:4]}.{VISA[4:8]}/{VISA[8:12]}.{VISA[12:]}",
                  id="card-mixed-separators"),
     pytest.param("payment_card", f"pi is 3.{VISA[1:]} roughly", id="card-digits-of-a-decimal"),
+    # glued to a letter (a digest's decimal stretch), a sign, or a lone or numbered dash
+    *(pytest.param("payment_card", text.format(VISA), id=f"card-{name}")
+      for name, text in (("after-a-letter", "sha x{} z"), ("before-a-letter", "{}x"),
+                         ("negative", "n = -{}"), ("after-plus", "1e+{}"),
+                         ("fraction", "0.{}"), ("before-dash-digit", "{}-2"))),
+    pytest.param("us_ssn", "x536-22-1234", id="ssn-after-a-letter"),
     pytest.param("payment_card", f"version {VISA[0]}.{VISA[1:5]}.{VISA[5:9]}.{VISA[9:13]}",
                  id="card-in-a-version"),
     # two-byte groups of a hex dump that happen to be decimal digits (and to pass Luhn)
