@@ -528,6 +528,14 @@ _ASSIGNED_VALUE = (
     rf"(?P<value>[^{_VALUE_STOP}.]{{8,256}}|{_V}(?:[0-9]{_V}\.|\.{_V}[0-9]){_V})"
     r"(?:[\s\"'`,;&<>)}\]\\]|$)"
 )
+# Key words that may stand before a value with no sign between (a space, a table's `|`, a tab):
+# not `pass` or `auth` alone (`# Pass allow_yanked=False`), and not after a comma (an argument
+# list: `user, password, is_authenticated=True`). The value has no sign, bracket, comma or `*`
+# of code (`password=password`, `**kwargs`) and does not start like an option or a variable.
+_SIGNLESS_KEY_WORDS = (  # nor `pwd`, a shell command (`pwd  xxsubtype` in a module list)
+    rf"(?:{_KEY_WORD_STEMS.replace('|pwd|', '|')})[A-Za-z0-9_.-]{{0,64}}"
+)
+_SIGNLESS_VALUE_STOP = r"\s\"'`,;&<>(){}\[\]\\=*|$"
 # A quoted value runs to its closing quote, punctuation included (a strong password holds some:
 # `"password": "s(p,N*^xn-,>yVm)|i+h"`), but not over white space (prose, a message). An opening
 # `\"` (code quoted inside a JSON string) closes at the next `\"`: the value does not end with
@@ -544,6 +552,9 @@ _HASH_OR_PUBLIC_KEY = (
     r"|tokens|token[_.-]?type|max[_.-]?token"
     # where to resume a listing: opaque, and handed out by the API to whoever lists
     r"|continuation[_.-]?token|pagination[_.-]?token|skip[_.-]?token|sync[_.-]?token"
+    r"|starting[_.-]?token"  # the AWS CLI's `--starting-token` (the same, for its paginator)
+    # what makes a call idempotent or orders changes (AWS `ClientToken`, WAF `ChangeToken`)
+    r"|client[_.-]?token|idempotency[_.-]?token|change[_.-]?token"
 )
 
 ALL_DETECTORS: tuple[Detector, ...] = (
@@ -555,6 +566,15 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     _secret("aws_secret_access_key", _CRITICAL, _ds(AWSKeyDetector, 1),
             r"aws[A-Za-z0-9_.-]*secret[A-Za-z0-9_.-]*[\"']?\s*[=:]\s*[\"']?"
             r"(?P<value>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+            # the keyword (or its words) then any separator a file format or a command puts
+            # there: a space (`aws configure set aws_secret_access_key ...`), a table's `|`,
+            # a CSV comma, a tab, YAML's `value:` on the next line, prose's "is"
+            r"(?:aws[A-Za-z0-9_.-]*secret[A-Za-z0-9_.-]*|(?:aws )?secret access key)"
+            r"[\"'\s|,:=>-]{1,16}(?:(?:value|is|=)[\"'\s|,:=>-]{1,8})?"
+            r"(?P<value>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+            # right after its access key id (a CSV row of the console's credentials file)
+            r"(?:AKIA|ASIA)[A-Z0-9]{16}[\"'\s|,;:]{1,4}(?P<value>[A-Za-z0-9/+]{40})"
+            r"(?:[^A-Za-z0-9/+=]|$)",
             caseless=True, validate=is_random_base64),
     # https://learn.microsoft.com/azure/storage/common/storage-configure-connection-string
     # (detect-secrets azure_storage_key.py); covers keys inside connection strings
@@ -690,6 +710,30 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             rf"(?:{_KEY_WORDS}){_ASSIGN}{_ASSIGNED_VALUE}",
             rf"(?:{_KEY_WORDS}){_ASSIGN_SIGN}{_DOUBLE_QUOTED_VALUE}",
             rf"(?:{_KEY_WORDS}){_ASSIGN_SIGN}{_SINGLE_QUOTED_VALUE}",
+            # No sign, in the formats that put none: white space (`.netrc`'s `password ...`,
+            # Java properties, `--password ...`, `set -x TOKEN ...`), a table's `|` or a tab
+            # (see _SIGNLESS_KEY_WORDS), YAML's `value:` on the line after a name (Kubernetes
+            # `env`), and SQL's `IDENTIFIED BY '...'`; the value must still look random
+            rf"(?:^|[\s|`\"'])[A-Za-z0-9_.-]{{0,32}}(?:{_SIGNLESS_KEY_WORDS})[\"'`]?"
+            rf"(?:[ \t]{{1,3}}|[ \t]{{0,3}}[|\t][ \t]{{0,3}})[\"'`]?"
+            rf"(?P<value>[^{_SIGNLESS_VALUE_STOP}]{{8,256}})"
+            rf"(?:[\s\"'`|;&]|$)",
+            rf"(?:{_KEY_WORDS})[\"']?[ \t]{{0,3}}\r?\n[ \t]{{0,16}}value[ \t]{{0,3}}:[ \t]{{0,3}}"
+            rf"[\"']?{_ASSIGNED_VALUE}",
+            rf"identified[ \t]{{1,3}}by[ \t]{{1,3}}{_SINGLE_QUOTED_VALUE}",
+            # JSON: a name/value pair whose name is a secret's (tags, CloudFormation parameters,
+            # container env: `{"Key": "DB_PASSWORD", "Value": "..."}`), and a secret's value
+            # wrapped once (DynamoDB's `{"password": {"S": "..."}}`, `{"token": ["..."]}`)
+            rf"\"(?:key|name|parameter[_-]?(?:key|name))\"\s{{0,3}}:\s{{0,3}}\"[A-Za-z0-9_.-]{{0,32}}"
+            rf"(?:{_KEY_WORDS})\"\s{{0,3}},\s{{0,3}}\"(?:value|parameter[_-]?value|secret[_-]?value)\""
+            rf"\s{{0,3}}:\s{{0,3}}{_DOUBLE_QUOTED_VALUE}",
+            rf"\"[A-Za-z0-9_.-]{{0,32}}(?:{_KEY_WORDS})\"\s{{0,3}}:\s{{0,3}}"
+            rf"(?:\{{\s{{0,3}}\"[A-Za-z]{{1,8}}\"\s{{0,3}}:|\[)\s{{0,3}}{_DOUBLE_QUOTED_VALUE}",
+            # a password given to a command as `-p` (`mysql -p...`, `sshpass -p`,
+            # `docker login -u me -p ...`) or after a user name (`curl -u me:...`)
+            rf"(?:mysql(?:dump|admin)?|mariadb|sshpass|docker[ \t]+login|podman[ \t]+login)"
+            rf"[^\n|;&]{{0,80}}[ \t]-p[ \t]?[\"']?{_ASSIGNED_VALUE}",
+            rf"(?:[ \t]-u|--user)[ \t=][\"']?[A-Za-z0-9._@-]{{1,64}}:{_ASSIGNED_VALUE}",
             r"(?:^|[^A-Za-z0-9_])bearer {1,4}(?P<value>[A-Za-z0-9._~+/-]{16,256}={0,2})"
             r"(?:[^A-Za-z0-9._~+/=-]|$)",
             # XML: an element named like a secret (Maven's `<password>...</password>`), and an

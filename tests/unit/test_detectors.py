@@ -79,6 +79,7 @@ AWS_KEY = "AKIA" + rand(16, UPPER_DIGITS)
 STRIPE = "sk_live_" + rand(24)
 SLACK = f"xoxb-{rand(12, string.digits)}-{rand(13, string.digits)}-{rand(24)}"
 AWS_SECRET = b64(30)
+PASSWORD = "xK9mQ2vL7pR4tZ8w"  # a random one
 GITHUB = {p: f"{p}_{rand(36)}" for p in ("ghp", "gho", "ghu", "ghs", "ghr")}
 ANTHROPIC = "sk-ant-api03-" + rand(93, URLSAFE) + "AA"
 OPENAI_PROJECT = "sk-proj-" + rand(156, URLSAFE)
@@ -227,6 +228,34 @@ POSITIVES = [
           ("env-single", "DB_PASSWORD='Kz8pQ(2wxR7mT4vLq'", "Kz8pQ(2wxR7mT4vLq"),
           ("yaml", 'password: "x7,Rq;m2&Lp9{Wv"', "x7,Rq;m2&Lp9{Wv"),
           ("escaped-in-json", 'const token = \\"Zx9(kQ2;Lm4[Rt8\\";', "Zx9(kQ2;Lm4[Rt8"))),
+    # a key word and its value with no sign between, in the formats that put none (red team,
+    # 2026-11-22): commands, tables, Kubernetes env, .netrc, properties, SQL, prose
+    *(pytest.param("aws_secret_access_key", text.format(AWS_SECRET), AWS_SECRET,
+                   id=f"aws-secret-{name}")
+      for name, text in (("aws-configure", "aws configure set aws_secret_access_key {}"),
+                         ("k8s-env", "- name: AWS_SECRET_ACCESS_KEY\n  value: {}"),
+                         ("markdown-table", "| AWS_SECRET_ACCESS_KEY | {} |"),
+                         ("csv", "aws_secret_access_key,{}"),
+                         ("after-its-key-id", "AKIAQYLPMN5HFIQR7XYZ,{}"),
+                         ("prose", "My AWS secret access key is {}"),
+                         ("fish", "set -x AWS_SECRET_ACCESS_KEY {}"))),
+    *(pytest.param("high_entropy_assignment", text.format(PASSWORD), PASSWORD,
+                   id=f"assignment-signless-{name}")
+      for name, text in (("k8s-env", "- name: DB_PASSWORD\n  value: {}"),
+                         ("tab", "password\t{}"), ("table", "| api_token | {} |"),
+                         ("netrc", "machine api.example.com login bob password {}"),
+                         ("properties", "db.password {}"), ("option", "psql --password {}"),
+                         ("mysql", "mysql -u root -p{} mydb"), ("sshpass", "sshpass -p '{}' ssh h"),
+                         ("docker-login", "docker login -u bob -p {} registry"),
+                         ("curl-user", "curl -u admin:{} https://x"),
+                         ("sql-identified-by", "CREATE USER 'b'@'%' IDENTIFIED BY '{}';"),
+                         ("sql-with-password", "ALTER USER bob WITH PASSWORD '{}';"),
+                         ("json-parameter",
+                          '[{{"ParameterKey":"DBPassword","ParameterValue":"{}"}}]'),
+                         ("json-tag", '{{"Key": "password", "Value": "{}"}}'),
+                         ("json-env", '{{"name": "DB_PASSWORD", "value": "{}"}}'),
+                         ("json-dynamodb", '{{"password": {{"S": "{}"}}}}'),
+                         ("json-list", '{{"api_token": ["{}"]}}'))),
     pytest.param("email", "contact: jane.doe+tag@example-mail.co.uk.",
                  "jane.doe+tag@example-mail.co.uk", id="email"),
     pytest.param("email", "mailto:bob@example.org", "bob@example.org", id="email-mailto"),
@@ -467,6 +496,20 @@ NEAR_MISSES = [
           ("code-called", '{"token": "vault.read(path).token"}'),
           ("hash-key", '{"password_hash": "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.'
                        'Ss7KIUgO2t0jWMUW"}'),
+      )),
+    # key words followed by words, code or placeholders, with no sign between
+    *(pytest.param("high_entropy_assignment", text, id=f"assignment-signless-{name}")
+      for name, text in (
+          ("prose", "password reset token generation"), ("pass-verb", "# Pass allow_yanked=False"),
+          ("argument-list", "login(user, password, is_authenticated=True)"),
+          ("keyword-argument", "input(prompt, password=password, stream=stream)"),
+          ("kwargs", "def f(auth_token, **kwargs):"), ("go-field", "Token *oauth2.Token"),
+          ("csv-header", "password,email,name\nadmin,a@b.c,Bob"), ("type", "api_key string"),
+          ("mysql-port", "mysql -p 3306"), ("curl-placeholder", "curl -u user:password https://x"),
+          ("variable", "docker login -u bob -p $DOCKER_PASSWORD"), ("pwd", "pwd  xxsubtype"),
+          ("aws-cli-pagination", "--starting-token abCDeFGhiJKlmnOPqrSTuvwxYZ1aBCdEFghijK7LM5"),
+          ("json-other-tag", '{"Key": "Name", "Value": "web-server-prod-01"}'),
+          ("json-schema", '{"password": {"type": "string", "minLength": 12}}'),
       )),
     pytest.param("payment_card", not_luhn(VISA), id="card-luhn-invalid"),
     # separators mixed, digits of a decimal number, a version

@@ -158,7 +158,7 @@ def test_hostile_repetition_completes(scanner: Scanner) -> None:
 
 def test_five_megabytes_complete_and_find_a_secret_at_the_end(scanner: Scanner) -> None:
     line = '{"role": "user", "content": "please review build 1.2.3 on 2024-01-15 ☕"}\n'
-    text = line * (5 * 1024 * 1024 // len(line.encode())) + f"token {GITHUB}\n"
+    text = line * (5 * 1024 * 1024 // len(line.encode())) + f"see {GITHUB}\n"
     assert len(text.encode()) >= 5 * 1024 * 1024
     matches = scanner.scan(text)
     assert found(matches) == [("github_token", GITHUB)]
