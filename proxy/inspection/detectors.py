@@ -171,6 +171,7 @@ def _is_placeholder(value: str) -> bool:
         lower in _PLACEHOLDER_WORDS
         or any(marker in lower for marker in _PLACEHOLDER_MARKERS)
         or value.startswith(("$", "%", "{", "<"))
+        or (value.startswith(("[", "(")) and value.endswith(("]", ")")))  # "[password]"
         or len(set(value[-16:])) <= 3  # "ghp_" + "0" * 36, "sk-ant-...aaaa"
     )
 

@@ -491,6 +491,7 @@ NEAR_MISSES = [
       for name, text in (
           ("prose", '{"password": "Please enter your password"}'),
           ("masked", '{"password": "********"}'),
+          ("bracketed", '{"USERNAME": "[username]", "PASSWORD": "[new_password]"}'),
           ("template", '{"password": "${DB_PASSWORD}"}'),
           ("code-indexed", '{"api_key": "os.environ[\'API_KEY\']"}'),
           ("code-called", '{"token": "vault.read(path).token"}'),
