@@ -165,6 +165,11 @@ _FILE_EXTENSIONS = frozenset(
 )
 
 
+# A value of lower-case letters only is taken for a secret from this length: a generated one
+# shorter than that mixes cases, digits or signs
+_MIN_ONE_CLASS_SECRET = 16
+
+
 def _is_placeholder(value: str) -> bool:
     lower = value.lower()
     return (
@@ -334,6 +339,8 @@ def is_high_entropy_secret(value: str) -> bool:
 def _is_random_value(value: str) -> bool:
     if not 8 <= len(value) <= 256 or _is_placeholder(value):
         return False
+    if len(value) < _MIN_ONE_CLASS_SECRET and (value.isalpha() and value.islower()):
+        return False  # words run together (`.netrc`'s `password bobwillknow` in git's docs)
     if "://" in value or _looks_like_path(value) or _NOT_SECRET_SHAPES.fullmatch(value):
         return False
     if _UUID.fullmatch(value) or _SRI.match(value) or _IMAGE_BASE64.match(value):

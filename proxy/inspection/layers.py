@@ -428,7 +428,10 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
             peeler.seen.add(runs)
             inner = Layer(runs, ("text_runs",))
             yield inner
-            yield from peeler.below(inner, 0)
+            if hinter is not None:  # as long as the file's text: hinted, as in below()
+                yield from peeler.below(inner, 0, *hinter(runs))
+            else:
+                yield from peeler.below(inner, 0)
             peeler.raise_if_deeper()
         return
     yield from peeler.below(root, 0, maybe, hints)

@@ -55,6 +55,7 @@ ROT13_BYTES = bytes.maketrans(
 _SWAPCASE_STR = str.maketrans(string.ascii_uppercase + string.ascii_lowercase,
                               string.ascii_lowercase + string.ascii_uppercase)
 _UPPER_STR = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+_UPPER_BYTES = bytes.maketrans(string.ascii_lowercase.encode(), string.ascii_uppercase.encode())
 SWAPCASE_BYTES = bytes.maketrans(
     (string.ascii_uppercase + string.ascii_lowercase).encode(),
     (string.ascii_lowercase + string.ascii_uppercase).encode(),
@@ -63,13 +64,24 @@ SWAPCASE_BYTES = bytes.maketrans(
 
 def swapcase(text: str) -> str:
     """`text` with the case of its ASCII letters swapped: undone by itself."""
-    return text.translate(_SWAPCASE_STR)
+    return _ascii_translate(text, SWAPCASE_BYTES, _SWAPCASE_STR)
 
 
 def upper_ascii(text: str) -> str:
     """`text` with its ASCII letters upper-cased, and nothing else changed: offsets hold (str's
     upper() turns "ß" into "SS")."""
-    return text.translate(_UPPER_STR)
+    return _ascii_translate(text, _UPPER_BYTES, _UPPER_STR)
+
+
+def _ascii_translate(text: str, table: bytes, str_table: dict[int, int]) -> str:
+    """`text` with ASCII letters mapped by `table`, the rest kept. str.translate with a dict
+    costs about 100 ns a character (0.9 s on an archive's 7 MB of text); bytes.translate over
+    the UTF-8 changes only ASCII bytes, so every other character, and every offset, holds."""
+    try:
+        data = text.encode("utf-8", "surrogatepass")
+    except UnicodeEncodeError:  # pragma: no cover - surrogatepass encodes any str
+        return text.translate(str_table)
+    return data.translate(table).decode("utf-8", "surrogatepass")
 
 
 def reversed_text(text: str) -> str:
@@ -77,7 +89,7 @@ def reversed_text(text: str) -> str:
 
 
 def rot13(text: str) -> str:
-    return text.translate(_ROT13_STR)
+    return _ascii_translate(text, ROT13_BYTES, _ROT13_STR)
 
 
 def unspaced(text: str) -> str:

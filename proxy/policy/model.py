@@ -58,10 +58,11 @@ DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 3
 DEFAULT_CLEAN_CACHE_ENTRIES = 65536
 # CPU that peeling one request may spend, per MiB of its texts (at least MIN_CPU_SECONDS): an
-# honest body costs about 0.3 s per MiB here, random tokens by the thousand ten times that,
-# and one process serves every sandbox on one thread (see docs/inspection.md)
-DEFAULT_CPU_SECONDS_PER_MIB = 1.0
-MIN_CPU_SECONDS = 1.0
+# LLM request costs about 0.3 s per MiB here, an archive of source or docs 1 to 1.6 s (its
+# text is peeled whole, in each of its whole-text decodings), random tokens by the thousand
+# about 3 s; one process serves every sandbox on one thread (see docs/inspection.md)
+DEFAULT_CPU_SECONDS_PER_MIB = 4.0
+MIN_CPU_SECONDS = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)

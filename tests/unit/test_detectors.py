@@ -509,6 +509,7 @@ NEAR_MISSES = [
           ("mysql-port", "mysql -p 3306"), ("curl-placeholder", "curl -u user:password https://x"),
           ("variable", "docker login -u bob -p $DOCKER_PASSWORD"), ("pwd", "pwd  xxsubtype"),
           ("aws-cli-pagination", "--starting-token abCDeFGhiJKlmnOPqrSTuvwxYZ1aBCdEFghijK7LM5"),
+          ("netrc-words", "machine imap login bob port imaps password bobwillknow"),
           ("json-other-tag", '{"Key": "Name", "Value": "web-server-prod-01"}'),
           ("json-schema", '{"password": {"type": "string", "minLength": 12}}'),
       )),

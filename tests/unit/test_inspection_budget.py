@@ -55,7 +55,7 @@ def test_the_budget_stops_inside_one_long_text_too() -> None:
     (1.0, 4096, model.MIN_CPU_SECONDS),  # a small request gets the floor
     (1.0, 8 << 20, 8.0),
     (0.5, 10 << 20, 5.0),
-    (2.0, 1 << 19, 1.0),
+    (2.0, 1 << 19, model.MIN_CPU_SECONDS),
 ])
 def test_the_budget_grows_with_the_request(per_mib: float, characters: int,
                                            expected: float) -> None:
