@@ -339,7 +339,8 @@ def is_high_entropy_secret(value: str) -> bool:
 def _is_random_value(value: str) -> bool:
     if not 8 <= len(value) <= 256 or _is_placeholder(value):
         return False
-    if len(value) < _MIN_ONE_CLASS_SECRET and (value.isalpha() and value.islower()):
+    core = value.strip(string.punctuation)  # `anonymous@`, FTP's anonymous password
+    if len(value) < _MIN_ONE_CLASS_SECRET and core.isalpha() and core.islower():
         return False  # words run together (`.netrc`'s `password bobwillknow` in git's docs)
     if "://" in value or _looks_like_path(value) or _NOT_SECRET_SHAPES.fullmatch(value):
         return False
@@ -539,18 +540,22 @@ _ASSIGNED_VALUE = (
 # Key words that may stand before a value with no sign between (a space, a table's `|`, a tab):
 # not `pass` or `auth` alone (`# Pass allow_yanked=False`), and not after a comma (an argument
 # list: `user, password, is_authenticated=True`). The value has no sign, bracket, comma or `*`
-# of code (`password=password`, `**kwargs`) and does not start like an option or a variable.
+# of code (`password=password`, `**kwargs`) and does not start like an option or a variable
+# (`-`, `$`).
 _SIGNLESS_KEY_WORDS = (  # nor `pwd`, a shell command (`pwd  xxsubtype` in a module list)
     rf"(?:{_KEY_WORD_STEMS.replace('|pwd|', '|')})[A-Za-z0-9_.-]{{0,64}}"
 )
-_SIGNLESS_VALUE_STOP = r"\s\"'`,;&<>(){}\[\]\\=*|$"
+# printable ASCII but those: in binary read as text (a `.pyc`'s strings) a key word is often
+# followed by control characters and the next string
+_SIGNLESS_VALUE = r"[!#%+\-./0-9:?@A-Z^_a-z~]"
+_SIGNLESS_FIRST = r"[!#%+./0-9:?@A-Z^_a-z~]"  # not "-": an option (`--password --stdin`)
 # A quoted value runs to its closing quote, punctuation included (a strong password holds some:
 # `"password": "s(p,N*^xn-,>yVm)|i+h"`), but not over white space (prose, a message). An opening
 # `\"` (code quoted inside a JSON string) closes at the next `\"`: the value does not end with
 # a backslash. (A JSON-escaped quote inside the value ends it: hyperscan cannot compile escape
 # pairs in this bounded repeat after the key words.)
-_DOUBLE_QUOTED_VALUE = r"\\?\"(?P<value>[^\"\s]{7,255}[^\"\\\s])\\?\""
-_SINGLE_QUOTED_VALUE = r"'(?P<value>[^'\\\s]{8,256})'"
+_DOUBLE_QUOTED_VALUE = r"\\?\"(?P<value>[^\"\s\x00-\x1f\x7f]{7,255}[^\"\\\s\x00-\x1f\x7f])\\?\""
+_SINGLE_QUOTED_VALUE = r"'(?P<value>[^'\\\s\x00-\x1f\x7f]{8,256})'"
 _EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}"
 # Keys naming a hash, a public value or a count, not a secret (a Python regex: lookarounds are
 # fine here). `sha` alone only as a word: `shared_secret` is a secret.
@@ -724,7 +729,7 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             # `env`), and SQL's `IDENTIFIED BY '...'`; the value must still look random
             rf"(?:^|[\s|`\"'])[A-Za-z0-9_.-]{{0,32}}(?:{_SIGNLESS_KEY_WORDS})[\"'`]?"
             rf"(?:[ \t]{{1,3}}|[ \t]{{0,3}}[|\t][ \t]{{0,3}})[\"'`]?"
-            rf"(?P<value>[^{_SIGNLESS_VALUE_STOP}]{{8,256}})"
+            rf"(?P<value>{_SIGNLESS_FIRST}{_SIGNLESS_VALUE}{{7,255}})"
             rf"(?:[\s\"'`|;&]|$)",
             rf"(?:{_KEY_WORDS})[\"']?[ \t]{{0,3}}\r?\n[ \t]{{0,16}}value[ \t]{{0,3}}:[ \t]{{0,3}}"
             rf"[\"']?{_ASSIGNED_VALUE}",
