@@ -168,6 +168,8 @@ _FILE_EXTENSIONS = frozenset(
 # A value of lower-case letters only is taken for a secret from this length: a generated one
 # shorter than that mixes cases, digits or signs
 _MIN_ONE_CLASS_SECRET = 16
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+_ESCAPED_TEXT = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2})")
 
 
 def _is_placeholder(value: str) -> bool:
@@ -339,9 +341,13 @@ def is_high_entropy_secret(value: str) -> bool:
 def _is_random_value(value: str) -> bool:
     if not 8 <= len(value) <= 256 or _is_placeholder(value):
         return False
-    core = value.strip(string.punctuation)  # `anonymous@`, FTP's anonymous password
-    if len(value) < _MIN_ONE_CLASS_SECRET and core.isalpha() and core.islower():
+    letters = value.translate(_NO_PUNCTUATION)  # `anonymous@`, `geheim$parole`
+    if len(value) < _MIN_ONE_CLASS_SECRET and letters.isalpha() and letters.islower():
         return False  # words run together (`.netrc`'s `password bobwillknow` in git's docs)
+    if _ESCAPED_TEXT.search(value):
+        # text spelled in escapes (a min.js's `"\u043f\u0430..."` inside a JSON body): it is
+        # random-looking as written, and its decoded form is scanned, key and all, as a layer
+        return False
     if "://" in value or _looks_like_path(value) or _NOT_SECRET_SHAPES.fullmatch(value):
         return False
     if _UUID.fullmatch(value) or _SRI.match(value) or _IMAGE_BASE64.match(value):

@@ -578,7 +578,8 @@ class _Peeler:
         """The texts one layer below `text`, at the depth bound: its decodings as a whole, and
         its runs that decode (and decompress) to text, not only to printable runs of binary."""
         deeper = [] if whole_done else [
-            decoded for decoded, _, _ in _whole_text_decodings(text, 1, hints)]
+            decoded for decoded, _, _ in _whole_text_decodings(text, 1, hints)
+            if _reads_anew(decoded, text)]
         for _, raw in _decoded_runs(text, hints):
             self._within_deadline()
             opened = self._open_remembered(raw)
@@ -648,6 +649,23 @@ class _Peeler:
         if compressed >= MAX_COMPRESSED_LAYERS:
             raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
         return self._open(output, names, compressed + 1)
+
+
+_PRINTABLE_RUN = re.compile(rf"[ -~]{{{MIN_FIELD_CHARS},}}")
+MAX_ANEW_RUNS = 256  # runs looked up in the text, at most: past them a decoding counts
+
+
+def _reads_anew(decoded: str, text: str) -> bool:
+    """Whether a decoding of all of `text` shows a run of printable ASCII, MIN_FIELD_CHARS or
+    longer, that `text` does not hold: what a layer hidden below the depth bound would show.
+    Printable runs carved out of binary (an image's bytes) hold escapes by chance, `%c6`,
+    that decode to a byte that is not text, between runs that were there already: no layer
+    (an animated GIF sent as base64 was refused for it). Past MAX_ANEW_RUNS runs the answer
+    is yes, which refuses rather than looks further."""
+    for number, run in enumerate(_PRINTABLE_RUN.finditer(decoded)):
+        if number >= MAX_ANEW_RUNS or run.group() not in text:
+            return True
+    return False
 
 
 def _single_byte_xor(raw: bytes) -> list[str]:

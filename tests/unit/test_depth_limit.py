@@ -94,13 +94,17 @@ WITHIN = [
     # decodings applied (percent, escapes, html) sits at depth 3 and holds the same runs
     ("see %41 and \\x42 and &amp; then " + b64("the same run, found at depth one") + " ok", 3),
     ("plain words, nothing encoded here at all", 3),
+    # printable runs of binary that hold an escape by chance, which decodes to no text: an
+    # animated GIF's frames (red team, 2026-11-22)
+    (nested(b64(_RNG.randbytes(40) + b"v6efFcf%c6T`e%TU5RU and &#xd7;zz" + _RNG.randbytes(40)),
+            2), 3),
 ]
 
 
 @pytest.mark.parametrize(("text", "max_depth"), WITHIN, ids=[
     "base64-three-times-at-three", "base64-once-at-one", "percent-and-two-base64-at-three",
     "hash-under-three-base64", "random-bytes-under-three", "image-runs-under-three",
-    "whole-text-copy-with-runs-found-higher", "plain-words"])
+    "whole-text-copy-with-runs-found-higher", "plain-words", "binary-runs-with-a-chance-escape"])
 def test_nothing_new_below_the_depth_bound_is_not_refused(text: str, max_depth: int) -> None:
     _, refused = peeled(text, max_depth)
     assert not refused

@@ -510,6 +510,8 @@ NEAR_MISSES = [
           ("variable", "docker login -u bob -p $DOCKER_PASSWORD"), ("pwd", "pwd  xxsubtype"),
           ("aws-cli-pagination", "--starting-token abCDeFGhiJKlmnOPqrSTuvwxYZ1aBCdEFghijK7LM5"),
           ("netrc-words", "machine imap login bob port imaps password bobwillknow"),
+          ("words-with-a-sign", "passwd='geheim$parole'"),
+          ("escaped-text", 'pass:"\\u043f\\u0430\\u0440\\u043e\\u043b\\u044c"'),
           ("json-other-tag", '{"Key": "Name", "Value": "web-server-prod-01"}'),
           ("json-schema", '{"password": {"type": "string", "minLength": 12}}'),
       )),
