@@ -38,6 +38,7 @@ from proxy.inspection.findings import Kind, Match
 from proxy.inspection.transforms import (
     DOUBLED_STARTS,
     KEY_STARTS,
+    OBFUSCATED_AT,
     REJOINED,
     ROT13_BYTES,
     SWAPCASE,
@@ -46,6 +47,7 @@ from proxy.inspection.transforms import (
     UNDOUBLED,
     UNGROUPED,
     UNMARKED,
+    UNOBFUSCATED,
     UNSHIFTED,
     UNSPACED_DETECTORS,
     RewriteLimitExceeded,
@@ -171,6 +173,16 @@ class Scanner:
         """Which texts hold a key start with each character doubled (transforms.undoubled)."""
         return self._gate([re.escape(start).encode() for start in DOUBLED_STARTS])
 
+    @cached_property
+    def _obfuscated_at_database(self) -> hyperscan.Database | None:
+        """Which texts hold a bracketed "at" (transforms.unobfuscated)."""
+        if hyperscan is None or "email" not in {p.detector.id for p in self._patterns}:
+            return None
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        database.compile(expressions=[OBFUSCATED_AT], ids=[0], elements=1,
+                         flags=hyperscan.HS_FLAG_CASELESS)
+        return database
+
     def _gate(self, expressions: list[bytes]) -> hyperscan.Database | None:
         """A database of gate patterns, which say which of the texts joined in one pass may
         hold what a rewrite looks for; None without hyperscan or without a detector of a fixed
@@ -186,7 +198,8 @@ class Scanner:
     def prepare_rewrites(self) -> None:
         """Compile what scan_many_and_rewrites needs now rather than on the first request."""
         _ = (self._secrets_database, self._shapes_database, self._key_starts_database,
-             self._shifted_starts_database, self._doubled_starts_database)
+             self._shifted_starts_database, self._doubled_starts_database,
+             self._obfuscated_at_database)
 
     @property
     def engine(self) -> str:
@@ -287,6 +300,8 @@ class Scanner:
                                                       self._shifted_starts_database)
         by_rewrite[UNDOUBLED] = self._texts_with_hits(joined, starts, count,
                                                       self._doubled_starts_database)
+        by_rewrite[UNOBFUSCATED] = self._texts_with_hits(joined, starts, count,
+                                                         self._obfuscated_at_database)
         return plain, by_rewrite
 
     def _unmarked_candidates(self, texts: Sequence[str]) -> list[int]:

@@ -434,10 +434,27 @@ UNSPACED_DETECTORS = frozenset({
 # (`asiapacificsoutheast`).
 SWAPCASE = "swapcase"
 
+# An e-mail address written so a reader still gets it and a pattern does not: `jane [at]
+# example [dot] org`, `jane(at)example(dot)org`, braces or angle brackets, any case. The
+# rewrite puts "@" and "." back; a hyperscan pass for the bracketed "at" picks the texts. It is
+# the one rewrite where personal data (e-mail only) is looked for: a customer list so written
+# is a customer list. Bare words (`jane at example dot org`) are not undone: prose is full of
+# "at" and "dot".
+UNOBFUSCATED = "unobfuscated"
+OBFUSCATED_AT = rb"[\[({<]\s{0,2}at\s{0,2}[\])}>]"  # the gate's pattern, caseless
+_AT = re.compile(r"\s{0,2}[\[({<]\s{0,2}at\s{0,2}[\])}>]\s{0,2}", re.IGNORECASE)
+_DOT = re.compile(r"\s{0,2}[\[({<]\s{0,2}dot\s{0,2}[\])}>]\s{0,2}", re.IGNORECASE)
+
+
+def unobfuscated(text: str) -> str:
+    """`text` with bracketed "at" and "dot" read as "@" and "."."""
+    return _DOT.sub(".", _AT.sub("@", text))
+
+
 TRANSFORMS: Mapping[str, Callable[[str], str]] = MappingProxyType(
     {"reversed": reversed_text, "rot13": rot13, SWAPCASE: swapcase, UNSPACED: unspaced,
      UNDASHED: undashed, UNSEPARATED: unseparated, REJOINED: rejoined, UNMARKED: unmarked,
-     UNSHIFTED: unshifted, UNDOUBLED: undoubled}
+     UNSHIFTED: unshifted, UNDOUBLED: undoubled, UNOBFUSCATED: unobfuscated}
 )
 
 
@@ -456,6 +473,8 @@ WEAK_SHAPE_DETECTORS = frozenset({
 
 def reported_in_rewrite(rewrite: str, detector: Detector, value: str) -> bool:
     """Whether `value`, found by `detector` in a text rewritten by `rewrite`, is reported."""
+    if rewrite == UNOBFUSCATED:
+        return detector.id == "email"
     if detector.kind is not Kind.SECRET:
         return False
     if rewrite in UNGROUPED or rewrite in (REJOINED, UNMARKED, UNSHIFTED, UNDOUBLED):

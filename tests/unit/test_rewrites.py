@@ -458,3 +458,34 @@ def test_ascii_rewrites_change_ascii_letters_only_whatever_the_text_holds() -> N
         assert rot13(text) == text.translate(rot)
         assert transforms.upper_ascii(text) == "".join(
             c.upper() if "a" <= c <= "z" else c for c in text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("jane [at] example [dot] org", "jane@example.org"),
+    ("jane(at)example(dot)org", "jane@example.org"),
+    ("jane {AT} corp {DOT} co {DOT} uk", "jane@corp.co.uk"),
+    ("jane <at> mail <dot> net", "jane@mail.net"),
+    ("jane [ at ] example [ dot ] org", "jane@example.org"),
+    ("meet at noon, look at example.com", "meet at noon, look at example.com"),  # bare words
+], ids=["square", "round", "braces-upper", "angle", "spaced", "bare-words-kept"])
+def test_unobfuscated_reads_bracketed_at_and_dot(text: str, expected: str) -> None:
+    assert transforms.unobfuscated(text) == expected
+
+
+SCANNER = Scanner()
+_PEOPLE = ("jane", "bob", "alice", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan",
+           "judy", "mallory")
+
+
+@pytest.mark.parametrize("form", ["{} [at] example [dot] org", "{}(at)example(dot)org",
+                                  "{} <AT> mail <DOT> net"], ids=["square", "round", "angle"])
+def test_a_customer_list_with_obfuscated_addresses_is_found_as_emails(form: str) -> None:
+    body = "\n".join(form.format(name) for name in _PEOPLE)
+    findings = inspect_texts([Text("body", body)], SCANNER, KEY, max_depth=3).findings
+    assert {f.detector for f in findings} == {"email"} and len(findings) == len(_PEOPLE)
+
+
+@pytest.mark.parametrize("text", ["meet at (at) noon", "see [at] the top", "a [dot] b",
+                                  "look at example.com", "x (at) y"])
+def test_bracketed_words_that_spell_no_address_are_not_emails(text: str) -> None:
+    assert not inspect_texts([Text("body", text)], SCANNER, KEY, max_depth=3).findings
