@@ -18,6 +18,7 @@ from addons.redaction import RedactionImpossible, placeholder, redact_request
 from addons.request_texts import decoded_body, request_texts
 from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
+from proxy.inspection.decode_errors import DepthLimitExceeded
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import Hit, Inspection, Text, inspect_texts
 from proxy.inspection.readings import every_reading
@@ -83,6 +84,9 @@ class Inspector:
         started = time.perf_counter()
         try:
             texts = request_texts(flow.request, limit=limit)
+        except DepthLimitExceeded:  # compressed more times than are undone: not looked into
+            self._block(flow, decision, Reason.INSPECTION_LIMIT, ())
+            return
         except DecodeLimitExceeded:
             self._block(flow, decision, Reason.BODY_TOO_LARGE, ())
             return

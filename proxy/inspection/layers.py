@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import unquote, unquote_plus
 
+from proxy.inspection.archives import ZIP_MAGIC, zip_members
 from proxy.inspection.compression import decompress, sniff_format
 from proxy.inspection.decode_errors import (
     DecodeLimitExceeded,
@@ -626,6 +627,10 @@ class _Peeler:
         kind = private_key_kind(raw)
         if kind is not None:  # a key's DER without its PEM lines (base64 body, hex): read as PEM
             return armoured(raw, kind), (*names, "der")
+        if raw.startswith(ZIP_MAGIC):  # a zip file in base64 (a JSON API's upload)
+            members = self._zip(raw, names, compressed, limit)
+            if members is not None:
+                return members
         text = bytes_as_text(raw)
         if is_text(text):
             return text, names
@@ -642,6 +647,22 @@ class _Peeler:
                 return "\n".join(texts), (*names, "embedded")
         strings = printable_strings(raw) if len(raw) >= MIN_STRINGS_RUN else ""
         return (strings, (*names, "strings")) if strings else None
+
+    def _zip(self, raw: bytes, names: tuple[str, ...], compressed: int, limit: int
+             ) -> tuple[str, tuple[str, ...]] | None:
+        """The members of a zip archive, each opened in turn (as decompressed output: an
+        archive counts against MAX_COMPRESSED_LAYERS like a compression), one text; None when
+        `raw` only starts like one. A member that cannot be read (encrypted, a method Python
+        lacks) refuses the text: a body with such a member is refused too."""
+        try:
+            members = zip_members(raw, limit)
+        except UndecodableBody as error:
+            raise DecodeLimitExceeded(f"zip archive inside a text: {error}") from None
+        if not members:
+            return None
+        opened = [self._opened(member, (*names, "zip"), compressed) for member in members]
+        texts = [found[0] for found in opened if found is not None]
+        return ("\n".join(texts), (*names, "zip")) if texts else None
 
     def _opened(self, output: bytes, names: tuple[str, ...], compressed: int
                 ) -> tuple[str, tuple[str, ...]] | None:

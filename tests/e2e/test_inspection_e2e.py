@@ -704,6 +704,22 @@ def test_a_gzip_bomb_is_refused(proxy: Proxy, upstream: Upstream,
     assert upstream.seen_with_marker(marker) == []
 
 
+def test_a_body_compressed_past_the_bound_is_refused_unread(proxy: Proxy,
+                                                            upstream: Upstream) -> None:
+    """gzip five times: three are undone, and what is still compressed below them is not
+    forwarded unread (it was, before 2026-11-22)."""
+    marker = tag()
+    body = f"token={GITHUB_TOKEN}".encode()
+    for _ in range(5):
+        body = gzip.compress(body)
+    response = proxy.session().post(
+        f"https://allowed.test:{upstream.ports['https']}/deep?t={marker}", data=body,
+        headers={"Content-Type": "application/octet-stream"}, timeout=30)
+    assert (response.status_code, response.headers["X-Glassbreak-Reason"]) == (
+        403, "inspection_limit")
+    assert upstream.seen_with_marker(marker) == []
+
+
 @contextlib.contextmanager
 def _websocket(proxy: Proxy, upstream: Upstream) -> Iterator[ssl.SSLSocket]:
     """A WebSocket to the upstream's echo endpoint, through the proxy, upgraded."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import bz2
 import gzip
+import io
 import json
 import lzma
 import tracemalloc
+import zipfile
 import zlib
 from collections.abc import Callable
 
@@ -153,6 +155,39 @@ def test_a_run_that_decodes_to_a_compressed_private_key_reads_as_its_pem() -> No
                                      max_bytes=LIMIT)]
     assert any("PRIVATE KEY-----" in layer.text and layer.layers[-1] == "der"
                for layer in found)
+
+
+def _zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+_ZIPPED_IN_RUNS: dict[str, Callable[[bytes], str]] = {
+    "base64-zip": lambda d: base64.b64encode(_zip({"a.txt": d})).decode(),
+    "base64-zip-stored": lambda d: base64.b64encode(_zip({"a.txt": d}, zipfile.ZIP_STORED))
+    .decode(),
+    "base64-zip-gzip": lambda d: base64.b64encode(_zip({"a.gz": _gz(d)})).decode(),
+    "base64-zip-zip": lambda d: base64.b64encode(_zip({"in.zip": _zip({"a.txt": d})})).decode(),
+    "hex-zip-bzip2": lambda d: _zip({"a.bz2": bz2.compress(d)}).hex(),
+}
+
+
+@pytest.mark.parametrize("wrap", _ZIPPED_IN_RUNS.values(), ids=_ZIPPED_IN_RUNS)
+def test_a_run_that_decodes_to_a_zip_archive_is_opened(wrap: Callable[[bytes], str]) -> None:
+    found = [layer.text for layer in peel('{"file": "' + wrap(TEXT) + '"}', max_bytes=LIMIT)]
+    assert any(TEXT.decode() in text for text in found)
+
+
+def test_a_run_that_decodes_to_an_encrypted_zip_member_is_refused() -> None:
+    data = bytearray(_zip({"a.txt": TEXT}, zipfile.ZIP_STORED))
+    data[6] |= 1  # the local header's "encrypted" flag
+    central = data.find(b"PK\x01\x02")
+    data[central + 8] |= 1  # and the central directory's
+    with pytest.raises(DecodeLimitExceeded):
+        list(peel(base64.b64encode(bytes(data)).decode(), max_bytes=LIMIT))
 
 
 @pytest.mark.parametrize("times", [MAX_COMPRESSED_LAYERS + 1, MAX_COMPRESSED_LAYERS + 2])
