@@ -410,7 +410,8 @@ class Scanner:
             validate = pattern.detector.validate
             if validate is not None and not validate(value):
                 continue
-            if pattern.glued and not (glued and glued_value_is_random(value)):
+            if pattern.glued and not (glued and glued_value_is_random(value)
+                                      and not _inside_a_blob(data, value_start, value_end)):
                 continue
             accepted_end[order] = value_end
             found.append(_Found(pattern.detector.id, value_start, value_end, value))
@@ -447,6 +448,19 @@ def _starts(texts: Sequence[str]) -> list[int]:
         size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
         position += size + len(SEPARATOR)
     return starts
+
+
+# A glued value with this many base64 characters on each side sits inside a blob (an image's
+# base64: `AIza` and 35 characters after it turn up in about one animated GIF in twenty), not
+# glued to a character or two: it is not reported. A key so buried is not caught either.
+GLUED_BLOB_CHARS = 48
+_BLOB_BEFORE = re.compile(rb"[A-Za-z0-9+/=_-]{%d}\Z" % GLUED_BLOB_CHARS)
+_BLOB_AFTER = re.compile(rb"[A-Za-z0-9+/=_-]{%d}" % GLUED_BLOB_CHARS)
+
+
+def _inside_a_blob(data: bytes, start: int, end: int) -> bool:
+    return bool(_BLOB_BEFORE.search(data, max(0, start - GLUED_BLOB_CHARS), start)
+                and _BLOB_AFTER.match(data, end))
 
 
 def _compile(detector: Detector, order: int, pattern: str, *, glued: bool = False) -> _Pattern:

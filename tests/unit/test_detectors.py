@@ -109,6 +109,9 @@ POSITIVES = [
     pytest.param("github_token", f"Z{GITHUB['ghp']}Q", GITHUB["ghp"], id="github-glued"),
     pytest.param("anthropic_api_key", f"Z{ANTHROPIC}", ANTHROPIC, id="anthropic-glued"),
     pytest.param("jwt", f"Z{JWT}", JWT, id="jwt-glued"),
+    # glued on one side to a run of base64, with the other side free: still a key
+    pytest.param("github_token", f"{rand(200)}{GITHUB['ghp']} ok", GITHUB["ghp"],
+                 id="github-glued-after-a-long-run"),
     pytest.param("aws_secret_access_key", f'aws_secret_access_key = "{AWS_SECRET}"', AWS_SECRET,
                  id="aws-secret-quoted"),
     pytest.param("aws_secret_access_key", f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}\n", AWS_SECRET,
@@ -515,6 +518,10 @@ NEAR_MISSES = [
           ("json-other-tag", '{"Key": "Name", "Value": "web-server-prod-01"}'),
           ("json-schema", '{"password": {"type": "string", "minLength": 12}}'),
       )),
+    # glued inside a blob of base64 (an image's bytes): chance, not a key glued to a character
+    pytest.param("github_token", f"{rand(60)}{GITHUB['ghp']}{rand(60)}",
+                 id="github-inside-a-base64-blob"),
+    pytest.param("aws_access_key", f"{rand(60)}{AWS_KEY}{rand(60)}", id="aws-inside-a-base64-blob"),
     pytest.param("payment_card", not_luhn(VISA), id="card-luhn-invalid"),
     # separators mixed, digits of a decimal number, a version
     pytest.param("payment_card", f"{VISA[:4]}.{VISA[4:8]}/{VISA[8:12]}.{VISA[12:]}",
