@@ -18,6 +18,7 @@ from addons.redaction import RedactionImpossible, placeholder, redact_request
 from addons.request_texts import decoded_body, request_texts
 from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
+from proxy.inspection.cpu_budget import CpuBudget
 from proxy.inspection.decode_errors import DepthLimitExceeded
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import Hit, Inspection, Text, inspect_texts
@@ -103,7 +104,12 @@ class Inspector:
         policy = self.gate.policy.inspection
         return inspect_texts(texts, self.gate.scanner, self.gate.finding_key,
                              max_depth=policy.max_depth, clean=self.gate.clean_texts,
-                             cpu_seconds=policy.cpu_seconds(sum(len(t.text) for t in texts)))
+                             cpu=self._cpu_budget(texts))
+
+    def _cpu_budget(self, texts: Sequence[Text]) -> CpuBudget:
+        policy = self.gate.policy.inspection
+        return CpuBudget.start(policy.cpu_seconds(sum(len(text.text) for text in texts)),
+                               policy.cpu_seconds_per_mib)
 
     def _apply(self, flow: http.HTTPFlow, decision: Decision | None, inspection: Inspection,
                verdict: FindingsDecision, limit: int) -> None:
@@ -130,7 +136,7 @@ class Inspector:
             policy = self.gate.policy.inspection
             inspection = inspect_texts(
                 texts, self.gate.scanner, self.gate.finding_key, max_depth=policy.max_depth,
-                cpu_seconds=policy.cpu_seconds(sum(len(text.text) for text in texts)))
+                cpu=self._cpu_budget(texts))
         except (DecodeLimitExceeded, UndecodableBody):
             raise RedactionImpossible("the redacted request cannot be inspected") from None
         redacted = {(hit.finding.detector, hit.finding.keyed_hash) for hit in hits}

@@ -30,6 +30,7 @@ from pathlib import Path
 from mitmproxy import http
 
 from addons.request_texts import request_texts
+from proxy.inspection.cpu_budget import CpuBudget
 from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.engine import inspect_texts
 from proxy.inspection.scanner import Scanner
@@ -128,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             texts = request_texts(request, limit=LIMIT)
             # the hook's CPU budget too (addons/inspection.py)
-            inspection = inspect_texts(texts, scanner, KEY, max_depth=3, cpu_seconds=policy
-                                       .cpu_seconds(sum(len(text.text) for text in texts)))
+            cpu = CpuBudget.start(policy.cpu_seconds(sum(len(text.text) for text in texts)),
+                                  policy.cpu_seconds_per_mib)
+            inspection = inspect_texts(texts, scanner, KEY, max_depth=3, cpu=cpu)
         except DecodeLimitExceeded:  # the hook answers body_too_large
             blocked.append((path, ["decode_limit"]))
             continue

@@ -6,11 +6,11 @@ leaves this module for logs, metrics and answers is the `Finding`, which has no 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from proxy.inspection.clean_texts import CleanKey, CleanTexts
+from proxy.inspection.cpu_budget import CpuBudget
 from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
 from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.fields import Field
@@ -69,18 +69,17 @@ class Inspection:
 
 def inspect_texts(texts: Iterable[Text], scanner: Scanner, key: bytes, *,
                   max_depth: int, clean: CleanTexts | None = None,
-                  cpu_seconds: float | None = None) -> Inspection:
+                  cpu: CpuBudget | None = None) -> Inspection:
     """Peel and scan every text. `clean` (optional) skips texts found clean before and
-    remembers the ones found clean now. `cpu_seconds` (optional) bounds the CPU the peeling
-    may spend (this thread's: the event loop's); past it the texts left are not peeled and
-    `limit_reached` is set, so the caller blocks rather than stalls every other request."""
+    remembers the ones found clean now. `cpu` (optional) bounds the CPU the peeling may spend
+    (cpu_budget.py); past it the texts left are not peeled and `limit_reached` is set, so the
+    caller blocks rather than stalls every other request."""
     hits: list[Hit] = []
     # (location, detector, value): one finding each; and the value's case folded too: a value
     # found plain and again in the text case swapped (a random key of mixed case) is one value
     seen: set[tuple[str, str, str]] = set()
     limit_reached = False
-    deadline = None if cpu_seconds is None else time.thread_time() + cpu_seconds
-    for batch in _variant_batches(texts, max_depth, clean, deadline):
+    for batch in _variant_batches(texts, max_depth, clean, cpu):
         limit_reached |= batch.limit_reached
         variant_texts = [variant.text for _, variant in batch.variants]
         results, rewrites = scanner.scan_many_and_rewrites(variant_texts)
@@ -115,11 +114,11 @@ class _Batch:
 
 
 def _variant_batches(texts: Iterable[Text], max_depth: int, clean: CleanTexts | None,
-                     deadline: float | None = None) -> Iterator[_Batch]:
+                     cpu: CpuBudget | None = None) -> Iterator[_Batch]:
     """Every text not known clean and its peeled variants, in batches of about BATCH_CHARS
     characters. One scan per batch, not per variant: a request is mostly short texts, where
-    the cost of a scan call outweighs the scanning. Past `deadline` (time.thread_time) the
-    batch is marked limit_reached and the texts left are dropped."""
+    the cost of a scan call outweighs the scanning. Once `cpu` is spent the batch is marked
+    limit_reached and the texts left are dropped."""
     opened: OpenedRuns = {}  # decoded runs are opened once per request
     # A short text seen before in the request is peeled once: a tool call's id recurs in the
     # call and in its result. (variants, whether the peel stopped at its limit) by text. Long
@@ -142,10 +141,10 @@ def _variant_batches(texts: Iterable[Text], max_depth: int, clean: CleanTexts | 
             continue
         known = peeled.get(text.text)
         if known is None:
-            if deadline is not None and time.thread_time() > deadline:
+            if cpu is not None and cpu.spent():
                 batch.limit_reached = True  # the caller blocks: what is left is not looked at
                 break
-            known = _peeled(text.text, max_depth, opened, maybe, hints, deadline=deadline)
+            known = _peeled(text.text, max_depth, opened, maybe, hints, cpu=cpu)
             if len(text.text) <= MAX_REMEMBERED_RUN:
                 peeled[text.text] = known
         variants, limited = known
@@ -160,13 +159,13 @@ def _variant_batches(texts: Iterable[Text], max_depth: int, clean: CleanTexts | 
 
 
 def _peeled(text: str, max_depth: int, opened: OpenedRuns, maybe: bool, hints: RootHints, *,
-            deadline: float | None = None) -> tuple[list[Layer], bool]:
+            cpu: CpuBudget | None = None) -> tuple[list[Layer], bool]:
     """The variants of `text` (itself first), and whether the peel stopped at its limit
     (those found before it are kept)."""
     variants: list[Layer] = []
     try:
         for variant in peel(text, max_depth=max_depth, max_bytes=_budget(text), opened=opened,
-                            maybe=maybe, hints=hints, hinter=hint_of, deadline=deadline):
+                            maybe=maybe, hints=hints, hinter=hint_of, cpu=cpu):
             variants.append(variant)
     except DecodeLimitExceeded:
         return variants, True

@@ -54,7 +54,6 @@ import binascii
 import html
 import re
 import string
-import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from urllib.parse import unquote, unquote_plus
 
 from proxy.inspection.archives import ZIP_MAGIC, zip_members
 from proxy.inspection.compression import decompress, sniff_format
+from proxy.inspection.cpu_budget import CpuBudget
 from proxy.inspection.decode_errors import (
     DecodeLimitExceeded,
     DepthLimitExceeded,
@@ -400,7 +400,7 @@ MIN_HINTED_VARIANT = 128
 def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
          opened: OpenedRuns | None = None, maybe: bool | None = None,
          hints: RootHints = UNKNOWN, hinter: Hinter | None = None,
-         deadline: float | None = None) -> Iterator[Layer]:
+         cpu: CpuBudget | None = None) -> Iterator[Layer]:
     """Yield `text` (no layers), then every decoded variant inside it, depth first.
 
     Raises DecodeLimitExceeded when the variants exceed MAX_VARIANTS or `max_bytes`.
@@ -408,8 +408,9 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
     `maybe` is `maybe_encoded(text)` when the caller already knows it; `hints`, what it knows
     of the text's contents (see RootHints and peel_hints); `hinter`, how to learn as much of a
     long variant (peel_hints.hint_of). Hints spare searches, never change what is yielded.
-    Past `deadline` (time.thread_time) it raises DecodeLimitExceeded: random tokens by the
-    thousand each cost a decode and a look at what they give.
+    Once `cpu` is spent (cpu_budget.py; each variant found earns its worth) it raises
+    DecodeLimitExceeded: random tokens by the thousand each cost a decode and a look at what
+    they give.
     """
     root = Layer(text, ())
     yield root
@@ -418,7 +419,7 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
     if not maybe and text.isascii():
         return
     peeler = _Peeler(max_depth, _Budget(max_bytes, MAX_VARIANTS), {text},
-                     {} if opened is None else opened, hinter, deadline)
+                     {} if opened is None else opened, hinter, cpu)
     if len(text) > MIN_BINARY_TEXT and not is_text(text):
         # Binary data read as characters (an image or archive upload): every whole-text
         # decoding or normalisation of it would be a copy of all of it, and four copies
@@ -520,7 +521,7 @@ class _Peeler:
     seen: set[str]
     opened: OpenedRuns
     hinter: Hinter | None = None  # see peel
-    deadline: float | None = None  # see peel
+    cpu: CpuBudget | None = None  # see peel
     beyond: list[str] = field(default_factory=list)  # texts one layer below the depth bound
 
     def below(self, parent: Layer, depth: int, maybe: bool | None = None,
@@ -531,6 +532,8 @@ class _Peeler:
             if text in self.seen:
                 continue
             self.budget.spend(text)
+            if self.cpu is not None:
+                self.cpu.earn(len(text))
             self.seen.add(text)
             child = Layer(text, parent.layers + names)
             yield child
@@ -590,7 +593,7 @@ class _Peeler:
 
     def _within_deadline(self) -> None:
         """Raise DecodeLimitExceeded once the peel's CPU budget is spent (see peel)."""
-        if self.deadline is not None and time.thread_time() > self.deadline:
+        if self.cpu is not None and self.cpu.spent():
             raise DecodeLimitExceeded("peeling spent its CPU budget")
 
     def raise_if_deeper(self) -> None:

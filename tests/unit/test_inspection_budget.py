@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from mitmproxy.test import tflow
 from addons.inspection import Inspector
 from addons.state import Gate
 from proxy.audit.log import AuditLog
+from proxy.inspection.cpu_budget import MAX_GROWTH, CpuBudget
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.engine import Text, inspect_texts
 from proxy.inspection.layers import peel
@@ -40,15 +40,35 @@ def _texts(count: int) -> list[Text]:
 def test_past_its_cpu_budget_peeling_stops_and_says_so() -> None:
     texts = _texts(20)
     assert not inspect_texts(texts, SCANNER, KEY, max_depth=3).limit_reached
-    assert not inspect_texts(texts, SCANNER, KEY, max_depth=3, cpu_seconds=60).limit_reached
-    assert inspect_texts(texts, SCANNER, KEY, max_depth=3, cpu_seconds=0.0).limit_reached
+    assert not inspect_texts(texts, SCANNER, KEY, max_depth=3,
+                             cpu=CpuBudget.start(60, 1.0)).limit_reached
+    assert inspect_texts(texts, SCANNER, KEY, max_depth=3,
+                         cpu=CpuBudget.start(0.0, 0.0)).limit_reached
 
 
 def test_the_budget_stops_inside_one_long_text_too() -> None:
     text = _random_tokens(2000, 7)
-    assert len(list(peel(text, max_bytes=1 << 24, deadline=time.thread_time() + 600))) >= 1
+    assert len(list(peel(text, max_bytes=1 << 24, cpu=CpuBudget.start(600, 1.0)))) >= 1
     with pytest.raises(DecodeLimitExceeded):
-        list(peel(text, max_bytes=1 << 24, deadline=time.thread_time()))
+        list(peel(text, max_bytes=1 << 24, cpu=CpuBudget.start(0.0, 0.0)))
+
+
+def test_decoded_text_earns_time_up_to_a_ceiling() -> None:
+    """A base64 .tgz in a JSON body is a megabyte that decompresses to several: peeling those
+    is honest work and earns its worth, but never past MAX_GROWTH times the start."""
+    budget = CpuBudget.start(1.0, 2.0)
+    first = budget.deadline
+    budget.earn(1 << 19)  # half a MiB at 2 s per MiB
+    assert budget.deadline == pytest.approx(first + 1.0)
+    budget.earn(100 << 20)
+    assert budget.deadline == pytest.approx(budget.ceiling)
+    assert budget.ceiling == pytest.approx(first + (MAX_GROWTH - 1) * 1.0)
+    # peeling earns what each variant it finds is worth
+    text = base64.b64encode(("words of a long honest text " * 4000).encode()).decode()
+    earning = CpuBudget.start(600.0, 60.0)
+    before = earning.deadline
+    list(peel(text, max_bytes=1 << 24, cpu=earning))
+    assert earning.deadline > before
 
 
 @pytest.mark.parametrize(("per_mib", "characters", "expected"), [
