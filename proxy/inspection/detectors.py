@@ -754,6 +754,17 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             rf"(?:mysql(?:dump|admin)?|mariadb|sshpass|docker[ \t]+login|podman[ \t]+login)"
             rf"[^\n|;&]{{0,80}}[ \t]-p[ \t]?[\"']?{_ASSIGNED_VALUE}",
             rf"(?:[ \t]-u|--user)[ \t=][\"']?[A-Za-z0-9._@-]{{1,64}}:{_ASSIGNED_VALUE}",
+            # the same in other clients: `redis-cli -a`, `ldapsearch -w`, `smbclient -U me%...`,
+            # `htpasswd -b file me ...`, PowerShell's `ConvertTo-SecureString "..." -AsPlainText`
+            rf"redis-cli[^\n|;&]{{0,80}}[ \t]-a[ \t]{{1,3}}[\"']?{_ASSIGNED_VALUE}",
+            rf"ldap(?:search|add|modify|delete|passwd|whoami)[^\n|;&]{{0,120}}[ \t]-w[ \t]{{1,3}}"
+            rf"[\"']?{_ASSIGNED_VALUE}",
+            rf"smbclient[^\n|;&]{{0,80}}[ \t]-U[ \t]{{0,3}}[\"']?[A-Za-z0-9._@\\-]{{1,64}}%"
+            rf"{_ASSIGNED_VALUE}",
+            rf"htpasswd[ \t]{{1,3}}-[A-Za-z]{{0,4}}b[A-Za-z]{{0,4}}[ \t]{{1,3}}[^\s]{{1,64}}"
+            rf"[ \t]{{1,3}}[A-Za-z0-9._@-]{{1,32}}[ \t]{{1,3}}[\"']?{_ASSIGNED_VALUE}",
+            rf"ConvertTo-SecureString[ \t]{{1,3}}(?:-String[ \t]{{1,3}})?{_DOUBLE_QUOTED_VALUE}",
+            rf"ConvertTo-SecureString[ \t]{{1,3}}(?:-String[ \t]{{1,3}})?{_SINGLE_QUOTED_VALUE}",
             r"(?:^|[^A-Za-z0-9_])bearer {1,4}(?P<value>[A-Za-z0-9._~+/-]{16,256}={0,2})"
             r"(?:[^A-Za-z0-9._~+/=-]|$)",
             # XML: an element named like a secret (Maven's `<password>...</password>`), and an
