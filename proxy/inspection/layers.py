@@ -356,6 +356,16 @@ class _Budget:
 
     chars: int
     variants: int
+    earned: int = 0  # characters granted for decompressed output so far
+
+    def earn(self, output: int) -> None:
+        """Decompressed output earns room for its own variants, as a body of that size would
+        have (a base64 `.tgz` in a JSON body is a fifth of what it holds), up to
+        MAX_DECOMPRESSED_BUDGET in all: the decompression itself was bounded by what was left."""
+        grant = min(DECOMPRESSED_BUDGET_FACTOR * output, MAX_DECOMPRESSED_BUDGET - self.earned)
+        if grant > 0:
+            self.earned += grant
+            self.chars += grant
 
     def spend(self, text: str) -> None:
         """Charge one variant, or raise DecodeLimitExceeded when it does not fit."""
@@ -386,6 +396,10 @@ UNKNOWN = RootHints()
 
 # What short decoded runs opened to, shared by the texts of one request: the same ids and
 # tokens recur in its fields (a tool call's id, then the result that names it).
+# Room for variants that decompressed output earns per byte, and in all (see _Budget.earn):
+# the factor and the cap of the request hook's budget for a body (engine.PEEL_BUDGET_FACTOR)
+DECOMPRESSED_BUDGET_FACTOR = 16
+MAX_DECOMPRESSED_BUDGET = 32 * 1024 * 1024
 OpenedRuns = dict[bytes, "tuple[str, tuple[str, ...]] | None"]
 MAX_REMEMBERED_RUN = 4096  # bytes: longer runs are rarely repeated and would hold memory
 # What a caller knows how to tell of any text at once: (maybe_encoded(text), its RootHints)
@@ -672,6 +686,7 @@ class _Peeler:
         """What one decompression's output opens to, or refusal past the bound."""
         if compressed >= MAX_COMPRESSED_LAYERS:
             raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
+        self.budget.earn(len(output))
         return self._open(output, names, compressed + 1)
 
 

@@ -14,6 +14,8 @@ import gzip
 import io
 import json
 import lzma
+import random
+import string
 import tracemalloc
 import zipfile
 import zlib
@@ -188,6 +190,20 @@ def test_a_run_that_decodes_to_an_encrypted_zip_member_is_refused() -> None:
     data[central + 8] |= 1  # and the central directory's
     with pytest.raises(DecodeLimitExceeded):
         list(peel(base64.b64encode(bytes(data)).decode(), max_bytes=LIMIT))
+
+
+def test_decompressed_output_earns_room_for_its_own_variants() -> None:
+    """A base64 .tgz in a JSON body (`npm publish`) holds several times its size: each of its
+    whole-text decodings is a copy of all of it, which the budget of the base64 text alone
+    (16 times its length) did not cover, so the package was refused."""
+    rnd = random.Random(7)
+    words = ["".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(3, 9)))
+             for _ in range(3000)]
+    text = "".join(f"{rnd.choice(words)} p=%2Fu%2F{rnd.choice(words)}+x &amp; {rnd.choice(words)}"
+                   f" \\x41 \\41 =41 \uff21 {rnd.choice(words)}\n" for _ in range(12000))
+    packed = base64.b64encode(gzip.compress(text.encode())).decode()
+    variants = list(peel(packed, max_bytes=16 * len(packed)))
+    assert sum(len(v.text) for v in variants) > 16 * len(packed)  # more than it had to spend
 
 
 @pytest.mark.parametrize("times", [MAX_COMPRESSED_LAYERS + 1, MAX_COMPRESSED_LAYERS + 2])
