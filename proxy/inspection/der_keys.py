@@ -6,12 +6,17 @@ is gone, but the bytes still open in any TLS library. `private_key_der(data)` re
 from their first bytes: an ASN.1 SEQUENCE that starts as a private key does and a certificate,
 public key or CSR does not, or OpenSSH's binary `openssh-key-v1` blob. `armoured(data)` writes
 such bytes back as PEM, so that the `private_key` detector reports them (layer "der").
+`private_keys_within(data)` finds such keys anywhere after the first byte (a tar member, after
+a prefix or text).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from typing import NamedTuple
+
+from proxy.inspection.decode_errors import DecodeLimitExceeded
 
 _SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
 _OPENSSH_MAGIC = b"openssh-key-v1\x00"
@@ -93,3 +98,32 @@ def armoured(data: bytes, kind: str) -> str:
     body = base64.b64encode(data).decode("ascii")
     lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
     return f"-----BEGIN {label}-----\n{lines}\n-----END {label}-----\n"
+
+
+# Where a private key's DER or OpenSSH blob may start inside other bytes: a SEQUENCE with a
+# two- or one-byte length, then a version INTEGER or (PKCS#8 encrypted) a SEQUENCE; or the
+# OpenSSH magic. Each candidate is then checked whole by private_key_kind.
+_KEY_START = re.compile(rb"\x30(?:\x82..|\x81.)(?:\x02\x01[\x00\x01\x03]|\x30)|openssh-key-v1\x00",
+                        re.DOTALL)
+MAX_KEY_CANDIDATES = 65536  # per blob (about 2 µs each): certificates start alike; past it, refused
+MAX_OPENSSH_BLOB = 16384  # bytes read as an OpenSSH key (its blob has no outer length)
+
+
+def private_keys_within(data: bytes) -> list[str]:
+    """The PEM form of every private key's DER (or OpenSSH blob) that starts after the first
+    byte of `data` (at the first byte, callers read it as a key already): a key file in a tar
+    archive, after a prefix, after text. Raises DecodeLimitExceeded past MAX_KEY_CANDIDATES
+    candidates (a body made of them)."""
+    keys: list[str] = []
+    for number, match in enumerate(_KEY_START.finditer(data, 1)):
+        if number >= MAX_KEY_CANDIDATES:
+            raise DecodeLimitExceeded(f"more than {MAX_KEY_CANDIDATES} key candidates")
+        start = match.start()
+        kind = private_key_kind(data[start:start + MAX_OPENSSH_BLOB]
+                               if data.startswith(_OPENSSH_MAGIC, start) else data[start:])
+        if kind is None:
+            continue
+        outer = _tlv(data, start)
+        end = start + MAX_OPENSSH_BLOB if kind == "OPENSSH" or outer is None else outer.end
+        keys.append(armoured(data[start:end], kind))
+    return keys

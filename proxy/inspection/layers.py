@@ -68,7 +68,7 @@ from proxy.inspection.decode_errors import (
     DepthLimitExceeded,
     UndecodableBody,
 )
-from proxy.inspection.der_keys import armoured, private_key_kind
+from proxy.inspection.der_keys import armoured, private_key_kind, private_keys_within
 from proxy.inspection.embedded import blind_stream, embedded_streams
 from proxy.inspection.fields import MIN_FIELD_CHARS
 from proxy.inspection.readings import MAX_COMPRESSED_LAYERS
@@ -396,6 +396,18 @@ UNKNOWN = RootHints()
 
 # What short decoded runs opened to, shared by the texts of one request: the same ids and
 # tokens recur in its fields (a tool call's id, then the result that names it).
+# Layers that open a container whose own bytes may hold text besides what it decompresses to
+_CONTAINERS = frozenset({"gzip", "zlib", "zstd", "xz", "bzip2", "zip"})
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 # Room for variants that decompressed output earns per byte, and in all (see _Budget.earn):
 # the factor and the cap of the request hook's budget for a body (engine.PEEL_BUDGET_FACTOR)
 DECOMPRESSED_BUDGET_FACTOR = 16
@@ -628,9 +640,24 @@ class _Peeler:
     def _open(self, raw: bytes, names: tuple[str, ...] = (), compressed: int = 0
               ) -> tuple[str, tuple[str, ...]] | None:
         """Decoded bytes as text: decompressed (again and again, MAX_COMPRESSED_LAYERS deep,
-        as a body is: readings.uncompressed_layers), directly, or their printable runs.
-        `names`: the decompressions already undone, `compressed` how many."""
+        as a body is: readings.uncompressed_layers), directly, or their printable runs; and
+        what the bytes hold besides (_hidden_in). `names`: the decompressions already undone,
+        `compressed` how many."""
         limit = max(self.budget.chars, 0)
+        first = self._first_reading(raw, names, compressed, limit)
+        hidden = self._hidden_in(raw, names, compressed, limit, container=first is not None
+                                 and len(first[1]) > len(names) and first[1][len(names)]
+                                 in _CONTAINERS)
+        if not hidden:
+            return first
+        if first is None:
+            return "\n".join(hidden), (*names, "embedded")
+        return "\n".join((first[0], *hidden)), first[1]
+
+    def _first_reading(self, raw: bytes, names: tuple[str, ...], compressed: int, limit: int
+                       ) -> tuple[str, tuple[str, ...]] | None:
+        """What `raw` reads as from its first byte: a compressed stream, a key, a zip archive,
+        text, raw deflate or Brotli, or else its printable runs."""
         fmt = sniff_format(raw)
         if fmt is not None:
             # With a magic number, damage is tolerated: what precedes it is what a receiver
@@ -654,16 +681,28 @@ class _Peeler:
         blind = blind_stream(raw, limit)
         if blind is not None:
             return self._opened(blind[1], (*names, blind[0]), compressed)
-        # A stream after a byte or two of junk (`b"\x00" + gzip(key)`), as in a body
-        streams = embedded_streams(raw, limit, probe_blind=False)
-        if streams:
-            opened = [self._opened(stream, (*names, "embedded"), compressed)
-                      for stream in streams]
-            texts = [found[0] for found in opened if found is not None]
-            if texts:
-                return "\n".join(texts), (*names, "embedded")
         strings = printable_strings(raw) if len(raw) >= MIN_STRINGS_RUN else ""
         return (strings, (*names, "strings")) if strings else None
+
+    def _hidden_in(self, raw: bytes, names: tuple[str, ...], compressed: int, limit: int, *,
+                   container: bool) -> list[str]:
+        """What `raw` holds past its first reading, as a body's bytes are searched: streams
+        after a prefix, a decoy or text (`b"\x00" + gzip(key)`, `text + gzip(key)`,
+        `zlib(decoy) + gzip(key)`; embedded.py), a key's DER after a prefix or in a tar
+        archive, and, for a container that was opened (`container`), its own printable runs:
+        a gzip header's file name or comment, a zip member's name, a zip comment. Bytes that
+        are UTF-8 text hold no stream and are not searched."""
+        if _is_utf8(raw):
+            return []
+        found = []
+        for stream in embedded_streams(raw, limit, probe_blind=False):
+            opened = self._opened(stream, (*names, "embedded"), compressed)
+            if opened is not None:
+                found.append(opened[0])
+        found += private_keys_within(raw)
+        if container and len(raw) >= MIN_STRINGS_RUN and (strings := printable_strings(raw)):
+            found.append(strings)
+        return found
 
     def _zip(self, raw: bytes, names: tuple[str, ...], compressed: int, limit: int
              ) -> tuple[str, tuple[str, ...]] | None:

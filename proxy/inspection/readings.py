@@ -13,7 +13,7 @@ from email.utils import collapse_rfc2231_value
 from proxy.inspection.archives import zip_members
 from proxy.inspection.compression import decompress, sniff_format
 from proxy.inspection.decode_errors import DecodeLimitExceeded, DepthLimitExceeded
-from proxy.inspection.der_keys import armoured, private_key_kind
+from proxy.inspection.der_keys import armoured, private_key_kind, private_keys_within
 from proxy.inspection.embedded import embedded_streams
 from proxy.inspection.textual import sniff_wide_codec
 
@@ -59,6 +59,8 @@ def uncompressed_layers(data: bytes, limit: int, *, depth: int = 0, compressed: 
                         raise DecodeLimitExceeded(f"archive contents exceed {limit} bytes")
             # after a prefix or an archive, no magic number
             layers += _embedded_layers(data, limit, depth, compressed)
+            # a key file in a tar archive, or after a prefix: read as the PEM it would be
+            layers += [key.encode("ascii") for key in private_keys_within(data)]
             break
         # A lenient read stops at damage or trailing bytes: streams after those are found
         # like streams after a prefix (`gzip(decoy) + junk + gzip(key)`).

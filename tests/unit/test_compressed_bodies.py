@@ -16,6 +16,7 @@ import json
 import lzma
 import random
 import string
+import tarfile
 import tracemalloc
 import zipfile
 import zlib
@@ -204,6 +205,80 @@ def test_decompressed_output_earns_room_for_its_own_variants() -> None:
     packed = base64.b64encode(gzip.compress(text.encode())).decode()
     variants = list(peel(packed, max_bytes=16 * len(packed)))
     assert sum(len(v.text) for v in variants) > 16 * len(packed)  # more than it had to spend
+
+
+def _tar(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+_KEY_HIDDEN: dict[str, Callable[[bytes], bytes]] = {
+    "after-a-byte": lambda key: b"\x00" + key,
+    "after-text": lambda key: b"notes for the deploy\n" + key,
+    "in-a-tar": lambda key: _tar("id.der", key),
+    "in-a-tar-gz": lambda key: _gz(_tar("id.der", key)),
+}
+
+
+@pytest.mark.parametrize("hide", _KEY_HIDDEN.values(), ids=_KEY_HIDDEN)
+def test_a_private_key_after_a_prefix_or_in_a_tar_is_read_as_its_pem(
+        hide: Callable[[bytes], bytes]) -> None:
+    data = hide(_KEY_DER)
+    in_run = [layer.text for layer in peel(base64.b64encode(data).decode(), max_bytes=LIMIT)]
+    assert any("PRIVATE KEY-----" in text for text in in_run)  # in base64
+    layers = uncompressed_layers(data, LIMIT)  # and sent as it is
+    assert any(b"PRIVATE KEY-----" in layer for layer in layers)
+
+
+_STREAM_HIDDEN: dict[str, Callable[[bytes], bytes]] = {
+    "after-text": lambda d: b"a note of two kilobytes " * 80 + _gz(d),
+    "after-a-decoy-stream": lambda d: zlib.compress(b"nothing here") + _gz(d),
+    "after-a-damaged-decoy": lambda d: _gz(b"decoy")[:-6] + b"JUNK" + _gz(d),
+    "inside-text-inside-gzip": lambda d: _gz(b"text first\n" + _gz(d)),
+}
+
+
+@pytest.mark.parametrize("hide", _STREAM_HIDDEN.values(), ids=_STREAM_HIDDEN)
+def test_a_stream_after_text_or_a_decoy_inside_a_run_is_opened(
+        hide: Callable[[bytes], bytes]) -> None:
+    for encoded in (base64.b64encode(hide(TEXT)).decode(), hide(TEXT).hex()):
+        found = [layer.text for layer in peel("x " + encoded, max_bytes=LIMIT)]
+        assert any(TEXT.decode()[:40] in text for text in found)
+
+
+def _gzip_named(name: str) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename=name, mode="wb", fileobj=buffer) as packed:
+        packed.write(b"nothing to see")
+    return buffer.getvalue()
+
+
+def _zip_commented(comment: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.txt", b"nothing to see")
+        archive.comment = comment.encode()
+    return buffer.getvalue()
+
+
+_METADATA: dict[str, Callable[[str], bytes]] = {
+    "gzip-file-name": _gzip_named,
+    "zip-member-name": lambda key: _zip({key: b"x"}),
+    "zip-comment": _zip_commented,
+}
+
+
+@pytest.mark.parametrize("pack", _METADATA.values(), ids=_METADATA)
+def test_a_containers_own_text_is_read_when_it_is_opened_inside_a_run(
+        pack: Callable[[str], bytes]) -> None:
+    key = "AKIAQ3FXN7TRZ4LWPK2B"
+    found = [layer.text for layer in peel(base64.b64encode(pack(key)).decode(),
+                                          max_bytes=LIMIT)]
+    assert any(key in text for text in found)
 
 
 @pytest.mark.parametrize("times", [MAX_COMPRESSED_LAYERS + 1, MAX_COMPRESSED_LAYERS + 2])

@@ -211,3 +211,27 @@ def test_binary_data_read_as_text_stays_within_the_peel_budget(size: int) -> Non
     text = random.Random(size).randbytes(size).decode("utf-8", errors="replace")
     variants = list(peel(text, max_bytes=4 * len(text)))  # raises past the budget
     assert variants[1].layers == ("text_runs",) and len(variants[1].text) < len(text) // 20
+
+
+def _nested_candidates(count: int, padding: int) -> bytes:
+    """zlib headers nested in one stream of stored blocks, each followed by empty blocks and
+    all ending in damage: every candidate inflates to the end of the data, which has no known
+    end, so the search goes on inside it (red team, 2026-11-22: 0.9 MB took 14 s of CPU)."""
+    inner = b"x\x9c\x00" + struct.pack("<HH", 16, 0xFFFF ^ 16) + b"A" * 16
+    unit = (b"\x00" + struct.pack("<HH", len(inner), 0xFFFF ^ len(inner)) + inner
+            + b"\x00\x00\x00\xff\xff" * padding)
+    return b"\x00junk" + b"x\x9c" + unit * count + b"\x07\xff\xff\xff"
+
+
+def test_candidates_that_each_read_to_the_end_are_refused_not_read_over_and_over() -> None:
+    data = _nested_candidates(200, 400)
+    with pytest.raises(DecodeLimitExceeded, match="over and over"):
+        embedded_streams(data, LIMIT)
+
+
+def test_many_small_streams_in_a_file_are_each_read_once() -> None:
+    """A PDF holds hundreds of FlateDecode streams that end where they should."""
+    streams = b"".join(b"stream\n" + zlib.compress(f"page {i} text ".encode() * 50)
+                       + b"\nendstream\n" for i in range(500))
+    found = embedded_streams(b"%PDF-1.7\n\xe2\xe3\xcf\xd3\n" + streams, LIMIT)
+    assert len(found) == 500
