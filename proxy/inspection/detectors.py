@@ -533,7 +533,10 @@ _KEY_WORDS = (
 _ASSIGNMENT_MAX = 256  # detect-secrets-style `prefix_keyword = value` matches, in bytes
 # After the sign, an opening quote, JSON-escaped (`\"`) or not; a backslash before anything else
 # is an escape that starts no value (`token:\n/usr/lib/...`: grep output in a JSON string).
-_ASSIGN_SIGN = r"[\"'\]\\]{0,3}\s{0,3}(?:=|:=|:|=>|===?)\s{0,3}"
+# Spaces around the sign: up to 3 of any white space (a YAML value on the next line), or a
+# run of blanks up to 32 (code aligned by `terraform fmt`, `black`, INI and YAML tables)
+_ASSIGN_SIGN = (r"[\"'\]\\]{0,3}(?:\s{0,3}|[ \t]{4,32})(?:=|:=|:|=>|===?)"
+                r"(?:\s{0,3}|[ \t]{4,32})")
 _ASSIGN = rf"{_ASSIGN_SIGN}(?:\\[\"']|[@\"'`])?"
 _VALUE_STOP = r"\s\"'`,;&<>(){}\[\]\\"  # quotes, separators, brackets: a value ends there
 # A value with a dot must also hold a digit, and a value must not be followed by "(" or "[": so
@@ -778,11 +781,12 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             max_length=360),
     # --- personal data ----------------------------------------------------------------------------
     # RFC 5322 addr-spec, simplified. After "/" or ":" it is URL userinfo (ssh://git@host,
-    # https://user:pw@host), not a person, unless the ":" ends "mailto:". Not after "\": in
+    # https://user:pw@host), not a person, unless the ":" ends "mailto:"; after "=" it is one
+    # (`?to=jane@example.org`, `EMAIL=...`: 20 addresses in a query passed). Not after "\": in
     # a JSON or code string `\n@register.x` is a line break and a decorator, not `n@register.x`
     # (the decoded JSON string is scanned too, so `\nuser@example.org` is still found there).
     _pii("email", _LOW,
-         rf"(?:^|[^A-Za-z0-9._%+/=:\\-]|mailto:)(?P<value>{_EMAIL})(?:[^A-Za-z0-9_@:-]|$)",
+         rf"(?:^|[^A-Za-z0-9._%+/:\\-]|mailto:)(?P<value>{_EMAIL})(?:[^A-Za-z0-9_@:-]|$)",
          validate=is_email, max_length=340),
     # ISO/IEC 7812 numbers, 13-19 digits with spaces or dashes; issuers start with 2-6 (which also
     # keeps millisecond timestamps, 1xxxxxxxxxxxx, out of the candidates)

@@ -458,9 +458,17 @@ _BLOB_BEFORE = re.compile(rb"[A-Za-z0-9+/=_-]{%d}\Z" % GLUED_BLOB_CHARS)
 _BLOB_AFTER = re.compile(rb"[A-Za-z0-9+/=_-]{%d}" % GLUED_BLOB_CHARS)
 
 
+MIN_BLOB_VARIETY = 20  # distinct characters in each side's window: random base64 has about 33
+
+
 def _inside_a_blob(data: bytes, start: int, end: int) -> bool:
-    return bool(_BLOB_BEFORE.search(data, max(0, start - GLUED_BLOB_CHARS), start)
-                and _BLOB_AFTER.match(data, end))
+    """Whether a glued value sits inside random base64: GLUED_BLOB_CHARS of its alphabet on
+    each side, varied as random data is (padding of one character, zeros or hex digits is not
+    a blob: it is a key glued to padding)."""
+    before = data[max(0, start - GLUED_BLOB_CHARS):start]
+    after = data[end:end + GLUED_BLOB_CHARS]
+    return bool(_BLOB_BEFORE.search(before) and _BLOB_AFTER.match(after)
+                and len(set(before)) >= MIN_BLOB_VARIETY and len(set(after)) >= MIN_BLOB_VARIETY)
 
 
 def _compile(detector: Detector, order: int, pattern: str, *, glued: bool = False) -> _Pattern:

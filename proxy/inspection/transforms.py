@@ -435,15 +435,16 @@ UNSPACED_DETECTORS = frozenset({
 SWAPCASE = "swapcase"
 
 # An e-mail address written so a reader still gets it and a pattern does not: `jane [at]
-# example [dot] org`, `jane(at)example(dot)org`, braces or angle brackets, any case. The
+# example [dot] org`, `jane(at)example(dot)org`, defanged `jane[@]example[.]org`, braces or
+# angle brackets, any case. The
 # rewrite puts "@" and "." back; a hyperscan pass for the bracketed "at" picks the texts. It is
 # the one rewrite where personal data (e-mail only) is looked for: a customer list so written
 # is a customer list. Bare words (`jane at example dot org`) are not undone: prose is full of
 # "at" and "dot".
 UNOBFUSCATED = "unobfuscated"
-OBFUSCATED_AT = rb"[\[({<]\s{0,2}at\s{0,2}[\])}>]"  # the gate's pattern, caseless
-_AT = re.compile(r"\s{0,2}[\[({<]\s{0,2}at\s{0,2}[\])}>]\s{0,2}", re.IGNORECASE)
-_DOT = re.compile(r"\s{0,2}[\[({<]\s{0,2}dot\s{0,2}[\])}>]\s{0,2}", re.IGNORECASE)
+OBFUSCATED_AT = rb"[\[({<]\s{0,2}(?:at|@)\s{0,2}[\])}>]"  # the gate's pattern, caseless
+_AT = re.compile(r"\s{0,2}[\[({<]\s{0,2}(?:at|@)\s{0,2}[\])}>]\s{0,2}", re.IGNORECASE)
+_DOT = re.compile(r"\s{0,2}[\[({<]\s{0,2}(?:dot|\.)\s{0,2}[\])}>]\s{0,2}", re.IGNORECASE)
 
 
 def unobfuscated(text: str) -> str:

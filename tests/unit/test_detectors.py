@@ -112,6 +112,11 @@ POSITIVES = [
     # glued on one side to a run of base64, with the other side free: still a key
     pytest.param("github_token", f"{rand(200)}{GITHUB['ghp']} ok", GITHUB["ghp"],
                  id="github-glued-after-a-long-run"),
+    # padding that is not random is no blob: a key glued to it
+    *(pytest.param("github_token", f"{pad}{GITHUB['ghp']}{pad}", GITHUB["ghp"],
+                   id=f"github-padded-with-{name}")
+      for name, pad in (("one-letter", "x" * 48), ("zeros", "0" * 48),
+                        ("hex", rand(48, "0123456789abcdef")), ("underscores", "_" * 48))),
     pytest.param("aws_secret_access_key", f'aws_secret_access_key = "{AWS_SECRET}"', AWS_SECRET,
                  id="aws-secret-quoted"),
     pytest.param("aws_secret_access_key", f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}\n", AWS_SECRET,
@@ -267,6 +272,9 @@ POSITIVES = [
     pytest.param("email", "contact: jane.doe+tag@example-mail.co.uk.",
                  "jane.doe+tag@example-mail.co.uk", id="email"),
     pytest.param("email", "mailto:bob@example.org", "bob@example.org", id="email-mailto"),
+    pytest.param("email", "GET /s?e0=jane@example.org&e1=x", "jane@example.org",
+                 id="email-query-value"),
+    pytest.param("email", "EMAIL=jane@example.org", "jane@example.org", id="email-env-line"),
     pytest.param("payment_card", f"card {VISA}", VISA, id="card-visa-plain"),
     pytest.param("payment_card", "pay with 4556 7375 8689 9855 today", "4556 7375 8689 9855",
                  id="card-visa-grouped"),

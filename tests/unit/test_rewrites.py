@@ -466,8 +466,11 @@ def test_ascii_rewrites_change_ascii_letters_only_whatever_the_text_holds() -> N
     ("jane {AT} corp {DOT} co {DOT} uk", "jane@corp.co.uk"),
     ("jane <at> mail <dot> net", "jane@mail.net"),
     ("jane [ at ] example [ dot ] org", "jane@example.org"),
+    ("jane[@]example[.]org", "jane@example.org"),
+    ("jane (@) example (.) org", "jane@example.org"),
     ("meet at noon, look at example.com", "meet at noon, look at example.com"),  # bare words
-], ids=["square", "round", "braces-upper", "angle", "spaced", "bare-words-kept"])
+], ids=["square", "round", "braces-upper", "angle", "spaced", "defanged", "defanged-round",
+        "bare-words-kept"])
 def test_unobfuscated_reads_bracketed_at_and_dot(text: str, expected: str) -> None:
     assert transforms.unobfuscated(text) == expected
 
