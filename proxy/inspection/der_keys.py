@@ -101,11 +101,13 @@ def armoured(data: bytes, kind: str) -> str:
 
 
 # Where a private key's DER or OpenSSH blob may start inside other bytes: a SEQUENCE with a
-# two- or one-byte length, then a version INTEGER or (PKCS#8 encrypted) a SEQUENCE; or the
-# OpenSSH magic. Each candidate is then checked whole by private_key_kind.
-_KEY_START = re.compile(rb"\x30(?:\x82..|\x81.)(?:\x02\x01[\x00\x01\x03]|\x30)|openssh-key-v1\x00",
-                        re.DOTALL)
-MAX_KEY_CANDIDATES = 65536  # per blob (about 2 µs each): certificates start alike; past it, refused
+# long or short length (an EC or Ed25519 key is under 128 bytes), then a version INTEGER or
+# (PKCS#8 encrypted) a SEQUENCE; or the OpenSSH magic. Each candidate is then checked whole by
+# private_key_kind.
+_KEY_START = re.compile(rb"\x30(?:\x82..|\x81.|[\x20-\x7f])(?:\x02\x01[\x00\x01\x03]|\x30)"
+                        rb"|openssh-key-v1\x00", re.DOTALL)
+MAX_KEY_CANDIDATES = 65536  # per blob (about 2 µs each): certificates start alike; past it,
+# refused
 MAX_OPENSSH_BLOB = 16384  # bytes read as an OpenSSH key (its blob has no outer length)
 
 
@@ -119,6 +121,8 @@ def private_keys_within(data: bytes) -> list[str]:
         if number >= MAX_KEY_CANDIDATES:
             raise DecodeLimitExceeded(f"more than {MAX_KEY_CANDIDATES} key candidates")
         start = match.start()
+        if data.startswith(_OPENSSH_MAGIC, start) and not _openssh_header(data, start):
+            continue  # the magic alone, as in a library that writes such keys (a .pyc)
         kind = private_key_kind(data[start:start + MAX_OPENSSH_BLOB]
                                if data.startswith(_OPENSSH_MAGIC, start) else data[start:])
         if kind is None:
@@ -127,3 +131,24 @@ def private_keys_within(data: bytes) -> list[str]:
         end = start + MAX_OPENSSH_BLOB if kind == "OPENSSH" or outer is None else outer.end
         keys.append(armoured(data[start:end], kind))
     return keys
+
+
+_SSH_NAME = re.compile(rb"[a-z0-9@.-]{1,64}\Z")
+
+
+def _openssh_header(data: bytes, start: int) -> bool:
+    """Whether an OpenSSH magic at `start` is followed by what PROTOCOL.key puts there: a
+    cipher name and a KDF name (length-prefixed names), KDF options, and one key."""
+    offset = start + len(_OPENSSH_MAGIC)
+    for _ in range(2):  # ciphername, kdfname
+        if offset + 4 > len(data):
+            return False
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        name = data[offset + 4:offset + 4 + length]
+        if len(name) != length or not _SSH_NAME.match(name):
+            return False
+        offset += 4 + length
+    if offset + 4 > len(data):
+        return False
+    offset += 4 + int.from_bytes(data[offset:offset + 4], "big")  # kdfoptions
+    return data[offset:offset + 4] == b"\x00\x00\x00\x01"  # number of keys

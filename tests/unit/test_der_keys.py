@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from proxy.inspection.der_keys import armoured, private_key_kind
+from proxy.inspection.der_keys import armoured, private_key_kind, private_keys_within
 from proxy.inspection.scanner import Scanner
 
 RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -92,3 +92,21 @@ def test_the_armoured_form_is_what_the_private_key_detector_reports(scanner: Sca
                                                                     kind: str) -> None:
     found = scanner.scan(armoured(data, kind))
     assert [match.detector for match in found] == ["private_key"]
+
+
+@pytest.mark.parametrize(("name", "data_kind"), [(name, v) for name, v in KEYS.items()],
+                         ids=list(KEYS))
+def test_a_key_is_found_after_a_prefix(name: str, data_kind: tuple[bytes, str]) -> None:
+    data, kind = data_kind
+    found = private_keys_within(b"a tar header or some text\n\x00" + data + b"trailing bytes")
+    label = f"{kind} PRIVATE KEY" if kind else "PRIVATE KEY"
+    assert found and found[0].startswith(f"-----BEGIN {label}-----")  # a PKCS#8 key's inner
+    # PKCS#1 or SEC1 key may be found too
+
+
+@pytest.mark.parametrize("data", [
+    b"code that names openssh-key-v1\x00 as a constant, and then more code",
+    random.Random(11).randbytes(1 << 18),
+], ids=["openssh-magic-alone", "random-bytes"])
+def test_nothing_that_only_starts_like_a_key_is_found_within(data: bytes) -> None:
+    assert private_keys_within(b"x" + data) == []
