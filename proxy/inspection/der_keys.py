@@ -128,11 +128,23 @@ def private_keys_within(data: bytes) -> list[str]:
         if kind is None:
             continue
         outer = _tlv(data, start)
+        if (kind != "OPENSSH" and outer is not None and data[start + 1] < 0x80
+                and not any(oid in data[start:outer.end] for oid in _KEY_OIDS)):
+            continue  # a short key names its algorithm or curve; random bytes rarely do
         end = start + MAX_OPENSSH_BLOB if kind == "OPENSSH" or outer is None else outer.end
         keys.append(armoured(data[start:end], kind))
     return keys
 
 
+# The DER of the OIDs a short key (under 128 bytes: EC, Ed25519, X25519, Ed448) names: its
+# algorithm in PKCS#8, its curve in SEC1. Random bytes found inside other data pass the
+# structure of such a key now and then (three base64 examples in the AWS CLI's docs did).
+_KEY_OIDS = tuple(bytes.fromhex(oid) for oid in (
+    "06072a8648ce3d0201",  # id-ecPublicKey
+    "06082a8648ce3d030107", "06052b81040022", "06052b81040023", "06052b8104000a",  # curves
+    "06032b6570", "06032b656e", "06032b6571", "06032b656f",  # Ed25519, X25519, Ed448, X448
+    "06092a864886f70d010101",  # rsaEncryption
+))
 _SSH_NAME = re.compile(rb"[a-z0-9@.-]{1,64}\Z")
 
 

@@ -502,6 +502,16 @@ def _secret(
     )
 
 
+def _any_case(word: str) -> str:
+    """`word` as a pattern of any case, for the patterns of a detector that is not caseless."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+# A key that names a US SSN: `ssn`, `social_security_number`, `Social Security No`
+_SSN_KEY = (rf"{_any_case('ssn')}|{_any_case('social')}[ _.-]?{_any_case('security')}"
+            rf"(?:[ _.-]?(?:{_any_case('number')}|{_any_case('num')}|{_any_case('no')}))?")
+
+
 def _pii(
     id: str, severity: Severity, *patterns: str, validate: Validator, max_length: int | None = None,
     left_deny: str | None = None,
@@ -814,6 +824,10 @@ ALL_DETECTORS: tuple[Detector, ...] = (
          r"(?:^|[^0-9A-Za-z.+-])(?P<value>[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}"
          r"|[0-9]{3}\xe2\x80\x93[0-9]{2}\xe2\x80\x93[0-9]{4})"
          r"(?:[^0-9A-Za-z-]|$|\.(?:[^0-9]|$))",
+         # nine digits with no separator only after a key that names an SSN (`"ssn":
+         # "536221234"`, `SSN,536221234`): alone, any nine-digit number would do
+         rf"(?:^|[^A-Za-z])(?:{_SSN_KEY})[\"']?"
+         r"(?:[ \t]{0,8}[:=,|\t][ \t]{0,8}|[ \t]{1,3})[\"']?(?P<value>[0-9]{9})(?:[^0-9]|$)",
          validate=is_us_ssn),
     # ISO 13616: country, two check digits, up to 30 alphanumerics, optionally in groups of four
     _pii("iban", _MEDIUM,

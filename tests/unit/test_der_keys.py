@@ -110,3 +110,11 @@ def test_a_key_is_found_after_a_prefix(name: str, data_kind: tuple[bytes, str]) 
 ], ids=["openssh-magic-alone", "random-bytes"])
 def test_nothing_that_only_starts_like_a_key_is_found_within(data: bytes) -> None:
     assert private_keys_within(b"x" + data) == []
+
+
+def test_random_bytes_shaped_like_a_short_key_are_not_one_within_other_data() -> None:
+    """A short SEC1-shaped structure without a curve's OID: what random bytes inside base64
+    examples of the AWS CLI's docs held."""
+    fake = bytes.fromhex("3025020101042000") + random.Random(5).randbytes(31)
+    assert private_key_kind(fake) is not None  # the shape alone passes
+    assert private_keys_within(b"prefix " + fake) == []

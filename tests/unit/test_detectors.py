@@ -305,6 +305,11 @@ POSITIVES = [
     pytest.param("iban", "acct_GB82WEST12345698765432", "GB82WEST12345698765432",
                  id="iban-after-underscore"),
     pytest.param("us_ssn", "SSN: 536-22-1234.", "536-22-1234", id="ssn-dashes"),
+    # nine digits after a key naming an SSN
+    *(pytest.param("us_ssn", text, "536221234", id=f"ssn-undashed-{name}")
+      for name, text in (("json", '{"ssn": "536221234"}'), ("json-int", '{"SSN": 536221234}'),
+                         ("env", "social_security_number=536221234"),
+                         ("csv", "ssn,536221234"), ("words", "Social Security No: 536221234"))),
     pytest.param("us_ssn", "ssn 536 22 1234", "536 22 1234", id="ssn-spaces"),
     pytest.param("iban", "IBAN DE89 3704 0044 0532 0130 00 EUR", "DE89 3704 0044 0532 0130 00",
                  id="iban-grouped"),
@@ -573,6 +578,10 @@ NEAR_MISSES = [
     pytest.param("us_ssn", "123-45-0000", id="ssn-serial-0000"),
     pytest.param("us_ssn", "078-05-1120", id="ssn-woolworth-sample"),
     pytest.param("us_ssn", "536221234", id="ssn-undashed"),
+    pytest.param("us_ssn", "lessn: 536221234", id="ssn-key-inside-a-word"),
+    pytest.param("us_ssn", "id: 536221234", id="ssn-undashed-other-key"),
+    pytest.param("us_ssn", "ssn: 5362212345", id="ssn-undashed-ten-digits"),
+    pytest.param("us_ssn", "ssn: 078051120", id="ssn-undashed-woolworth-sample"),
     pytest.param("us_ssn", "2024-01-15", id="ssn-date"),
     pytest.param("iban", "DE88 3704 0044 0532 0130 00", id="iban-bad-checksum"),
     pytest.param("iban", "DE89 3704 0044 0532 0130", id="iban-bad-length"),
