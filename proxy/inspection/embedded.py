@@ -42,7 +42,7 @@ from proxy.inspection.compression import (
 )
 from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
 from proxy.inspection.png_pixels import pixel_ranges
-from proxy.inspection.textual import bytes_as_text, is_text
+from proxy.inspection.textual import bytes_as_text, is_text, is_utf8
 
 # Magic numbers tried per blob, at most (a probe each, about 3 µs): past it, DecodeLimitExceeded.
 # Random data holds a zlib header about every 16 KiB: a body at the limit, a few hundred.
@@ -72,7 +72,7 @@ def embedded_streams(data: bytes, limit: int, *, probe_blind: bool = True) -> li
     """What the compressed streams inside `data` (not text) decompress to, in order (see the
     module's docstring); [] for text. `probe_blind=False`: the caller has already read `data` as
     raw deflate and Brotli (blind_stream), and found neither."""
-    if not data or _is_utf8(data):
+    if not data or is_utf8(data):
         return []  # text: a compressed stream's bytes are not UTF-8 (nor its magic numbers)
     found: list[bytes] = []
     left = limit
@@ -111,14 +111,6 @@ def embedded_streams(data: bytes, limit: int, *, probe_blind: bool = True) -> li
         left -= len(output)
         resume = max(end, offset + 1)
     return found
-
-
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _stream_at(data: bytes, offset: int, left: int) -> tuple[bytes, int]:

@@ -76,6 +76,7 @@ from proxy.inspection.textual import (
     MIN_STRINGS_RUN,
     bytes_as_text,
     is_text,
+    is_utf8,
     printable_strings,
     readable,
     text_runs,
@@ -400,14 +401,6 @@ UNKNOWN = RootHints()
 _CONTAINERS = frozenset({"gzip", "zlib", "zstd", "xz", "bzip2", "zip"})
 
 
-def _is_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 # Room for variants that decompressed output earns per byte, and in all (see _Budget.earn):
 # the factor and the cap of the request hook's budget for a body (engine.PEEL_BUDGET_FACTOR)
 DECOMPRESSED_BUDGET_FACTOR = 16
@@ -692,7 +685,7 @@ class _Peeler:
         archive, and, for a container that was opened (`container`), its own printable runs:
         a gzip header's file name or comment, a zip member's name, a zip comment. Bytes that
         are UTF-8 text hold no stream and are not searched."""
-        if _is_utf8(raw):
+        if is_utf8(raw):
             return []
         found = []
         for stream in embedded_streams(raw, limit, probe_blind=False):

@@ -105,3 +105,12 @@ def character_offsets(text: str, offsets: list[int]) -> list[int]:
         result.append(characters)
         previous = offset
     return result
+
+
+def is_utf8(data: bytes) -> bool:
+    """Whether `data` decodes as UTF-8 (compressed streams and key files do not)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -37,6 +37,7 @@ from proxy.inspection.decode_errors import (
 )
 from proxy.inspection.layers import peel
 from proxy.inspection.readings import MAX_COMPRESSED_LAYERS, uncompressed_layers
+from tests.unit.test_archives import _zip
 
 MiB = 1024 * 1024
 LIMIT = 10 * MiB
@@ -158,14 +159,6 @@ def test_a_run_that_decodes_to_a_compressed_private_key_reads_as_its_pem() -> No
                                      max_bytes=LIMIT)]
     assert any("PRIVATE KEY-----" in layer.text and layer.layers[-1] == "der"
                for layer in found)
-
-
-def _zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", method) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 _ZIPPED_IN_RUNS: dict[str, Callable[[bytes], str]] = {
