@@ -20,6 +20,7 @@ import quopri
 import random
 import ssl
 import string
+import tarfile
 import textwrap
 import urllib.parse
 import uuid
@@ -339,7 +340,27 @@ CHANNELS = {
         "url_suffix": f"/f8?t={t}", "headers": {"Content-Type": "text/plain"},
         "data": "blob:\n" + "\n".join(textwrap.wrap(
             base64.b64encode(f"key {AWS_KEY}".encode()).decode(), 8)) + "\nend\n"},
+    # decoded runs opened as bodies are (red team, 2026-11-22)
+    "base64 of gzip of gzip in json": lambda t: {
+        "url_suffix": f"/gg?t={t}", "json": {"blob": base64.b64encode(gzip.compress(
+            gzip.compress(f"key {AWS_KEY}".encode()))).decode()}},
+    "base64 of a byte of junk then gzip in json": lambda t: {
+        "url_suffix": f"/jg?t={t}", "json": {"blob": base64.b64encode(
+            b"\x00" + gzip.compress(f"key {AWS_KEY}".encode())).decode()}},
+    "base64 of a zip archive in json": lambda t: {
+        "url_suffix": f"/zz?t={t}", "json": {"file": base64.b64encode(
+            _zip({"notes.txt": f"key {AWS_KEY}".encode()})).decode()}},
+    "a gzip header's file name inside base64 in json": lambda t: {
+        "url_suffix": f"/gn?t={t}", "json": {"file": base64.b64encode(
+            _gzip_named(AWS_KEY)).decode()}},
 }
+
+
+def _gzip_named(name: str) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename=name, mode="wb", fileobj=buffer) as packed:
+        packed.write(b"nothing to see")
+    return buffer.getvalue()
 
 
 def _post_channel(proxy: Proxy, upstream: Upstream, make: Callable[[str], dict[str, Any]]
@@ -395,7 +416,23 @@ UNARMOURED_KEYS = {
     "der file in a zip in a zip": lambda t: {
         "url_suffix": f"/kz?t={t}",
         "files": {"file": ("a.zip", _zip({"inner.zip": _zip({"k.der": KEY_DER})}))}},
+    "der file in a tar.gz sent as it is": lambda t: {
+        "url_suffix": f"/kt?t={t}", "headers": {"Content-Type": "application/octet-stream"},
+        "data": gzip.compress(_tar({"id.der": KEY_DER}))},
+    "der file in a tar.gz in base64 in json": lambda t: {
+        "url_suffix": f"/kj?t={t}",
+        "json": {"layer": base64.b64encode(gzip.compress(_tar({"id.der": KEY_DER}))).decode()}},
 }
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("form", UNARMOURED_KEYS)
