@@ -104,12 +104,7 @@ class Inspector:
         policy = self.gate.policy.inspection
         return inspect_texts(texts, self.gate.scanner, self.gate.finding_key,
                              max_depth=policy.max_depth, clean=self.gate.clean_texts,
-                             cpu=self._cpu_budget(texts))
-
-    def _cpu_budget(self, texts: Sequence[Text]) -> CpuBudget:
-        policy = self.gate.policy.inspection
-        return CpuBudget.start(policy.cpu_seconds(sum(len(text.text) for text in texts)),
-                               policy.cpu_seconds_per_mib)
+                             cpu=CpuBudget.for_texts(texts, policy))
 
     def _apply(self, flow: http.HTTPFlow, decision: Decision | None, inspection: Inspection,
                verdict: FindingsDecision, limit: int) -> None:
@@ -136,7 +131,7 @@ class Inspector:
             policy = self.gate.policy.inspection
             inspection = inspect_texts(
                 texts, self.gate.scanner, self.gate.finding_key, max_depth=policy.max_depth,
-                cpu=self._cpu_budget(texts))
+                cpu=CpuBudget.for_texts(texts, policy))
         except (DecodeLimitExceeded, UndecodableBody):
             raise RedactionImpossible("the redacted request cannot be inspected") from None
         redacted = {(hit.finding.detector, hit.finding.keyed_hash) for hit in hits}

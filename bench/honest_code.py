@@ -129,9 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             texts = request_texts(request, limit=LIMIT)
             # the hook's CPU budget too (addons/inspection.py)
-            cpu = CpuBudget.start(policy.cpu_seconds(sum(len(text.text) for text in texts)),
-                                  policy.cpu_seconds_per_mib)
-            inspection = inspect_texts(texts, scanner, KEY, max_depth=3, cpu=cpu)
+            inspection = inspect_texts(texts, scanner, KEY, max_depth=3,
+                                       cpu=CpuBudget.for_texts(texts, policy))
         except DecodeLimitExceeded:  # the hook answers body_too_large
             blocked.append((path, ["decode_limit"]))
             continue

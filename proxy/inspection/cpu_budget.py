@@ -11,7 +11,11 @@ Time is `time.thread_time`, the event loop's own CPU, not the wall clock of a bu
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from proxy.inspection.fields import Field
+from proxy.policy.model import InspectionPolicy
 
 MAX_GROWTH = 4.0  # the budget grows to at most this many times its start
 _MIB = 1 << 20
@@ -28,6 +32,12 @@ class CpuBudget:
         now = time.thread_time()
         return cls(deadline=now + seconds, ceiling=now + seconds * MAX_GROWTH,
                    seconds_per_character=seconds_per_mib / _MIB)
+
+    @classmethod
+    def for_texts(cls, texts: Iterable[Field], policy: InspectionPolicy) -> CpuBudget:
+        """The budget of a request made of `texts`, per the rule file's inspection settings."""
+        return cls.start(policy.cpu_seconds(sum(len(text.text) for text in texts)),
+                         policy.cpu_seconds_per_mib)
 
     def earn(self, characters: int) -> None:
         """Decoded text to look at: its worth is added, up to the ceiling."""

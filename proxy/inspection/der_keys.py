@@ -121,18 +121,17 @@ def private_keys_within(data: bytes) -> list[str]:
         if number >= MAX_KEY_CANDIDATES:
             raise DecodeLimitExceeded(f"more than {MAX_KEY_CANDIDATES} key candidates")
         start = match.start()
-        if data.startswith(_OPENSSH_MAGIC, start) and not _openssh_header(data, start):
-            continue  # the magic alone, as in a library that writes such keys (a .pyc)
-        kind = private_key_kind(data[start:start + MAX_OPENSSH_BLOB]
-                               if data.startswith(_OPENSSH_MAGIC, start) else data[start:])
-        if kind is None:
+        if data.startswith(_OPENSSH_MAGIC, start):
+            if _openssh_header(data, start):  # not the magic alone, as a .pyc that names it
+                keys.append(armoured(data[start:start + MAX_OPENSSH_BLOB], "OPENSSH"))
             continue
+        kind = private_key_kind(data[start:])
         outer = _tlv(data, start)
-        if (kind != "OPENSSH" and outer is not None and data[start + 1] < 0x80
-                and not any(oid in data[start:outer.end] for oid in _KEY_OIDS)):
+        if kind is None or outer is None:
+            continue
+        if data[start + 1] < 0x80 and not any(oid in data[start:outer.end] for oid in _KEY_OIDS):
             continue  # a short key names its algorithm or curve; random bytes rarely do
-        end = start + MAX_OPENSSH_BLOB if kind == "OPENSSH" or outer is None else outer.end
-        keys.append(armoured(data[start:end], kind))
+        keys.append(armoured(data[start:outer.end], kind))
     return keys
 
 

@@ -16,7 +16,9 @@ from proxy.inspection.detectors import DETECTORS_BY_ID, SCAN_LIMIT_ID
 from proxy.inspection.fields import Field
 from proxy.inspection.findings import Finding, Kind, Match
 from proxy.inspection.layers import (
+    MAX_PEEL_BUDGET,
     MAX_REMEMBERED_RUN,
+    PEEL_BUDGET_FACTOR,
     OpenedRuns,
     RootHints,
     reads_personal_data,
@@ -38,12 +40,8 @@ _FOLDED = "\x00"
 GENERIC_DETECTORS = frozenset({"high_entropy_assignment"})
 REDACTED = "[REDACTED:{detector}]"
 
-MIN_PEEL_BUDGET = 64 * 1024  # bytes of decoded text a short input may produce
-# Decoded text allowed per input byte beyond that: a source file of 100 KB has a variant for
-# each whole-text decoding it holds an escape for (percent, backslash escapes, HTML references,
-# form, quoted-printable, normalisations), each a copy of it, and 4 copies refused pip's own.
-PEEL_BUDGET_FACTOR = 16
-MAX_PEEL_BUDGET = 32 * 1024 * 1024
+MIN_PEEL_BUDGET = 64 * 1024  # bytes of decoded text a short input may produce (see
+# layers.PEEL_BUDGET_FACTOR for the rest)
 BATCH_CHARS = 1024 * 1024  # variants scanned in one pass, at most about this much text
 
 

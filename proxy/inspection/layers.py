@@ -71,7 +71,7 @@ from proxy.inspection.decode_errors import (
 from proxy.inspection.der_keys import armoured, private_key_kind, private_keys_within
 from proxy.inspection.embedded import blind_stream, embedded_streams
 from proxy.inspection.fields import MIN_FIELD_CHARS
-from proxy.inspection.readings import MAX_COMPRESSED_LAYERS
+from proxy.inspection.readings import once_more_decompressed
 from proxy.inspection.textual import (
     MIN_STRINGS_RUN,
     bytes_as_text,
@@ -362,8 +362,8 @@ class _Budget:
     def earn(self, output: int) -> None:
         """Decompressed output earns room for its own variants, as a body of that size would
         have (a base64 `.tgz` in a JSON body is a fifth of what it holds), up to
-        MAX_DECOMPRESSED_BUDGET in all: the decompression itself was bounded by what was left."""
-        grant = min(DECOMPRESSED_BUDGET_FACTOR * output, MAX_DECOMPRESSED_BUDGET - self.earned)
+        MAX_PEEL_BUDGET in all: the decompression itself was bounded by what was left."""
+        grant = min(PEEL_BUDGET_FACTOR * output, MAX_PEEL_BUDGET - self.earned)
         if grant > 0:
             self.earned += grant
             self.chars += grant
@@ -395,16 +395,19 @@ class RootHints(NamedTuple):
 UNKNOWN = RootHints()
 
 
-# What short decoded runs opened to, shared by the texts of one request: the same ids and
-# tokens recur in its fields (a tool call's id, then the result that names it).
 # Layers that open a container whose own bytes may hold text besides what it decompresses to
 _CONTAINERS = frozenset({"gzip", "zlib", "zstd", "xz", "bzip2", "zip"})
 
+# Decoded text allowed per input byte: a source file of 100 KB has a variant for each
+# whole-text decoding it holds an escape for (percent, backslash escapes, HTML references,
+# form, quoted-printable, normalisations), each a copy of it, and 4 copies refused pip's own.
+# The request hook gives each text this much (engine._budget), and decompressed output earns
+# as much for its own variants (_Budget.earn); MAX_PEEL_BUDGET bounds each.
+PEEL_BUDGET_FACTOR = 16
+MAX_PEEL_BUDGET = 32 * 1024 * 1024
 
-# Room for variants that decompressed output earns per byte, and in all (see _Budget.earn):
-# the factor and the cap of the request hook's budget for a body (engine.PEEL_BUDGET_FACTOR)
-DECOMPRESSED_BUDGET_FACTOR = 16
-MAX_DECOMPRESSED_BUDGET = 32 * 1024 * 1024
+# What short decoded runs opened to, shared by the texts of one request: the same ids and
+# tokens recur in its fields (a tool call's id, then the result that names it).
 OpenedRuns = dict[bytes, "tuple[str, tuple[str, ...]] | None"]
 MAX_REMEMBERED_RUN = 4096  # bytes: longer runs are rarely repeated and would hold memory
 # What a caller knows how to tell of any text at once: (maybe_encoded(text), its RootHints)
@@ -716,10 +719,9 @@ class _Peeler:
     def _opened(self, output: bytes, names: tuple[str, ...], compressed: int
                 ) -> tuple[str, tuple[str, ...]] | None:
         """What one decompression's output opens to, or refusal past the bound."""
-        if compressed >= MAX_COMPRESSED_LAYERS:
-            raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
+        compressed = once_more_decompressed(compressed)
         self.budget.earn(len(output))
-        return self._open(output, names, compressed + 1)
+        return self._open(output, names, compressed)
 
 
 _PRINTABLE_RUN = re.compile(rf"[ -~]{{{MIN_FIELD_CHARS},}}")

@@ -68,22 +68,27 @@ def uncompressed_layers(data: bytes, limit: int, *, depth: int = 0, compressed: 
         layers += _embedded_layers(data, limit, depth, compressed)
         if not inner:
             break  # the magic number was there by chance
-        if compressed >= MAX_COMPRESSED_LAYERS:
-            raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
-        compressed += 1
+        compressed = once_more_decompressed(compressed)
         layers.append(inner)
         data = inner
     return layers
+
+
+def once_more_decompressed(compressed: int) -> int:
+    """The count of decompressions after one more, or DepthLimitExceeded past
+    MAX_COMPRESSED_LAYERS: data still compressed there is refused, not forwarded unread."""
+    if compressed >= MAX_COMPRESSED_LAYERS:
+        raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
+    return compressed + 1
 
 
 def _embedded_layers(data: bytes, limit: int, depth: int, compressed: int) -> list[bytes]:
     """The streams found inside `data` (embedded.py), each followed by its own layers."""
     layers: list[bytes] = []
     for stream in embedded_streams(data, limit):
-        if compressed >= MAX_COMPRESSED_LAYERS:
-            raise DepthLimitExceeded(f"data compressed more than {MAX_COMPRESSED_LAYERS} times")
         layers.append(stream)
-        layers += uncompressed_layers(stream, limit, depth=depth, compressed=compressed + 1)
+        layers += uncompressed_layers(stream, limit, depth=depth,
+                                      compressed=once_more_decompressed(compressed))
     return layers
 
 

@@ -35,6 +35,7 @@ from proxy.inspection.detectors import (
     glued_value_is_random,
 )
 from proxy.inspection.findings import Kind, Match
+from proxy.inspection.hyperscan_block import block_database
 from proxy.inspection.transforms import (
     DOUBLED_STARTS,
     KEY_STARTS,
@@ -178,22 +179,16 @@ class Scanner:
         """Which texts hold a bracketed "at" (transforms.unobfuscated)."""
         if hyperscan is None or "email" not in {p.detector.id for p in self._patterns}:
             return None
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(expressions=[OBFUSCATED_AT], ids=[0], elements=1,
-                         flags=hyperscan.HS_FLAG_CASELESS)
-        return database
+        return block_database([OBFUSCATED_AT], flags=hyperscan.HS_FLAG_CASELESS)
 
     def _gate(self, expressions: list[bytes]) -> hyperscan.Database | None:
         """A database of gate patterns, which say which of the texts joined in one pass may
         hold what a rewrite looks for; None without hyperscan or without a detector of a fixed
         shape to look for. Every match is reported (no HS_FLAG_SINGLEMATCH): each is mapped to
         its text, and a pattern in two texts must mark both."""
-        if hyperscan is None or not self._finds_shapes:
+        if not self._finds_shapes:
             return None
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(expressions=expressions, ids=list(range(len(expressions))),
-                         elements=len(expressions), flags=0)
-        return database
+        return block_database(expressions)
 
     def prepare_rewrites(self) -> None:
         """Compile what scan_many_and_rewrites needs now rather than on the first request."""

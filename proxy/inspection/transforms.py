@@ -30,6 +30,7 @@ from typing import NamedTuple
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.detectors import Detector, reads_as_words
 from proxy.inspection.findings import Kind
+from proxy.inspection.hyperscan_block import block_database
 from proxy.inspection.textual import character_offsets
 
 try:
@@ -374,8 +375,8 @@ def _shifted_starts(text: str) -> Iterator[tuple[Shift, int]]:
 
     database.scan(text.encode("utf-8", "surrogatepass"), match_event_handler=on_match)
     hits.sort()
-    places = character_offsets(text, sorted(offset for _, offset in hits))
-    by_byte = dict(zip(sorted(offset for _, offset in hits), places, strict=True))
+    offsets = sorted(offset for _, offset in hits)
+    by_byte = dict(zip(offsets, character_offsets(text, offsets), strict=True))
     for pattern, offset in hits:
         yield _SHIFTED_STARTS[pattern][0], by_byte[offset]
 
@@ -384,13 +385,7 @@ def _shifted_starts(text: str) -> Iterator[tuple[Shift, int]]:
 def shifted_starts_database() -> hyperscan.Database | None:
     """shifted_start_patterns compiled, ids by index; None without hyperscan. The scanner's
     gate for unshifted too."""
-    if hyperscan is None:
-        return None
-    expressions = shifted_start_patterns()
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    database.compile(expressions=expressions, ids=list(range(len(expressions))),
-                     elements=len(expressions), flags=0)
-    return database
+    return block_database(shifted_start_patterns())
 
 
 def undoubled(text: str) -> str:
