@@ -143,7 +143,7 @@ def embedded_ipv4(addr: IPv6Address) -> IPv4Address | None:
     mapped = addr.ipv4_mapped  # ::ffff:0:0/96
     if mapped is not None:
         return mapped
-    if top96 in (_IPV4_TRANSLATED, _NAT64_WELL_KNOWN) or value >> 80 == _NAT64_LOCAL:
+    if top96 in (_IPV4_TRANSLATED, _NAT64_WELL_KNOWN):
         return IPv4Address(value & _ALL_32)
     if top96 == 0 and value > 1:  # IPv4-compatible ::/96 (deprecated), but not :: and ::1
         return IPv4Address(value)
@@ -152,6 +152,20 @@ def embedded_ipv4(addr: IPv6Address) -> IPv4Address | None:
     if addr.teredo is not None:  # 2001::/32, client address XOR-ed with all ones
         return addr.teredo[1]
     return None
+
+
+def nat64_local_readings(addr: IPv6Address) -> tuple[IPv4Address, ...]:
+    """The IPv4 addresses an address in 64:ff9b:1::/48 may carry, one per RFC 6052 prefix
+    length (/32 to /96; bits 64 to 71 are never part of it); empty outside that prefix.
+
+    RFC 8215 lets a network use its local-use prefix at any of those lengths, and which one a
+    translator uses is the network's choice, unknown here: 64:ff9b:1:a9fe:a9:fe00:101:101 is
+    169.254.169.254 at /48 and 1.1.1.1 at /96."""
+    if int(addr) >> 80 != _NAT64_LOCAL:
+        return ()
+    b = addr.packed
+    return tuple(IPv4Address(bytes(octets)) for octets in (
+        b[4:8], b[5:8] + b[9:10], b[6:8] + b[9:11], b[7:8] + b[9:12], b[9:13], b[12:16]))
 
 
 def effective_address(addr: IPv4Address | IPv6Address) -> IPv4Address | IPv6Address:
@@ -176,6 +190,12 @@ def classify_address(addr: IPv4Address | IPv6Address) -> AddressClass:
         return AddressClass.METADATA
     if isinstance(addr, IPv4Address):
         return _lookup(int(addr), _IPV4_TABLE)
+    if readings := nat64_local_readings(addr):
+        # Reserved as a whole (IANA: not globally reachable), whatever it carries; opened only
+        # by an allow_private entry naming the IPv6 itself; metadata if any reading is.
+        if any(reading in METADATA_ADDRESSES for reading in readings):
+            return AddressClass.METADATA
+        return _RESERVED
     embedded = embedded_ipv4(addr)
     if embedded is not None:
         # A translator or tunnel delivers to the hidden address: ::ffff:169.254.169.254 is the
