@@ -30,6 +30,7 @@ from proxy.policy.decision import Decision, Facts, Stage
 from proxy.policy.dns_over_https import is_dns_over_https, is_dns_query_message
 from proxy.policy.model import IPAddress
 from proxy.policy.reasons import Action, Reason
+from proxy.policy.request_framing import malformed_request
 
 
 class Allowlist:
@@ -86,6 +87,10 @@ class Allowlist:
         (a resolver may accept it as `application/octet-stream` or untyped)."""
         if flow.response or flow.error or flow.request.stream:
             return
+        trailers = flow.request.trailers
+        if trailers and malformed_request(b"", b"", b"", trailers.fields):
+            self._decide_again(flow, "request", malformed=True)
+            return
         if "content-encoding" in flow.request.headers or not is_dns_query_message(
                 flow.request.raw_content):
             return
@@ -135,6 +140,7 @@ class Allowlist:
             method=flow.request.method,
             path=flow.request.path,  # as sent: decide reads it the ways a server might
             dns_over_https=_is_dns_query(flow.request),
+            malformed=_malformed(flow.request),
             in_tunnel=True,
             tunnel_tls=flow.client_conn.tls_established,
             sni=tunnel.sni,
@@ -158,6 +164,7 @@ class Allowlist:
             method=flow.request.method,
             path=flow.request.path,  # as sent: decide reads it the ways a server might
             dns_over_https=_is_dns_query(flow.request),
+            malformed=_malformed(flow.request),
             host_headers=stated_authorities(flow),
             listen_addresses=self.gate.listen_addresses,
         )
@@ -177,6 +184,11 @@ class Allowlist:
                                would_block=False, host=f"[REDACTED:{detector}]"), ()
         addresses = await self.gate.resolver.resolve(decision.host, facts.port)
         return decide(replace(facts, addresses=addresses), self.gate.policy), addresses
+
+
+def _malformed(request: http.Request) -> bool:
+    data = request.data
+    return malformed_request(data.method, data.path, data.authority, data.headers.fields)
 
 
 def _is_dns_query(request: http.Request) -> bool:

@@ -35,6 +35,8 @@ _EXPLANATIONS: dict[Reason, str] = {
     Reason.HOST_MISMATCH: "the Host header or URL authority does not match the target {host}",
     Reason.TUNNEL_NOT_TLS: "the tunnel to {host} carried bytes that are not TLS",
     Reason.PROTOCOL_NOT_HTTP: "the tunnel to {host} carried something other than HTTP",
+    Reason.REQUEST_MALFORMED: "the request to {host} holds line breaks, NUL or a raw '#' where "
+    "they could split it or change its path upstream",
     Reason.SECRET_DETECTED: "the request to {host} carries a secret (see findings)",
     Reason.PII_DETECTED: "the request to {host} carries personal data (see findings)",
     Reason.BODY_TOO_LARGE: "the request body to {host} is larger than inspection allows",
@@ -57,6 +59,7 @@ _NETWORK_REASONS = frozenset(
         Reason.PROXY_LOOP,
         Reason.SNI_MISMATCH,
         Reason.HOST_MISMATCH,
+        Reason.REQUEST_MALFORMED,
         Reason.INVALID_HOST,
         Reason.INTERNAL_ERROR,
     }

@@ -30,6 +30,8 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         host = normalise_host(facts.host)
     except HostError:
         return _block(Reason.INVALID_HOST, host=None)
+    if facts.malformed:  # what a check reads is not what the upstream would read
+        return _block(Reason.REQUEST_MALFORMED, host=host)
 
     mismatch = _names_disagree(facts, host)
     if mismatch is not None:

@@ -38,6 +38,8 @@ class Facts:
     host_headers: tuple[str, ...] = ()
     # The request is a DNS query (DNS over HTTPS, a resolver's JSON API): dns_over_https.py
     dns_over_https: bool = False
+    # Framing characters in the method, target, authority or a header (request_framing.py)
+    malformed: bool = False
     # Addresses the proxy resolved for `host` and will dial. None: not resolved yet (decide checks
     # everything else; the caller resolves only an allowed name and asks again).
     addresses: tuple[IPAddress, ...] | None = None

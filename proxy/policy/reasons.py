@@ -34,6 +34,8 @@ class Reason(StrEnum):
     TUNNEL_NOT_TLS = "tunnel_not_tls"
     PROTOCOL_NOT_HTTP = "protocol_not_http"
     DNS_OVER_HTTPS = "dns_over_https"  # a DNS query sent as an HTTP request
+    # CR/LF/NUL in a header or the target, a raw "#" in it: request_framing.py
+    REQUEST_MALFORMED = "request_malformed"
     # What the request carries (inspection).
     SECRET_DETECTED = "secret_detected"  # noqa: S105 (a reason code, not a password)
     PII_DETECTED = "pii_detected"
@@ -60,6 +62,7 @@ NEVER_MONITORED: frozenset[Reason] = frozenset(
         Reason.PROXY_LOOP,
         Reason.SNI_MISMATCH,
         Reason.HOST_MISMATCH,
+        Reason.REQUEST_MALFORMED,
         Reason.INTERNAL_ERROR,
         Reason.DNS_TYPE_NOT_ALLOWED,
         Reason.DNS_TUNNELLING,

@@ -115,6 +115,18 @@ def h2_post_with_trailers(proxy_port: int, authority: str, path: str, cafile: Pa
                           body: bytes, trailers: list[tuple[str, str]]) -> int | None:
     """One HTTP/2 POST through the proxy whose trailers follow the body; the response status,
     or None when the stream was reset or the connection closed first."""
+    answer = h2_exchange(proxy_port, authority, cafile,
+                         [(":method", "POST"), (":scheme", "https"), (":authority", authority),
+                          (":path", path), ("te", "trailers")], body=body, trailers=trailers)
+    return None if answer is None else int(answer[b":status"])
+
+
+def h2_exchange(proxy_port: int, authority: str, cafile: Path,
+                headers: list[tuple[str, str]], *, body: bytes = b"",
+                trailers: list[tuple[str, str]] | None = None) -> dict[bytes, bytes] | None:
+    """One HTTP/2 request through the proxy, headers sent as given (the client library's own
+    checks off: tests send what a hostile client would); the response's headers, or None
+    when the stream was reset or the connection closed first."""
     import h2.config
     import h2.connection
     import h2.events
@@ -123,12 +135,16 @@ def h2_post_with_trailers(proxy_port: int, authority: str, path: str, cafile: Pa
     assert reply.status == 200, reply
     tls = tls_client(sock, authority.rsplit(":", 1)[0], cafile, alpn=["h2"])
     assert tls.selected_alpn_protocol() == "h2"
-    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False))
     conn.initiate_connection()
-    conn.send_headers(1, [(":method", "POST"), (":scheme", "https"), (":authority", authority),
-                          (":path", path), ("te", "trailers")])
-    conn.send_data(1, body)
-    conn.send_headers(1, trailers, end_stream=True)
+    ends_with_headers = not body and not trailers
+    conn.send_headers(1, [(name.encode(), value.encode()) for name, value in headers],
+                      end_stream=ends_with_headers)
+    if body or trailers:
+        conn.send_data(1, body, end_stream=not trailers)
+    if trailers:
+        conn.send_headers(1, trailers, end_stream=True)
     tls.sendall(conn.data_to_send())
     deadline = time.monotonic() + TIMEOUT
     try:
@@ -138,7 +154,7 @@ def h2_post_with_trailers(proxy_port: int, authority: str, path: str, cafile: Pa
                 return None
             for event in conn.receive_data(data):
                 if isinstance(event, h2.events.ResponseReceived):
-                    return int(dict(event.headers)[b":status"])
+                    return dict(event.headers)
                 if isinstance(event, h2.events.StreamReset):
                     return None
             tls.sendall(conn.data_to_send())

@@ -23,6 +23,7 @@ from tests.e2e.clients import (
     curl,
     curl_body,
     curl_codes,
+    h2_exchange,
     http_request,
     open_tunnel,
     read_reply,
@@ -733,6 +734,91 @@ def test_path_tricks_do_not_dodge_path_rules(proxy: Proxy, upstream: Upstream, h
     with tls_client(sock, host, proxy.ca) as tls:
         answer = http_request(tls, method, path, [("Host", f"{host}:{port}")], body=b"{}")
     assert (answer.status, answer.reason) == (403, reason)
+
+
+def _smuggled(marker: str) -> str:
+    """A second request, as an HTTP/1.1 upstream would read it after a line break."""
+    return (f"1\r\n\r\nDELETE /admin/everything?t={marker} HTTP/1.1\r\nHost: other.test"
+            "\r\nX-Pad: x")
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("crlf-in-header-value", "request_malformed"),
+        ("lf-in-header-value", "request_malformed"),
+        ("nul-in-header-value", "request_malformed"),
+        ("crlf-in-path", "request_malformed"),
+        ("fragment-in-path", "request_malformed"),
+        ("space-in-path", "request_malformed"),
+        ("crlf-in-trailer", "request_malformed"),
+        # near misses: encoded, or a tab inside a value, are what clients send
+        ("encoded-crlf-in-header-value", None),
+        ("encoded-fragment-in-path", None),
+        ("tab-in-header-value", None),
+    ],
+)
+def test_http2_framing_characters_are_refused_before_an_http1_upstream_reads_them(
+        proxy: Proxy, upstream: Upstream, case: str, expected: str | None) -> None:
+    """mitmproxy writes an HTTP/2 request to an HTTP/1.1 upstream byte for byte: a line break
+    in a header value or `:path` became a second request no check saw (red team, ssrf2)."""
+    authority = f"allowed.test:{upstream.ports['https']}"
+    tag = marker()
+    path, extra, trailers = f"/ok?t={tag}", [("x-a", "1")], None
+    if case == "crlf-in-header-value":
+        extra = [("x-a", _smuggled(tag))]
+    elif case == "lf-in-header-value":
+        extra = [("x-a", _smuggled(tag).replace("\r\n", "\n"))]
+    elif case == "nul-in-header-value":
+        extra = [("x-a", "1\x00 2")]
+    elif case == "crlf-in-path":
+        path = f"/ok?t={tag} HTTP/1.1\r\nHost: allowed.test\r\n\r\nPOST /admin/x?t={tag}"
+    elif case == "fragment-in-path":
+        path = f"/ok#/../admin/secret?t={tag}"
+    elif case == "space-in-path":
+        path = f"/ok?t={tag} HTTP/1.1"
+    elif case == "crlf-in-trailer":
+        trailers = [("x-sum", _smuggled(tag))]
+    elif case == "encoded-crlf-in-header-value":
+        extra = [("x-a", "1%0d%0aDELETE /admin")]
+    elif case == "encoded-fragment-in-path":
+        path = f"/ok%23/x?t={tag}"
+    elif case == "tab-in-header-value":
+        extra = [("x-a", "1\t2")]
+    headers = [(":method", "POST" if trailers else "GET"), (":scheme", "https"),
+               (":authority", authority), (":path", path), *extra]
+    if trailers:
+        headers.append(("te", "trailers"))
+    answer = h2_exchange(proxy.port, authority, proxy.ca, headers,
+                         body=b"x" if trailers else b"", trailers=trailers)
+    assert answer is not None, "the stream was reset: the test did not reach the proxy's checks"
+    if expected is None:
+        assert answer.get(b"x-glassbreak-reason") is None
+        assert len(upstream.seen_with_marker(tag)) == 1
+        return
+    assert (answer[b":status"], answer[b"x-glassbreak-reason"]) == (b"403", expected.encode())
+    assert upstream.seen_with_marker(tag) == [], "the upstream received a request"
+    assert not any("/admin" in str(line.get("path")) for line in upstream.seen())
+
+
+@pytest.mark.parametrize("host", ["allowed.test", "monitor.test"])
+def test_a_raw_fragment_in_an_http1_target_is_refused_in_every_mode(
+        proxy: Proxy, upstream: Upstream, host: str) -> None:
+    """`/ok#/../admin`: a path reading stops at `#`, a server that keeps it serves /admin.
+    Refused in a tunnel and as a plain proxy request, in monitor mode too."""
+    tag = marker()
+    port = upstream.ports["https"]
+    sock, _ = open_tunnel(proxy.port, f"{host}:{port}")
+    with tls_client(sock, host, proxy.ca) as tls:
+        answer = http_request(tls, "GET", f"/ok#/../admin/x?t={tag}", [("Host", f"{host}:{port}")])
+    assert (answer.status, answer.reason) == (403, "request_malformed")
+    if host == "allowed.test":
+        plain = upstream.ports["http"]
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+            answer = http_request(sock, "GET", f"http://{host}:{plain}/ok#/../admin/x?t={tag}",
+                                  [("Host", f"{host}:{plain}")])
+        assert (answer.status, answer.reason) == (403, "request_malformed")
+    assert upstream.seen_with_marker(tag) == []
 
 
 def test_kept_alive_connections_reuse_one_upstream_connection(proxy: Proxy,

@@ -163,6 +163,12 @@ CASES: dict[str, tuple[Facts, Reason, str | None]] = {
                        "gh"),
     "dns over https under monitor": (request("tuning.example", dns_over_https=True),
                                      Reason.DNS_OVER_HTTPS, "tuning"),
+    # Framing characters (request_framing.py): refused first, in every mode, on any entry.
+    "malformed": (request("api.github.com", malformed=True), Reason.REQUEST_MALFORMED, None),
+    "malformed under monitor": (request("tuning.example", malformed=True),
+                                Reason.REQUEST_MALFORMED, None),
+    "malformed to a host no entry allows": (request("evil.example", malformed=True),
+                                            Reason.REQUEST_MALFORMED, None),
     # Monitor mode relaxes the allowlist only.
     "monitor would-block": (request("tuning.example", "POST"), Reason.METHOD_NOT_ALLOWED,
                             "tuning"),
