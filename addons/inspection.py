@@ -18,6 +18,7 @@ from addons.redaction import RedactionImpossible, placeholder, redact_request
 from addons.request_texts import decoded_body, request_texts
 from addons.respond import META_DECISION, refuse, refuse_internal_error
 from addons.state import Gate
+from proxy.inspection.clean_texts import CleanKey, CleanTexts
 from proxy.inspection.cpu_budget import CpuBudget
 from proxy.inspection.decode_errors import DepthLimitExceeded
 from proxy.inspection.decoders import DecodeLimitExceeded, UndecodableBody
@@ -28,6 +29,7 @@ from proxy.policy.decision import Decision
 from proxy.policy.findings_decision import FindingsDecision, decide_findings
 from proxy.policy.model import FindingAction, InspectionOverrides, Mode, Oversize
 from proxy.policy.reasons import Action, Reason
+from proxy.runtime.inspection_pool import OFFLOAD_MIN_CHARS, OffloadTimeout, job_deadline
 
 logger = logging.getLogger("glassbreak")
 
@@ -72,7 +74,7 @@ class Inspector:
             self._block(flow, decision, Reason.BODY_TOO_LARGE, ())
 
     @fail_closed(refuse_internal_error)
-    def request(self, flow: http.HTTPFlow) -> None:
+    async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.request.stream:
             return
         if not self.gate.policy.inspection.enabled:
@@ -94,20 +96,39 @@ class Inspector:
         except UndecodableBody:
             self._block(flow, decision, Reason.BODY_UNDECODABLE, ())
             return
-        inspection = self._inspect(texts)
+        try:
+            inspection = await self._inspect(texts, clean=self.gate.clean_texts)
+        except OffloadTimeout:
+            self._block(flow, decision, Reason.INSPECTION_LIMIT, ())
+            return
         self.gate.metrics.inspection_seconds(time.perf_counter() - started)
         verdict = decide_findings(inspection.findings, self.gate.policy.inspection, overrides,
                                   mode)
-        self._apply(flow, decision, inspection, verdict, limit)
+        await self._apply(flow, decision, inspection, verdict, limit)
 
-    def _inspect(self, texts: Sequence[Text]) -> Inspection:
+    async def _inspect(self, texts: Sequence[Text], *, clean: CleanTexts | None) -> Inspection:
+        """Inspect on the event loop, or, when the texts not known clean are many, in a worker
+        process (proxy/runtime/inspection_pool.py): the same engine, budget and cache."""
         policy = self.gate.policy.inspection
+        pool = self.gate.inspection_pool
+        if pool is not None:
+            left = _left_to_inspect(texts, clean)
+            characters = sum(len(text.text) for text, _ in left)
+            if characters >= OFFLOAD_MIN_CHARS:
+                result = await pool.inspect([text for text, _ in left],
+                                            job_deadline(policy.cpu_seconds(characters)))
+                if clean is not None:
+                    for position in result.clean:
+                        digest = left[position][1]
+                        if digest is not None:
+                            clean.add(digest)
+                return result.inspection
         return inspect_texts(texts, self.gate.scanner, self.gate.finding_key,
-                             max_depth=policy.max_depth, clean=self.gate.clean_texts,
+                             max_depth=policy.max_depth, clean=clean,
                              cpu=CpuBudget.for_texts(texts, policy))
 
-    def _apply(self, flow: http.HTTPFlow, decision: Decision | None, inspection: Inspection,
-               verdict: FindingsDecision, limit: int) -> None:
+    async def _apply(self, flow: http.HTTPFlow, decision: Decision | None,
+                     inspection: Inspection, verdict: FindingsDecision, limit: int) -> None:
         flow.metadata[META_FINDINGS] = findings_for_audit(verdict)
         if inspection.limit_reached:
             self._block(flow, decision, Reason.INSPECTION_LIMIT, ())
@@ -118,21 +139,19 @@ class Inspector:
             hits = blocking_hits(inspection, verdict, FindingAction.REDACT)
             try:
                 redact_request(flow.request, hits, decoded_body(flow.request, limit=limit))
-                self._check_redacted(flow.request, hits, limit)
+                await self._check_redacted(flow.request, hits, limit)
             except RedactionImpossible:
                 self._block(flow, decision, verdict.reason or Reason.SECRET_DETECTED, hits)
 
-    def _check_redacted(self, request: http.Request, hits: Sequence[Hit], limit: int) -> None:
+    async def _check_redacted(self, request: http.Request, hits: Sequence[Hit],
+                              limit: int) -> None:
         """Inspect the redacted request again: a value also written in another form at the same
         place (plain and base64 in one field) was reported once, so only its plain copy was
         replaced. If any redacted value is still found, the request is blocked."""
         try:
             texts = request_texts(request, limit=limit)
-            policy = self.gate.policy.inspection
-            inspection = inspect_texts(
-                texts, self.gate.scanner, self.gate.finding_key, max_depth=policy.max_depth,
-                cpu=CpuBudget.for_texts(texts, policy))
-        except (DecodeLimitExceeded, UndecodableBody):
+            inspection = await self._inspect(texts, clean=None)
+        except (DecodeLimitExceeded, UndecodableBody, OffloadTimeout):
             raise RedactionImpossible("the redacted request cannot be inspected") from None
         redacted = {(hit.finding.detector, hit.finding.keyed_hash) for hit in hits}
         if inspection.limit_reached or any(
@@ -151,7 +170,7 @@ class Inspector:
         refuse(flow, blocked, "inspection", findings=[hit.finding for hit in hits])
 
     @fail_closed(lambda addon, flow: addon._refuse_message(flow))
-    def websocket_message(self, flow: http.HTTPFlow) -> None:
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
         if flow.websocket is None or not self.gate.policy.inspection.enabled:
             return
         message = flow.websocket.messages[-1]
@@ -170,7 +189,11 @@ class Inspector:
             except DecodeLimitExceeded:
                 self._refuse_message(flow)  # more than the body limit once decompressed
                 return
-        inspection = self._inspect(texts)
+        try:
+            inspection = await self._inspect(texts, clean=self.gate.clean_texts)
+        except OffloadTimeout:
+            self._refuse_message(flow)
+            return
         verdict = decide_findings(inspection.findings, self.gate.policy.inspection, overrides,
                                   mode)
         findings = flow.metadata.setdefault(META_FINDINGS, [])
@@ -220,3 +243,17 @@ def findings_for_audit(verdict: FindingsDecision) -> list[dict[str, object]]:
         }
         for judged in verdict.reportable
     ]
+
+
+def _left_to_inspect(texts: Sequence[Text], clean: CleanTexts | None
+                     ) -> list[tuple[Text, CleanKey | None]]:
+    """The texts the clean-text cache does not know, each with its key in the cache (None
+    without a cache): only those are worth a worker's time."""
+    if clean is None or clean.max_entries <= 0:
+        return [(text, None) for text in texts]
+    left: list[tuple[Text, CleanKey | None]] = []
+    for text in texts:
+        digest = clean.digest(text.text, peel=text.peel)
+        if digest not in clean:
+            left.append((text, digest))
+    return left

@@ -22,6 +22,7 @@ from proxy.metrics.registry import Metrics
 from proxy.netsafety.resolver import Resolver
 from proxy.policy.decision import Decision
 from proxy.policy.model import IPAddress, Policy
+from proxy.runtime.inspection_pool import InspectionPool
 
 
 def new_request_id() -> str:
@@ -62,6 +63,9 @@ class Gate:
     # Closes a client's connection now (a blocked WebSocket message: mitmproxy's flow.kill()
     # does not end a WebSocket). None outside a running proxy (tests of single addons).
     close_client: Callable[[connection.Client], None] | None = None
+    # Worker processes for large requests (proxy/runtime/inspection_pool.py); None: every
+    # request is inspected on the event loop.
+    inspection_pool: InspectionPool | None = None
 
     def raise_if_fault_injected(self, host: str) -> None:
         if host in self.fault_hosts:

@@ -17,6 +17,7 @@ from proxy.policy.loader import DEFAULT_RULES_PATH, RuleFileError, load_rules
 from proxy.policy.model import Policy
 from proxy.runtime.ca import ensure_ca
 from proxy.runtime.dns_process import DEFAULT_DNS_LISTEN, DnsRunConfig, parse_dns_listen, run_dns
+from proxy.runtime.inspection_pool import DEFAULT_WORKERS, MAX_WORKERS
 from proxy.runtime.listen import ListenAddress, parse_listen
 from proxy.runtime.paths import StatePaths, default_state_dir
 from proxy.runtime.proxy_process import RunConfig, run
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--admin", default=DEFAULT_ADMIN,
                      help="admin listener for /metrics and /healthz, HOST:PORT, or 'off' "
                      f"(default: {DEFAULT_ADMIN})")
+    run.add_argument("--inspection-workers", type=int, default=DEFAULT_WORKERS,
+                     help="processes that inspect large requests off the event loop, or 0 to "
+                     f"inspect every request on it (default: {DEFAULT_WORKERS})")
     run.set_defaults(handler=_run)
 
     dns = commands.add_parser("dns", help="start only the DNS server on a rule file")
@@ -160,9 +164,12 @@ def _run(args: argparse.Namespace) -> int:
         admin = _address("--admin", args.admin, _admin_address)
         if args.audit_max_bytes < MIN_MAX_BYTES:
             raise _Refused(f"--audit-max-bytes must be at least {MIN_MAX_BYTES}")
+        if not 0 <= args.inspection_workers <= MAX_WORKERS:
+            raise _Refused(f"--inspection-workers must be between 0 and {MAX_WORKERS}")
         run(RunConfig(policy=policy, listen=listen, paths=_paths(args),
                       upstream_ca=args.upstream_ca, audit_stdout=args.audit_stdout,
-                      audit_max_bytes=args.audit_max_bytes, admin=admin, dns=dns))
+                      audit_max_bytes=args.audit_max_bytes, admin=admin, dns=dns,
+                      inspection_workers=args.inspection_workers))
 
     return _start(start)
 

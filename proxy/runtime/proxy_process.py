@@ -35,6 +35,8 @@ from proxy.runtime.ca import ensure_ca, upstream_trust_bundle
 from proxy.runtime.dns_process import dns_metrics_hooks, start_dns_server
 from proxy.runtime.finding_key import load_or_create_audit_key, load_or_create_finding_key
 from proxy.runtime.front_door import FrontDoor
+from proxy.runtime.inspection_pool import DEFAULT_WORKERS, InspectionPool
+from proxy.runtime.inspection_worker import WorkerSettings
 from proxy.runtime.listen import ListenAddress
 from proxy.runtime.paths import StatePaths
 from proxy.runtime.state_lock import hold_state_directory
@@ -52,6 +54,7 @@ class RunConfig:
     dns: ListenAddress | None = None  # the DNS server's address; None: no DNS server
     audit_max_bytes: int = DEFAULT_MAX_BYTES
     admin: ListenAddress | None = None  # /metrics and /healthz; None: no admin listener
+    inspection_workers: int = DEFAULT_WORKERS  # 0: every request inspected on the event loop
 
 
 def mitmproxy_options(config: RunConfig, bundle: Path) -> dict[str, object]:
@@ -150,11 +153,25 @@ async def serve(config: RunConfig) -> None:
     bundle = upstream_trust_bundle(config.paths, config.upstream_ca)
     master = mitmproxy_master.Master(options.Options(), with_termlog=True)
     gate = build_gate(config)
+    gate.inspection_pool = inspection_pool(config, gate.finding_key)
     try:
+        if gate.inspection_pool is not None:
+            gate.inspection_pool.start()
         await _serve(config, bundle, master, gate)
     finally:
+        if gate.inspection_pool is not None:
+            gate.inspection_pool.close()
         # Lines of tunnels still open, then the log's stop line: nothing answered goes unlogged.
         gate.close()
+
+
+def inspection_pool(config: RunConfig, finding_key: bytes) -> InspectionPool | None:
+    inspection = config.policy.inspection
+    if config.inspection_workers <= 0 or not inspection.enabled:
+        return None
+    return InspectionPool(config.inspection_workers, WorkerSettings(
+        finding_key=finding_key, max_depth=inspection.max_depth,
+        cpu_seconds_per_mib=inspection.cpu_seconds_per_mib))
 
 
 async def _serve(config: RunConfig, bundle: Path, master: mitmproxy_master.Master,

@@ -52,6 +52,14 @@ def test_run_refuses_a_broken_rule_file(tmp_path: Path) -> None:
     assert f"{bad}:3:" in result.stderr
 
 
+@pytest.mark.parametrize("workers", ["-1", "65", "many"])
+def test_run_refuses_a_bad_number_of_inspection_workers(tmp_path: Path, workers: str) -> None:
+    result = glassbreak("run", "--listen", "127.0.0.1:1", "--inspection-workers", workers,
+                        "--state-dir", str(tmp_path / "state"), timeout=30)
+    assert result.returncode == 2
+    assert "--inspection-workers" in result.stderr
+
+
 def test_ca_is_created_on_first_use_and_stable(tmp_path: Path) -> None:
     first = glassbreak("ca", "--state-dir", str(tmp_path))
     assert first.returncode == 0

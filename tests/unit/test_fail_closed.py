@@ -148,7 +148,7 @@ def test_a_websocket_hook_exception_drops_the_message_and_closes(
     monkeypatch.setattr(inspection, "decide_findings", explode)
     flow = tflow.twebsocketflow()
     flow.websocket.messages.append(websocket.WebSocketMessage(Opcode.TEXT, True, b"hello"))
-    Inspector(gate).websocket_message(flow)
+    asyncio.run(Inspector(gate).websocket_message(flow))
     assert flow.websocket.messages[-1].dropped
     assert closed == [flow.client_conn]
 

@@ -4,6 +4,7 @@ with `inspection_limit` rather than inspected to the end or forwarded unread."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 from pathlib import Path
@@ -104,7 +105,7 @@ def test_a_request_over_its_budget_is_refused_with_inspection_limit(
     flow = tflow.tflow()
     flow.request.content = _random_tokens(3000, 11).encode()
     flow.request.headers["content-type"] = "text/plain"
-    Inspector(gate).request(flow)
+    asyncio.run(Inspector(gate).request(flow))
     assert flow.response is not None and flow.response.status_code == 403
     assert flow.response.headers["X-Glassbreak-Reason"] == "inspection_limit"
     # and the same request within a budget is not refused for it
@@ -112,6 +113,6 @@ def test_a_request_over_its_budget_is_refused_with_inspection_limit(
     clean.request.content = flow.request.content
     clean.request.headers["content-type"] = "text/plain"
     monkeypatch.setattr(model, "MIN_CPU_SECONDS", 600.0)
-    Inspector(gate).request(clean)
+    asyncio.run(Inspector(gate).request(clean))
     assert clean.response is None or clean.response.headers.get(
         "X-Glassbreak-Reason") != "inspection_limit"
