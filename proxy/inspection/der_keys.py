@@ -53,13 +53,14 @@ def _tlv(data: bytes, offset: int) -> _Tlv | None:
     return _Tlv(tag, offset + 2 + count, length)
 
 
-def private_key_kind(data: bytes) -> str | None:
-    """The PEM label's kind when `data` starts as the DER (or OpenSSH binary) form of a private
-    key: "OPENSSH", "ENCRYPTED" (PKCS#8 encrypted, or a PKCS#12 file) or "" (a plain PKCS#1,
-    PKCS#8 or SEC1 key); else None."""
-    if data.startswith(_OPENSSH_MAGIC):
+def private_key_kind(data: bytes, start: int = 0) -> str | None:
+    """The PEM label's kind when `data` holds, from `start`, the DER (or OpenSSH binary) form
+    of a private key: "OPENSSH", "ENCRYPTED" (PKCS#8 encrypted, or a PKCS#12 file) or "" (a
+    plain PKCS#1, PKCS#8 or SEC1 key); else None. An offset, not a slice: candidates inside a
+    large body are many, and each slice would copy the rest of it."""
+    if data.startswith(_OPENSSH_MAGIC, start):
         return "OPENSSH"
-    outer = _tlv(data, 0)
+    outer = _tlv(data, start)
     # The whole key must be there: a key cut short opens nothing (`"MIIG/QIBADAN...ut..."` in
     # documentation), and a run cut out of a longer one decodes to such a prefix.
     if outer is None or outer.tag != _SEQUENCE or outer.length < 32 or outer.end > len(data):
@@ -101,10 +102,14 @@ def armoured(data: bytes, kind: str) -> str:
 
 
 # Where a private key's DER or OpenSSH blob may start inside other bytes: a SEQUENCE with a
-# long or short length (an EC or Ed25519 key is under 128 bytes), then a version INTEGER or
-# (PKCS#8 encrypted) a SEQUENCE; or the OpenSSH magic. Each candidate is then checked whole by
-# private_key_kind.
-_KEY_START = re.compile(rb"\x30(?:\x82..|\x81.|[\x20-\x7f])(?:\x02\x01[\x00\x01\x03]|\x30)"
+# long length, then a version INTEGER or (PKCS#8 encrypted) a SEQUENCE; a SEQUENCE with a
+# short length (an EC or Ed25519 key is under 128 bytes; encrypted, it is not) then a version
+# INTEGER 0 or 1; or the OpenSSH magic. Each candidate is then checked by private_key_kind.
+# The short form once took any SEQUENCE: "0", any printable byte, "0" matched every "0.0" of
+# a JSON array of floats (an embeddings upsert was refused past MAX_KEY_CANDIDATES, red team
+# honest4).
+_KEY_START = re.compile(rb"\x30(?:\x82..|\x81.)(?:\x02\x01[\x00\x01\x03]|\x30)"
+                        rb"|\x30[\x20-\x7f]\x02\x01[\x00\x01]"
                         rb"|openssh-key-v1\x00", re.DOTALL)
 MAX_KEY_CANDIDATES = 65536  # per blob (about 2 µs each): certificates start alike; past it,
 # refused
@@ -125,7 +130,7 @@ def private_keys_within(data: bytes) -> list[str]:
             if _openssh_header(data, start):  # not the magic alone, as a .pyc that names it
                 keys.append(armoured(data[start:start + MAX_OPENSSH_BLOB], "OPENSSH"))
             continue
-        kind = private_key_kind(data[start:])
+        kind = private_key_kind(data, start)
         outer = _tlv(data, start)
         if kind is None or outer is None:
             continue

@@ -118,3 +118,23 @@ def test_random_bytes_shaped_like_a_short_key_are_not_one_within_other_data() ->
     fake = bytes.fromhex("3025020101042000") + random.Random(5).randbytes(31)
     assert private_key_kind(fake) is not None  # the shape alone passes
     assert private_keys_within(b"prefix " + fake) == []
+
+
+@pytest.mark.parametrize("body", [
+    b'{"values": [' + b", ".join(b"0.0%d" % (i % 10) for i in range(70_000)) + b"]}",
+    b"[" + b",".join(b"0,0" for _ in range(70_000)) + b"]",
+    b"0 0 " * 70_000,
+], ids=["json-floats", "zero-pairs", "spaced-zeros"])
+def test_text_of_numbers_is_no_flood_of_key_candidates(body: bytes) -> None:
+    """A short SEQUENCE once matched "0", any printable byte, "0": every "0.0" of an
+    embeddings array was a candidate, and the body was refused past MAX_KEY_CANDIDATES (red
+    team honest4). A short key's version INTEGER must follow now."""
+    assert private_keys_within(body) == []
+
+
+def test_a_short_key_after_text_of_numbers_is_still_found() -> None:
+    key = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        ser.Encoding.DER, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+    assert len(key) < 128
+    found = private_keys_within(b"0.0, " * 5000 + key + b" 0.0")
+    assert found == [armoured(key, "")]
