@@ -462,6 +462,23 @@ def peel(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int,
     peeler.raise_if_deeper()
 
 
+WIDE = "wide"  # the layer of UTF-16 or UTF-32 text read one byte a character: see _narrowed
+MIN_WIDE_NULS = 8
+
+
+def _narrowed(text: str) -> str | None:
+    """`text` without its NUL characters, when it holds MIN_WIDE_NULS or more: UTF-16 or UTF-32
+    text of ASCII characters that reached us one byte a character (percent-encoded bytes, a
+    JSON string of `\u0000` escapes, a form value) shows every other character, or three in
+    four, as a NUL, in either byte order; without them it reads as what it says, a BOM aside
+    (U+FFFD or `ÿþ`, harmless). Whole bodies are read by their codec (textual.sniff_wide_codec);
+    this is for text inside a field, where a key in UTF-16 went through every channel (red team
+    exfil5). Honest text holds no NUL."""
+    if "\x00" not in text or text.count("\x00") < MIN_WIDE_NULS:
+        return None
+    return text.replace("\x00", "")
+
+
 def has_layers(text: str) -> bool:
     """Whether `text` may hold anything to peel: an encoded run, or characters to normalise."""
     return not text.isascii() or maybe_encoded(text)
@@ -472,6 +489,7 @@ def maybe_encoded(text: str, *, grouped: bool = True) -> bool:
     when the caller knows _GROUPED_HINT does not match (peel_hints)."""
     return bool(
         ("%" in text and _PERCENT_OR_U.search(text))
+        or _narrowed(text) is not None
         or ("\\" in text and _ESCAPE_HINT.search(text))
         or ("&" in text and _REFERENCE_HINT.search(text))
         or _RUN_HINT.search(text)
@@ -571,6 +589,8 @@ class _Peeler:
         # A variant made by rewriting the whole text is not rewritten whole again: the
         # decodings and normalisations of the whole text are undone together once, below.
         whole_done = bool(parent.layers) and parent.layers[-1] in WHOLE_TEXT_STEPS
+        if WIDE not in parent.layers and (narrowed := _narrowed(text)) is not None:
+            yield narrowed, (WIDE,), 1
         if not text.isascii():
             if not whole_done:
                 normalised, steps = _normalise(text)

@@ -872,7 +872,9 @@ def test_http2_requests_are_inspected_alike(proxy: Proxy, upstream: Upstream) ->
 
 
 def test_a_secret_after_a_fragment_mark_is_blocked(proxy: Proxy, upstream: Upstream) -> None:
-    """mitmproxy's query view drops what follows "#"; the request-target is sent whole."""
+    """mitmproxy's query view drops what follows "#"; the request-target is sent whole. A raw
+    "#" is refused before inspection now (request_malformed), and the audit line does not
+    hold the key (the module's teardown checks the logs)."""
     port = upstream.ports["https"]
     for target in (f"/p?t={{m}}#{AWS_KEY}", f"/p?t={{m}}&a=1#k={AWS_KEY}"):
         marker = tag()
@@ -883,8 +885,34 @@ def test_a_secret_after_a_fragment_mark_is_blocked(proxy: Proxy, upstream: Upstr
                               [("Host", f"allowed.test:{port}")])
         tls.close()
         assert answer.status == 403, target
-        assert answer.headers["x-glassbreak-reason"] == "secret_detected"
+        assert answer.headers["x-glassbreak-reason"] == "request_malformed"
         assert upstream.seen_with_marker(marker) == []
+
+
+@pytest.mark.parametrize("channel", ["query", "json", "form", "header"])
+def test_a_key_written_in_utf16_inside_a_field_is_blocked(proxy: Proxy, upstream: Upstream,
+                                                           channel: str) -> None:
+    """UTF-16 bytes, percent-encoded or as a JSON string of NUL-interleaved characters, went
+    through every channel (red team exfil5): only whole bodies were read by their codec."""
+    marker = tag()
+    wide = f"aws_access_key_id={AWS_KEY}".encode("utf-16")  # github_token is alert here
+    url = f"https://allowed.test:{upstream.ports['https']}/w?t={marker}"
+    session = proxy.session()
+    if channel == "query":
+        reply = session.get(f"{url}&q={urllib.parse.quote(wide)}", timeout=10)
+    elif channel == "json":
+        reply = session.post(url, data=json.dumps({"note": wide.decode("latin-1")}),
+                             headers={"Content-Type": "application/json"}, timeout=10)
+    elif channel == "form":
+        reply = session.post(url, data=f"a=1&note={urllib.parse.quote(wide)}",
+                             headers={"Content-Type": "application/x-www-form-urlencoded; "
+                                                      "charset=utf-16le"}, timeout=10)
+    else:
+        reply = session.get(url, headers={"X-Note": urllib.parse.quote(wide)}, timeout=10)
+    assert reply.status_code == 403
+    assert reply.headers["X-Glassbreak-Reason"] == "secret_detected"
+    assert "wide" in reply.json()["findings"][0]["layers"]
+    assert upstream.seen_with_marker(marker) == []
 
 
 def test_a_secret_split_over_query_parameters_is_blocked(proxy: Proxy,
