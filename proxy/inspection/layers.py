@@ -26,7 +26,8 @@
   invisible ASCII) and "variation_selectors" (bytes spelled by a run of variation selectors).
 
 The decodings and normalisations of the whole text are also undone all together, as one
-variant (_whole_text_decodings); a variant made by one of them is not rewritten whole again.
+variant (whole_text.whole_text_decodings); a variant made by one of them is not rewritten whole
+again.
 
 A text of more than MIN_BINARY_TEXT characters that is not text (binary data read as
 characters) is not peeled whole: its runs of text are, as a variant "text_runs".
@@ -51,16 +52,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 import re
-import string
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
-from urllib.parse import unquote, unquote_plus
 
 from proxy.inspection.archives import ZIP_MAGIC, zip_members
+from proxy.inspection.byte_readings import XOR, XOR_SOURCES, single_byte_xor
 from proxy.inspection.compression import decompress, sniff_format
 from proxy.inspection.cpu_budget import CpuBudget
 from proxy.inspection.decode_errors import (
@@ -72,16 +70,23 @@ from proxy.inspection.der_keys import armoured, private_key_kind, private_keys_w
 from proxy.inspection.embedded import blind_stream, embedded_streams
 from proxy.inspection.fields import MIN_FIELD_CHARS
 from proxy.inspection.readings import once_more_decompressed
+from proxy.inspection.root_hints import UNKNOWN, RootHints
 from proxy.inspection.textual import (
     MIN_STRINGS_RUN,
     bytes_as_text,
     is_text,
     is_utf8,
     printable_strings,
-    readable,
     text_runs,
 )
-from proxy.inspection.transforms import KEY_STARTS, reversed_text, rot13
+from proxy.inspection.transforms import reversed_text, rot13
+from proxy.inspection.whole_text import (
+    QP_SOFT_BREAK,
+    WHOLE_TEXT_STEPS,
+    hidden_texts,
+    normalise,
+    whole_text_decodings,
+)
 
 DEFAULT_MAX_DEPTH = 3
 MAX_VARIANTS = 1024  # variants yielded per input, besides the input itself
@@ -101,28 +106,6 @@ MIN_BINARY_TEXT = 4096
 # Bytes written one by one with separators ("de:ad:be:ef", "0x41,0x4b", "65, 75, 73"): fewer
 # are MAC addresses, times, versions and short lists of numbers.
 MIN_LISTED_BYTES = 8
-# Zero-width and invisible formatting characters, dropped by the "zero_width" variant.
-INVISIBLE_CHARS = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
-# Cyrillic and Greek letters that look like Latin ones (NFKC leaves them alone): a key written
-# with a Cyrillic A (U+0410) reads the same to whoever receives it. The "confusables" variant
-# folds them.
-CONFUSABLES = {
-    **dict(zip(  # Cyrillic
-        "\u0410\u0412\u0415\u0405\u0406\u0408\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425\u0423"
-        "\u0430\u0435\u0456\u0458\u043e\u0440\u0441\u0445\u0443\u0455\u04bb\u0501\u051b\u051d\u04ae",
-        "ABESIJKMHOPCTXYaeijopcxyshdqwY", strict=True)),
-    **dict(zip(  # Greek
-        "\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7"
-        "\u03b1\u03bf\u03c1\u03b9\u03c5\u03bd",
-        "ABEZHIKMNOPTYXaopiuv", strict=True)),
-}
-
-_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
-# A key=value pair whose unquoted value has a "+": form or query encoding, not base64 padding.
-_FORM_PAIR_WITH_PLUS = re.compile(r"(?:^|[&?;\s])[\w.\-\[\]]+=[^&\s\"']*\+")
-# What every such pair holds, and `re` finds fast (a literal first): most texts with a "+"
-# (code, diffs) have no "=" before one, and are not searched with the pattern above.
-_EQUALS_THEN_PLUS = re.compile(r"=[^&\s\"']*\+")
 _BASE64 = re.compile(rf"[A-Za-z0-9+/]{{{MIN_BASE64_RUN},}}={{0,2}}")
 _BASE64URL = re.compile(rf"[A-Za-z0-9_-]{{{MIN_BASE64_RUN},}}={{0,2}}")
 _BASE32 = re.compile(rf"(?:[A-Z2-7]{{{MIN_BASE32_RUN},}}|[a-z2-7]{{{MIN_BASE32_RUN},}})={{0,6}}")
@@ -204,11 +187,6 @@ _UU_BLOCK = re.compile(
     r"(?:\n[!-M][ -`]{1,60}\r?$)*",
     re.MULTILINE,
 )
-# Quoted-printable (`quopri`, MIME's Content-Transfer-Encoding) breaks lines longer than 76
-# characters with a soft line break, "=" at the end of a line, which can fall inside a key.
-# Decoded when a text has one inside a word: not after white space or "=" (`x =`, a line of
-# "=====" under a heading).
-_QP_SOFT_BREAK = re.compile(r"[!-<>-~]=\r?\n[!-~]")
 # Base64 cut into groups or short lines of one width (groups of four to read aloud, `fold -w 8`,
 # `base64 -w 12`): tokens of GROUP_WIDTHS characters after white space, one space, tab or line
 # break apart (lines may be indented or quoted with ">"). Three tokens of one width, one of them
@@ -244,58 +222,6 @@ _THREE_TOKENS = re.compile(
     rf"([A-Za-z0-9+/]{{{GROUP_WIDTHS.start},{GROUP_WIDTHS.stop - 1}}}){GROUP_SEPARATOR}"
     r"[A-Za-z0-9+/])")
 _NEXT_TOKEN = re.compile(rf"{GROUP_SEPARATOR}([A-Za-z0-9+/]+={{0,2}})(?![A-Za-z0-9+/=])")
-_INVISIBLE = re.compile(f"[{INVISIBLE_CHARS}]")
-# Visible marks put between or over a key's characters: combining marks (accents over every
-# letter, a keycap `1\ufe0f\u20e3` around each digit) once the text is decomposed, and dots
-# set between letters (`A·K·I·A`). The normalised variant goes without them.
-_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-                    "\ufe0e\ufe0f\u00b7\u2027\u2219\u22c5\u2022\u30fb]")
-# Dashes and minus signs that are not "-" (NFKC leaves them): read as "-", so that a card or a
-# key in groups joined by them is read as one joined by hyphens
-_DASHES = re.compile("[\u2010-\u2015\u2043\u2212\u2e3a\u2e3b\ufe58]")
-_CONFUSABLE = re.compile(f"[{''.join(CONFUSABLES)}]")
-# "ASCII smuggling": Unicode tag characters U+E0020-E007E are invisible copies of ASCII 0x20-0x7E,
-# and a language model reads them. The "tags" variant is the hidden text they spell.
-_TAG_RUN = re.compile("[\U000E0020-\U000E007E]+")
-_UNTAG = {code: code - 0xE0000 for code in range(0xE0020, 0xE007F)}
-# Bytes smuggled as variation selectors after a visible character (an emoji that carries a
-# payload). Honest text has one selector at a time (U+FE0F after an emoji): a run of
-# MIN_SELECTOR_RUN is a payload.
-MIN_SELECTOR_RUN = 8
-_SELECTOR_RUN = re.compile(f"[\uFE00-\uFE0F\U000E0100-\U000E01EF]{{{MIN_SELECTOR_RUN},}}")
-_FOLD_CONFUSABLES = str.maketrans(CONFUSABLES)
-# Decoded bytes may be text XOR'd with one byte: see _single_byte_xor. Known key starts
-# (transforms.KEY_STARTS of four characters or more: a shorter signature turns up in random
-# bytes) are looked for in the XOR of neighbouring bytes, which the key cancels out of.
-MIN_XOR_BYTES = 16
-XOR = "xor"  # the layer of a reading XOR'd with one byte: see reads_personal_data
-XOR_MAX_READINGS = 4
-XOR_MIN_VALUES = 8  # distinct byte values at least: a key alone has more than that
-# The dense encodings an XOR'd payload travels in. Not lists of byte values: a list of small
-# numbers (`0 1 2 ... 17`) is control bytes, which XOR'd with 0x68 read `hijklmno...`.
-XOR_SOURCES = frozenset({"base64", "base64url", "base32", "hex", "base85", "ascii85", "base58",
-                         "uu"})
-XOR_PROSE_SHARE = 0.6  # a reading this much lower-case letters and spaces is prose
-_PROSE_BYTES = bytes(range(ord("a"), ord("z") + 1)) + b" "  # what most of prose is
-_WORD_BYTES = (string.ascii_letters + string.digits + " \t\r\n").encode()  # and of a text
-XOR_WORD_SHARE = 0.7
-_PRINTABLE_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
-# byte value -> the keys that XOR it into printable ASCII
-_PRINTABLE_KEYS = tuple(frozenset(key for key in range(256) if value ^ key in _PRINTABLE_BYTES)
-                        for value in range(256))
-# signature (the XOR of a start's neighbouring bytes) -> the start's first byte
-_XOR_FIRST = {
-    bytes(a ^ b for a, b in zip(start.encode(), start.encode()[1:], strict=False)):
-        start.encode()[0]
-    for start in KEY_STARTS if len(start) >= 4}
-_XOR_SIGNATURE = re.compile(b"|".join(map(re.escape, sorted(_XOR_FIRST, key=len, reverse=True))))
-_XOR_TABLES = tuple(bytes(byte ^ key for byte in range(256)) for key in range(256))
-# Text hidden as bits in zero-width characters (zero-width steganography: U+200B and U+200C
-# for 0 and 1, U+200D between characters, and the like). Honest text has them one at a time
-# (a joiner inside an emoji sequence): a run of MIN_ZERO_WIDTH_RUN is a payload.
-ZERO_WIDTH_BITS = "\u200b\u200c\u200d\u2060\ufeff"
-MIN_ZERO_WIDTH_RUN = 40  # five bytes at eight bits each
-_ZERO_WIDTH_RUN = re.compile(f"[{ZERO_WIDTH_BITS}]{{{MIN_ZERO_WIDTH_RUN},}}")
 # Base85 (`base64.b85encode`, git's and RFC 1924's alphabet) and Ascii85 (`a85encode`, Adobe's,
 # with or without its `<~ ~>`) use nearly every printable ASCII character, so a run of them is a
 # token: MIN_BASE85_RUN or more characters without white space. Most such tokens are paths,
@@ -313,7 +239,7 @@ _BASE85_HINT = re.compile(
 _MAYBE_ENCODED = re.compile(
     rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
     rf"|{_LISTED_HINT.pattern}|{_BINARY_HINT.pattern}|{_BASE85_HINT.pattern}"
-    rf"|(?m:{_UU_HINT.pattern})|{_QP_SOFT_BREAK.pattern}|{_GROUPED_HINT.pattern}"
+    rf"|(?m:{_UU_HINT.pattern})|{QP_SOFT_BREAK.pattern}|{_GROUPED_HINT.pattern}"
 )
 # _MAYBE_ENCODED's alternatives one by one, those that need a character most texts lack only
 # when it is there: `re` scans a text once per alternative it cannot rule out by the first
@@ -323,19 +249,6 @@ _PERCENT_OR_U = re.compile(r"%[0-9A-Fa-f]{2}|%u[0-9A-Fa-f]{4}")
 _ESCAPE_HINT = re.compile(r"\\[xuU0-7]")
 _REFERENCE_HINT = re.compile(r"&#?\w+;")
 _RUN_HINT = re.compile(rf"[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN}}}")
-# Backslash escapes as C, Python, JavaScript and shells write them, and JavaScript's %uNNNN.
-# `\u{1F600}` and `\x{41}` (JavaScript, Rust, Swift, Perl), and octal of two or three digits
-# (`\101`, and `\60` as C and shells read it; one digit is a control character, and `\1` a
-# regular expression's back-reference).
-_BACKSLASH_ESCAPE = re.compile(
-    r"\\x(?P<x>[0-9A-Fa-f]{2})|\\u(?P<u>[0-9A-Fa-f]{4})|%u(?P<pu>[0-9A-Fa-f]{4})"
-    r"|\\U(?P<big>[0-9A-Fa-f]{8})|\\[xu]\{(?P<braced>[0-9A-Fa-f]{1,6})\}|\\(?P<octal>[0-7]{2,3})"
-)
-# CSS escapes: hex digits, and the one space that may end them (`\67 \68 `). The same text
-# read as C would be octal: each reading is a variant of its own. Two digits at least: a
-# character worth hiding is, and `\b`, `\d` and `\f` are paths and regular expressions.
-_CSS_ESCAPE = re.compile(r"\\([0-9A-Fa-f]{2,6})[ \t]?")
-_HTML_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
 # The union of the run alphabets (with padding), at the shortest run length.
 MIN_AREA = min(MIN_BASE64_RUN, MIN_BASE32_RUN)
 ANY_RUN_CHARS = "A-Za-z0-9+/_=-"  # a character class: every alphabet's characters
@@ -374,25 +287,6 @@ class _Budget:
         self.chars -= len(text)
         if self.variants < 0 or self.chars < 0:
             raise DecodeLimitExceeded("hidden layers exceed the inspection budget")
-
-
-class RootHints(NamedTuple):
-    """What one pass over all of a request's texts (peel_hints) already knows of one of them,
-    so that peeling it skips searches whose answer is known. A False is certain: the pattern
-    cannot match in the text. `areas`, when known, are where the runs of _ANY_RUN start, in
-    order. Only the text itself is spared: what is decoded from it is searched in full."""
-
-    base85: bool = True  # may hold a base85 token (_base85_tokens)
-    escapes: bool = True  # _BACKSLASH_ESCAPE may match
-    listed: bool = True  # _LISTED_HINT may match
-    binary: bool = True  # _BINARY_HINT may match
-    uu: bool = True  # _UU_HINT may match
-    soft_break: bool = True  # _QP_SOFT_BREAK may match
-    grouped: bool = True  # _GROUPED_HINT may match
-    areas: tuple[int, ...] | None = None
-
-
-UNKNOWN = RootHints()
 
 
 # Layers that open a container whose own bytes may hold text besides what it decompresses to
@@ -479,7 +373,7 @@ def maybe_encoded(text: str, *, grouped: bool = True) -> bool:
         or (len(text) >= MIN_BINARY_CHARS and _BINARY_HINT.search(text))
         or (len(text) >= MIN_BASE85_RUN and _has_base85_token(text))
         or _UU_HINT.search(text)
-        or (("=\n" in text or "=\r" in text) and _QP_SOFT_BREAK.search(text))
+        or (("=\n" in text or "=\r" in text) and QP_SOFT_BREAK.search(text))
         or (grouped and has_grouped_base64(text))
     )
 
@@ -573,10 +467,10 @@ class _Peeler:
         whole_done = bool(parent.layers) and parent.layers[-1] in WHOLE_TEXT_STEPS
         if not text.isascii():
             if not whole_done:
-                normalised, steps = _normalise(text)
+                normalised, steps = normalise(text)
                 if steps and normalised != text:
                     yield normalised, steps, 0
-            yield from _hidden(text, parent.layers)
+            yield from hidden_texts(text, parent.layers)
         if not (maybe_encoded(text) if maybe is None else maybe):
             return
         if depth >= self.max_depth:
@@ -590,21 +484,21 @@ class _Peeler:
                         self.beyond.append(deeper)
             return
         if not whole_done:
-            yield from _whole_text_decodings(text, self.max_depth - depth, hints)
+            yield from whole_text_decodings(text, self.max_depth - depth, hints)
         for names, raw in _decoded_runs(text, hints):
             self._within_deadline()
             opened = self._open_remembered(raw)
             if opened is not None:
                 yield opened[0], (*names, *opened[1]), 1
             if names[0] in XOR_SOURCES:
-                for xored in _single_byte_xor(raw):
+                for xored in single_byte_xor(raw):
                     yield xored, (*names, XOR), 1
 
     def _one_layer_deeper(self, text: str, whole_done: bool, hints: RootHints) -> list[str]:
         """The texts one layer below `text`, at the depth bound: its decodings as a whole, and
         its runs that decode (and decompress) to text, not only to printable runs of binary."""
         deeper = [] if whole_done else [
-            decoded for decoded, _, _ in _whole_text_decodings(text, 1, hints)
+            decoded for decoded, _, _ in whole_text_decodings(text, 1, hints)
             if _reads_anew(decoded, text)]
         for _, raw in _decoded_runs(text, hints):
             self._within_deadline()
@@ -739,262 +633,6 @@ def _reads_anew(decoded: str, text: str) -> bool:
         if number >= MAX_ANEW_RUNS or run.group() not in text:
             return True
     return False
-
-
-def _single_byte_xor(raw: bytes) -> list[str]:
-    """The texts `raw` reads as when XOR'd with one byte (not 0): the keys that make every
-    byte printable ASCII (found by intersecting, per byte value, the keys that do so: most
-    binary leaves none), when `raw` is not such text already; else the key that makes a known
-    key start appear (XOR with one byte keeps the XOR of neighbouring bytes, so the start is
-    looked for in those, `raw[i] ^ raw[i + 1]`): text XOR'd with a small key stays text, and
-    every key that keeps it so would be a reading. At most XOR_MAX_READINGS readings."""
-    # ASCII XOR'd with one byte has one top bit throughout (the key's): random bytes rarely do
-    if len(raw) < MIN_XOR_BYTES or (max(raw) >= 0x80 and min(raw) < 0x80):
-        return []
-    values = set(raw)
-    if len(values) < XOR_MIN_VALUES:  # a few byte values: a digit run read as hex, padding
-        return []
-    keys = _PRINTABLE_KEYS[raw[0]].intersection(*map(_PRINTABLE_KEYS.__getitem__, values))
-    readings = [raw.translate(_XOR_TABLES[key]) for key in keys if key]
-    # Text XOR'd with a key, then with a key that keeps it printable (0x20 swaps the case of
-    # letters), is still printable: the readings most like prose come first.
-    if 0 not in keys:
-        readings.sort(key=_not_prose)
-        # Binary with a few ASCII strings in it (an SSH key's length-prefixed fields) also
-        # reads as printable under some keys, mostly signs: a text is mostly letters, digits
-        # and white space.
-        return [reading.decode("ascii") for reading in readings[:XOR_MAX_READINGS]
-                if _share(reading, _WORD_BYTES) >= XOR_WORD_SHARE]
-    # Printable as it is (prose XOR'd with a key below 0x80 can be): read with another key
-    # only when that reads as prose and the bytes as they are do not.
-    best = min(readings, key=_not_prose, default=None)
-    if best is not None and _share(best, _PROSE_BYTES) >= XOR_PROSE_SHARE > 2 * _share(
-            raw, _PROSE_BYTES):
-        return [best.decode("ascii")]
-    value = int.from_bytes(raw, "big")
-    neighbours = (value ^ (value >> 8)).to_bytes(len(raw), "big")[1:]
-    for match in _XOR_SIGNATURE.finditer(neighbours):  # one C search; a hit is rare
-        key = raw[match.start()] ^ _XOR_FIRST[match.group()]
-        if key:  # 0: the start is there as it is, and the bytes are read as they are
-            return [raw.translate(_XOR_TABLES[key]).decode("utf-8", "replace")]
-    return []
-
-
-def reads_personal_data(layers: tuple[str, ...]) -> bool:
-    """Whether personal data is looked for in a variant with these layers: not in a reading
-    of bytes XOR'd with a guessed key (garbage that reads as text holds an "email" now and
-    then, and XOR is how a key is hidden, not a customer list)."""
-    return XOR not in layers
-
-
-def _not_prose(data: bytes) -> int:
-    """How many bytes of `data` are not lower-case letters or spaces."""
-    return len(data.translate(None, _PROSE_BYTES))
-
-
-def _share(data: bytes, kind: bytes) -> float:
-    """The share of `data` that is bytes of `kind`."""
-    return 1 - len(data.translate(None, kind)) / len(data)
-
-
-def _percent(text: str) -> str | None:
-    return unquote(text, errors="replace") if _PERCENT.search(text) else None
-
-
-def _escapes(text: str) -> str | None:
-    if ("\\" in text or "%u" in text) and _BACKSLASH_ESCAPE.search(text):
-        return undo_backslash_escapes(text)
-    return None
-
-
-def _css_escapes(text: str) -> str | None:
-    if "\\" not in text or not _CSS_ESCAPE.search(text):
-        return None
-
-    def one(match: re.Match[str]) -> str:
-        code = int(match.group(1), 16)
-        return chr(code) if 0 < code <= 0x10FFFF else match.group()
-
-    return _CSS_ESCAPE.sub(one, text)
-
-
-def _html(text: str) -> str | None:
-    return html.unescape(text) if "&" in text and _HTML_REFERENCE.search(text) else None
-
-
-def _quoted_printable(text: str) -> str | None:
-    if ("=\n" in text or "=\r" in text) and _QP_SOFT_BREAK.search(text):
-        return binascii.a2b_qp(text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
-    return None
-
-
-def _form(text: str) -> str | None:
-    # Form encoding writes a space as "+": "card=4556+7375+8689+9855" in a query string or
-    # form body hides a grouped number from a percent decode alone.
-    if "+" in text and _EQUALS_THEN_PLUS.search(text) and _FORM_PAIR_WITH_PLUS.search(text):
-        return unquote_plus(text, errors="replace")
-    return None
-
-
-# Decodings of the whole text, in the order they are undone together (see
-# _whole_text_decodings). "form" is last and never combined: it turns every "+" into a space,
-# which would break the base64 that the others may have exposed.
-_WHOLE_TEXT: tuple[tuple[str, Callable[[str], str | None]], ...] = (
-    ("percent", _percent), ("escapes", _escapes), ("css_escapes", _css_escapes),
-    ("html", _html), ("quoted_printable", _quoted_printable), ("form", _form),
-)
-NORMALISATIONS = frozenset({"zero_width", "nfkc", "marks", "dashes", "confusables"})
-# The names of every step that rewrites a whole text (see _Peeler._children)
-WHOLE_TEXT_STEPS = frozenset(name for name, _ in _WHOLE_TEXT) | NORMALISATIONS
-# "css_escapes" reads the backslashes "escapes" reads, another way: one of the two at a time.
-_COMBINED = tuple((name, decode) for name, decode in _WHOLE_TEXT
-                  if name not in ("form", "css_escapes"))
-
-
-def _whole_text_decodings(text: str, depth_left: int, hints: RootHints = UNKNOWN
-                          ) -> Iterator[tuple[str, tuple[str, ...], int]]:
-    """Each decoding of the whole text alone (depth 1), then all of them and the normalisations
-    undone together, over and over until nothing changes or the depth is spent (percent inside
-    HTML inside percent, `%2541`, `\\u200b` escapes that leave zero-width characters): one
-    variant, depth one per decoding applied (normalising costs none). `hints` rule out
-    decodings of `text` with nothing to decode.
-
-    A variant of one of these is not rewritten whole again (see _Peeler._children): each is a
-    copy of the text, and every order of every subset of them (a source file holds a `%20`, a
-    `\\x1f`, an `&amp;`, a `+` and a Cyrillic letter) made dozens of copies, past the budget."""
-    singles: dict[str, str] = {}  # name -> the text decoded once: the first round's steps
-    for name, decode in _WHOLE_TEXT:
-        if (name == "escapes" and not hints.escapes) or (
-                name == "quoted_printable" and not hints.soft_break):
-            continue
-        decoded = decode(text)
-        if decoded is not None and decoded != text:
-            singles[name] = decoded
-            yield decoded, (name,), 1
-    if not singles:
-        return
-    current, names, spent = text, list[str](), 0
-    changed, rounds = True, 0
-    while changed and rounds <= depth_left:  # each round but the last spends depth
-        changed, rounds = False, rounds + 1
-        for name, decode in _COMBINED:
-            if spent >= depth_left:
-                decoded = None
-            elif current is text:  # nothing applied yet: decoded above already
-                decoded = singles.get(name)
-            else:
-                decoded = decode(current)
-            if decoded is not None and decoded != current:
-                current, changed, spent = decoded, True, spent + 1
-                names.append(name)
-        if not current.isascii():
-            normalised, steps = _normalise(current)
-            if steps and normalised != current:
-                current, changed = normalised, True
-                names.extend(steps)
-    if len(names) >= 2:
-        yield current, tuple(names), spent
-
-
-def undo_backslash_escapes(text: str) -> str:
-    """`text` with every backslash (and %uNNNN) escape replaced by its character; escaped bytes
-    that spell UTF-8 (`\\xe2\\x82\\xac`) are read as UTF-8."""
-    def one(match: re.Match[str]) -> str:
-        octal = match.group("octal")
-        digits = octal or next(group for group in match.groups() if group is not None)
-        code = int(digits, 8 if octal else 16)
-        return chr(code) if code <= 0x10FFFF else match.group()
-
-    unescaped = _BACKSLASH_ESCAPE.sub(one, text)
-    try:
-        return unescaped.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return unescaped
-
-
-def _read(raw: bytes, names: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
-    """Bytes as text, else their printable runs (layer "strings"), else None."""
-    result = readable(raw)
-    if result is None:
-        return None
-    text, whole = result
-    return text, names if whole else (*names, "strings")
-
-
-def _normalise(text: str) -> tuple[str, tuple[str, ...]]:
-    """`text` with invisible characters removed, then NFKC, then confusables folded, and the
-    names of the steps that changed it (none: the text as it is).
-
-    One variant, not one per step and order: every step and order of a long text is a copy of
-    it, and binary data read as text or a long message in Cyrillic with an emoji family has
-    something for each step, so that the copies alone overran the peel budget."""
-    steps: list[str] = []
-    if _INVISIBLE.search(text):
-        text = _INVISIBLE.sub("", text)
-        steps.append("zero_width")
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-        steps.append("nfkc")
-    decomposed = unicodedata.normalize("NFD", text)
-    if _MARKS.search(decomposed):
-        text = unicodedata.normalize("NFC", _MARKS.sub("", decomposed))
-        steps.append("marks")
-    if _DASHES.search(text):
-        text = _DASHES.sub("-", text)
-        steps.append("dashes")
-    if _CONFUSABLE.search(text):
-        text = text.translate(_FOLD_CONFUSABLES)
-        steps.append("confusables")
-    return text, tuple(steps)
-
-
-def _hidden(text: str, done: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...], int]]:
-    """The hidden texts of a non-ASCII text's tags, variation selectors and zero-width bits,
-    once per chain."""
-    if "zero_width_bits" not in done and any(char in text for char in ZERO_WIDTH_BITS):
-        for run in _ZERO_WIDTH_RUN.findall(text):
-            if (hidden := _zero_width_text(run)) is not None:
-                yield hidden, ("zero_width_bits",), 0
-    if max(text) < "\ufe00":  # no tag or selector can be there (one C pass, most texts)
-        return
-    if "tags" not in done and (tagged := _TAG_RUN.findall(text)):
-        yield "\n".join(tagged).translate(_UNTAG), ("tags",), 0
-    if "variation_selectors" not in done and (runs := _SELECTOR_RUN.findall(text)):
-        smuggled = _read(b"".join(map(_selector_bytes, runs)), ("variation_selectors",))
-        if smuggled is not None:
-            yield smuggled[0], smuggled[1], 0
-
-
-def _zero_width_text(run: str) -> str | None:
-    """The text a run of zero-width characters spells as bits: two of them are 0 and 1 (either
-    way round), eight bits a byte; or, with a third between the characters, each piece is one
-    character's code in binary (`ord(c)` written with `bin()`, as zero-width steganography
-    tools write it). None when no reading is text."""
-    symbols = sorted(set(run))
-    readings: list[str] = []
-    if len(symbols) == 2:
-        for zero, one in (symbols, symbols[::-1]):
-            bits = run.translate({ord(zero): "0", ord(one): "1"})
-            usable = len(bits) - len(bits) % 8
-            raw = int(bits[:usable], 2).to_bytes(usable // 8, "big")
-            readings.append(raw.decode("utf-8", "replace"))
-    elif len(symbols) == 3:
-        for separator in symbols:
-            zero, one = (symbol for symbol in symbols if symbol != separator)
-            for low, high in ((zero, one), (one, zero)):
-                pieces = run.translate({ord(low): "0", ord(high): "1"}).split(separator)
-                codes = [int(piece, 2) for piece in pieces if 0 < len(piece) <= 21]
-                readings.append("".join(chr(code) for code in codes if code <= 0x10FFFF))
-    for reading in readings:
-        if len(reading) >= MIN_FIELD_CHARS and is_text(reading):
-            return reading
-    return None
-
-
-def _selector_bytes(run: str) -> bytes:
-    """The bytes a run of variation selectors spells: U+FE00-FE0F are 0-15, U+E0100-E01EF
-    are 16-255 (one selector a byte, after a visible character)."""
-    return bytes(ord(c) - 0xFE00 if ord(c) <= 0xFE0F else ord(c) - 0xE0100 + 16 for c in run)
 
 
 def _decoded_runs(text: str, hints: RootHints = UNKNOWN

@@ -8,10 +8,10 @@ each a superset of its alternative: tests/unit/test_peel_hints.py checks that on
 texts), then `maybe_encoded` on the texts where only a looser pattern ended (the exact ones
 settle it). The answer per text is exactly `maybe_encoded`'s; texts with no hint at all are
 skipped without a search. The same pass tells the peel of each text what it need not search
-for (layers.RootHints): base85 tokens, escapes, listed bytes, bits, uuencode, soft line breaks,
-and where the runs to decode start (in characters, whatever the text's bytes). `hint_of(text)`
-gives the same for one text: peeling asks it of each long variant it finds (a text
-normalised), which is as long as the text and would otherwise be searched without hints.
+for (root_hints.RootHints): base85 tokens, escapes, listed bytes, bits, uuencode, soft line
+breaks, and where the runs to decode start (in characters, whatever the text's bytes).
+`hint_of(text)` gives the same for one text: peeling asks it of each long variant it finds (a
+text normalised), which is as long as the text and would otherwise be searched without hints.
 
 Falls back to `maybe_encoded` on every text of a window when hyperscan is missing, a text holds a
 NUL, or the pass reports more than MAX_HINT_HITS hits (a body of percent escapes would call back
@@ -33,14 +33,13 @@ from proxy.inspection.layers import (
     MIN_BASE64_RUN,
     MIN_BASE85_RUN,
     MIN_LISTED_BYTES,
-    UNKNOWN,
     UU_FIRST,
     UU_SHORTEST,
-    RootHints,
     grouped_hint_patterns,
     has_grouped_base64,
     maybe_encoded,
 )
+from proxy.inspection.root_hints import UNKNOWN, RootHints
 from proxy.inspection.textual import character_offsets
 
 try:
@@ -63,7 +62,8 @@ _RUN = ANY_RUN_CHARS.encode()
 # (name, pattern, shortest match for HS_EXT_FLAG_MIN_LENGTH or 0, whether a hit settles it): a
 # pattern that settles matches exactly where its _MAYBE_ENCODED alternative does; the others
 # match a superset of it, and the text is then searched with maybe_encoded. Each pattern also
-# matches wherever the search that layers.RootHints names after it could: no hit, no search.
+# matches wherever the search that root_hints.RootHints names after it could: no hit, no
+# search.
 HINT_PATTERNS: tuple[tuple[str, bytes, int, bool], ...] = (
     # base64/base32/hex runs: reported once per run, at its MIN_BASE64_RUN-th character
     ("run", rb"(?:^|[^A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{%d}" % MIN_BASE64_RUN, 0, True),

@@ -1122,8 +1122,8 @@ def test_form_encoding_plus_is_read_as_a_space() -> None:
 
 def test_russian_and_greek_prose_folded_holds_no_secret() -> None:
     from proxy.inspection.engine import Text, inspect_texts
-    from proxy.inspection.layers import CONFUSABLES
     from proxy.inspection.scanner import Scanner
+    from proxy.inspection.whole_text import CONFUSABLES
 
     # Russian and Greek sentences, then every look-alike letter the fold knows.
     prose = ("\u041f\u0440\u0438\u0432\u0435\u0442! \u0421\u0431\u043e\u0440\u043a\u0430 "
