@@ -36,9 +36,10 @@ from proxy.inspection.decoders import (
     parse_content_encoding,
     peel,
 )
+from proxy.inspection.encoded_runs import has_layers
 from proxy.inspection.engine import inspect_texts
 from proxy.inspection.fields import joined_neighbours
-from proxy.inspection.layers import MAX_VARIANTS, has_layers
+from proxy.inspection.layers import MAX_VARIANTS
 from proxy.inspection.scanner import Scanner
 
 MiB = 1024 * 1024
