@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from proxy.inspection.byte_readings import reads_personal_data
 from proxy.inspection.clean_texts import CleanKey, CleanTexts
 from proxy.inspection.cpu_budget import CpuBudget
 from proxy.inspection.decoders import DecodeLimitExceeded, Layer, peel
@@ -20,11 +21,10 @@ from proxy.inspection.layers import (
     MAX_REMEMBERED_RUN,
     PEEL_BUDGET_FACTOR,
     OpenedRuns,
-    RootHints,
-    reads_personal_data,
 )
 from proxy.inspection.peel_hints import hint_of, with_peel_hints
 from proxy.inspection.redact_values import keyed_hash, mask
+from proxy.inspection.root_hints import RootHints
 from proxy.inspection.scanner import Scanner
 from proxy.inspection.transforms import (
     REJOINED,

@@ -21,10 +21,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
+from proxy.inspection.byte_readings import reads_personal_data
 from proxy.inspection.decode_errors import DecodeLimitExceeded
 from proxy.inspection.detectors import DETECTORS_BY_ID
 from proxy.inspection.findings import Kind, Match
-from proxy.inspection.layers import peel, reads_personal_data
+from proxy.inspection.layers import peel
 from proxy.inspection.scanner import Scanner
 from proxy.inspection.transforms import TRANSFORMS, reported_in_rewrite
 

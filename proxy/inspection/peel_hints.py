@@ -1,17 +1,17 @@
 """Which texts of a request may hold anything to peel, for all of them at once.
 
-`layers.maybe_encoded(text)` answers for one text with a few regex searches. A request is a
-hundred texts, most with nothing to peel, and the calls alone cost about 60 µs on the bench's
+`encoded_runs.maybe_encoded(text)` answers for one text with a few regex searches. A request is
+a hundred texts, most with nothing to peel, and the calls alone cost about 60 µs on the bench's
 4 KB body. `with_peel_hints(items)` asks hyperscan first: one pass over a window of texts joined
 by NUL, with patterns that match wherever _MAYBE_ENCODED's alternatives could (HINT_PATTERNS,
-each a superset of its alternative: tests/unit/test_peel_hints.py checks that on random
-texts), then `maybe_encoded` on the texts where only a looser pattern ended (the exact ones
-settle it). The answer per text is exactly `maybe_encoded`'s; texts with no hint at all are
-skipped without a search. The same pass tells the peel of each text what it need not search
-for (layers.RootHints): base85 tokens, escapes, listed bytes, bits, uuencode, soft line breaks,
+each a superset of its alternative: tests/unit/test_peel_hints.py checks that on random texts),
+then `maybe_encoded` on the texts where only a looser pattern ended (the exact ones settle it).
+The answer per text is exactly `maybe_encoded`'s; texts with no hint at all are skipped without
+a search. The same pass tells the peel of each text what it need not search for
+(root_hints.RootHints): base85 tokens, escapes, listed bytes, bits, uuencode, soft line breaks,
 and where the runs to decode start (in characters, whatever the text's bytes). `hint_of(text)`
-gives the same for one text: peeling asks it of each long variant it finds (a text
-normalised), which is as long as the text and would otherwise be searched without hints.
+gives the same for one text: peeling asks it of each long variant it finds (a text normalised),
+which is as long as the text and would otherwise be searched without hints.
 
 Falls back to `maybe_encoded` on every text of a window when hyperscan is missing, a text holds a
 NUL, or the pass reports more than MAX_HINT_HITS hits (a body of percent escapes would call back
@@ -25,22 +25,21 @@ from functools import cache
 from itertools import islice
 from typing import NamedTuple, TypeVar
 
-from proxy.inspection.fields import Field
-from proxy.inspection.layers import (
+from proxy.inspection.encoded_runs import (
     ANY_RUN_CHARS,
     BASE85_SIGNS,
     MIN_AREA,
     MIN_BASE64_RUN,
     MIN_BASE85_RUN,
     MIN_LISTED_BYTES,
-    UNKNOWN,
     UU_FIRST,
     UU_SHORTEST,
-    RootHints,
     grouped_hint_patterns,
     has_grouped_base64,
     maybe_encoded,
 )
+from proxy.inspection.fields import Field
+from proxy.inspection.root_hints import UNKNOWN, RootHints
 from proxy.inspection.textual import character_offsets
 
 try:
@@ -63,7 +62,8 @@ _RUN = ANY_RUN_CHARS.encode()
 # (name, pattern, shortest match for HS_EXT_FLAG_MIN_LENGTH or 0, whether a hit settles it): a
 # pattern that settles matches exactly where its _MAYBE_ENCODED alternative does; the others
 # match a superset of it, and the text is then searched with maybe_encoded. Each pattern also
-# matches wherever the search that layers.RootHints names after it could: no hit, no search.
+# matches wherever the search that root_hints.RootHints names after it could: no hit, no
+# search.
 HINT_PATTERNS: tuple[tuple[str, bytes, int, bool], ...] = (
     # base64/base32/hex runs: reported once per run, at its MIN_BASE64_RUN-th character
     ("run", rb"(?:^|[^A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{%d}" % MIN_BASE64_RUN, 0, True),
@@ -83,11 +83,11 @@ HINT_PATTERNS: tuple[tuple[str, bytes, int, bool], ...] = (
     ("uu", rb"(?:^|[\n\x00])[%s-M][ -`]{%d}" % (UU_FIRST.encode(), UU_SHORTEST), 0, False),
     # a quoted-printable soft line break inside a word
     ("soft_break", rb"[!-<>-~]=\r?\n[!-~]", 0, True),
-    # a run of _ANY_RUN (layers._areas), reported once, at its MIN_AREA-th character: it starts
-    # MIN_AREA bytes before the hit's end. Not a sign of anything to decode by itself.
+    # a run of _ANY_RUN (encoded_runs._areas), reported once, at its MIN_AREA-th character: it
+    # starts MIN_AREA bytes before the hit's end. Not a sign of anything to decode by itself.
     ("area", rb"(?:^|[^%s])[%s]{%d}" % (_RUN, _RUN, MIN_AREA), 0, False),
-    # three tokens of one width, one leading, and a fourth (layers._GROUPED_HINT), a pattern
-    # per alternative; after any byte of a non-ASCII character too, which may be a space
+    # three tokens of one width, one leading, and a fourth (encoded_runs._GROUPED_HINT), a
+    # pattern per alternative; after any byte of a non-ASCII character too, which may be a space
     *(("grouped", rb"(?:^|%s|\x00)%s" % (_SPACE, alternative.encode()), 0, False)
       for alternative in grouped_hint_patterns()),
 )
@@ -152,7 +152,7 @@ def _hint(text: str, hits: _TextHits) -> Hint:
 
 class _TextHits(NamedTuple):
     mask: int  # bit i: HINT_PATTERNS[i] ended in the text
-    areas: list[int]  # where the text's runs of layers._ANY_RUN start, in bytes
+    areas: list[int]  # where the text's runs of encoded_runs._ANY_RUN start, in bytes
 
 
 @cache

@@ -10,7 +10,9 @@ import random
 
 import pytest
 
-from proxy.inspection.layers import MAX_BASE58_RUN, MIN_BASE58_RUN, _b58_text, peel
+from proxy.inspection.encoded_runs import MIN_BASE58_RUN
+from proxy.inspection.layers import peel
+from proxy.inspection.run_decoders import MAX_BASE58_RUN, b58_text
 from tests.corpus import fakes
 from tests.corpus.generate import b58encode
 
@@ -62,7 +64,7 @@ def test_random_tokens_in_the_alphabet_yield_nothing() -> None:
     rng = random.Random(1)
     tokens = ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(16, 64)))
               for _ in range(2000)]
-    assert sum(_b58_text(token) is not None for token in tokens) == 0
+    assert sum(b58_text(token) is not None for token in tokens) == 0
     assert all(len(list(peel(token, max_bytes=1 << 20))) == 1 for token in tokens[:200])
 
 
@@ -82,4 +84,4 @@ def test_bounds_of_the_token_length() -> None:
                                   "naïve café, déjà vu: " .encode() + SECRET_LINE.encode()],
                          ids=["ascii", "leading-zero-bytes", "utf-8"])
 def test_decoding_is_exact(data: bytes) -> None:
-    assert _b58_text(b58encode(data)) == data
+    assert b58_text(b58encode(data)) == data

@@ -36,9 +36,10 @@ from proxy.inspection.decoders import (
     parse_content_encoding,
     peel,
 )
+from proxy.inspection.encoded_runs import has_layers
 from proxy.inspection.engine import inspect_texts
 from proxy.inspection.fields import joined_neighbours
-from proxy.inspection.layers import MAX_VARIANTS, has_layers
+from proxy.inspection.layers import MAX_VARIANTS
 from proxy.inspection.scanner import Scanner
 
 MiB = 1024 * 1024
@@ -1122,8 +1123,8 @@ def test_form_encoding_plus_is_read_as_a_space() -> None:
 
 def test_russian_and_greek_prose_folded_holds_no_secret() -> None:
     from proxy.inspection.engine import Text, inspect_texts
-    from proxy.inspection.layers import CONFUSABLES
     from proxy.inspection.scanner import Scanner
+    from proxy.inspection.whole_text import CONFUSABLES
 
     # Russian and Greek sentences, then every look-alike letter the fold knows.
     prose = ("\u041f\u0440\u0438\u0432\u0435\u0442! \u0421\u0431\u043e\u0440\u043a\u0430 "

@@ -14,7 +14,7 @@ import random
 import brotli  # type: ignore[import-untyped]  # no stubs or py.typed marker
 import pytest
 
-from proxy.inspection import layers, textual
+from proxy.inspection import encoded_runs, textual, whole_text
 from proxy.inspection.brotli_stream import brotli_chunks, brotli_head
 from proxy.inspection.decode_errors import UndecodableBody
 
@@ -58,22 +58,22 @@ def _random_texts(count: int, seed: int) -> list[str]:
 
 @pytest.mark.parametrize("text", [*_PIECES, "", "plain words only", "x" * 15, "x" * 16])
 def test_maybe_encoded_agrees_with_the_single_pattern_on_the_table(text: str) -> None:
-    assert layers.maybe_encoded(text) == bool(layers._MAYBE_ENCODED.search(text))
+    assert encoded_runs.maybe_encoded(text) == bool(encoded_runs._MAYBE_ENCODED.search(text))
 
 
 def test_maybe_encoded_agrees_with_the_single_pattern_on_random_texts() -> None:
     texts = _random_texts(20_000, seed=7)
-    assert sum(layers.maybe_encoded(t) for t in texts) > 1000  # both answers are exercised
-    assert sum(not layers.maybe_encoded(t) for t in texts) > 1000
-    reference = layers._MAYBE_ENCODED
-    assert [t for t in texts if layers.maybe_encoded(t) != bool(reference.search(t))] == []
+    assert sum(encoded_runs.maybe_encoded(t) for t in texts) > 1000  # both answers are exercised
+    assert sum(not encoded_runs.maybe_encoded(t) for t in texts) > 1000
+    reference = encoded_runs._MAYBE_ENCODED
+    assert [t for t in texts if encoded_runs.maybe_encoded(t) != bool(reference.search(t))] == []
 
 
 def test_the_form_pair_gate_holds_wherever_the_form_pattern_matches() -> None:
     texts = _random_texts(20_000, seed=11)
-    matched = [t for t in texts if layers._FORM_PAIR_WITH_PLUS.search(t)]
+    matched = [t for t in texts if whole_text._FORM_PAIR_WITH_PLUS.search(t)]
     assert len(matched) > 200
-    assert [t for t in matched if not layers._EQUALS_THEN_PLUS.search(t)] == []
+    assert [t for t in matched if not whole_text._EQUALS_THEN_PLUS.search(t)] == []
 
 
 def _first_chunk(data: bytes, size: int) -> bytes | None:

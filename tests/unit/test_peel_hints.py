@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from proxy.inspection import layers, peel_hints
+from proxy.inspection import encoded_runs, layers, peel_hints
 from proxy.inspection.decode_errors import DepthLimitExceeded
 from proxy.inspection.fields import Field
 from tests.unit.test_fast_paths import _PIECES, _random_texts
@@ -38,12 +38,12 @@ def test_hints_agree_with_maybe_encoded_on_random_texts() -> None:
     answers = _answers(texts)
     assert sum(a.maybe for a in answers) > 1000 and sum(not a.maybe for a in answers) > 1000
     assert [t for t, a in zip(texts, answers, strict=True)
-            if a.maybe != layers.maybe_encoded(t)] == []
+            if a.maybe != encoded_runs.maybe_encoded(t)] == []
 
 
 def test_every_text_with_a_base85_token_is_flagged_for_it() -> None:
     texts = _random_texts(20_000, seed=29)
-    with_tokens = [i for i, t in enumerate(texts) if layers._has_base85_token(t)]
+    with_tokens = [i for i, t in enumerate(texts) if encoded_runs._has_base85_token(t)]
     assert len(with_tokens) > 500
     answers = _answers(texts)
     assert [texts[i] for i in with_tokens if not answers[i].root.base85] == []
@@ -54,7 +54,7 @@ def test_every_text_with_a_base85_token_is_flagged_for_it() -> None:
 @pytest.mark.parametrize("text", [*_PIECES, "", "plain words only"])
 def test_hints_agree_on_each_piece_alone_and_between_others(text: str) -> None:
     texts = ["plain", text, "words", text + " tail", "head " + text]
-    assert [a.maybe for a in _answers(texts)] == [layers.maybe_encoded(t) for t in texts]
+    assert [a.maybe for a in _answers(texts)] == [encoded_runs.maybe_encoded(t) for t in texts]
 
 
 def test_a_text_holding_a_nul_falls_back_to_searching_every_text() -> None:
@@ -158,7 +158,7 @@ def test_the_runs_to_decode_are_located_in_characters_in_any_text() -> None:
         window = texts[group:group + 40]
         assert peel_hints._hits(window) is not None
         for text, hint in zip(window, _answers(window), strict=True):
-            starts = tuple(match.start() for match in layers._ANY_RUN.finditer(text))
+            starts = tuple(match.start() for match in encoded_runs._ANY_RUN.finditer(text))
             if hint.maybe:
                 assert hint.root.areas == starts, text
                 located += bool(starts) and not text.isascii()

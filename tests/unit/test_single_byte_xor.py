@@ -1,4 +1,4 @@
-"""Text XOR'd with one byte inside a decoded run (layers._single_byte_xor, layer "xor"): found
+"""Text XOR'd with one byte inside a decoded run (byte_readings.single_byte_xor, layer "xor"): found
 by the keys that make every byte printable, the readings most like prose first; or, when the
 bytes are text already (a small key), by a known key start in the XOR of neighbouring bytes."""
 
@@ -9,8 +9,9 @@ import random
 
 import pytest
 
+from proxy.inspection.byte_readings import MIN_XOR_BYTES, XOR_MAX_READINGS, single_byte_xor
 from proxy.inspection.engine import Text, inspect_texts
-from proxy.inspection.layers import MIN_XOR_BYTES, XOR_MAX_READINGS, _single_byte_xor, peel
+from proxy.inspection.layers import peel
 from proxy.inspection.scanner import Scanner
 from tests.corpus import fakes
 
@@ -48,7 +49,7 @@ def test_a_key_alone_xored_with_a_small_key_is_found_by_its_start(key: int) -> N
 def test_prose_is_read_with_its_own_key_first() -> None:
     """0x20 swaps the case of letters, and other keys keep digits and signs printable: the
     reading with the most lower-case letters and spaces comes first."""
-    readings = _single_byte_xor(xor("the quick brown fox jumps over the lazy dog 42", 0x5A))
+    readings = single_byte_xor(xor("the quick brown fox jumps over the lazy dog 42", 0x5A))
     assert readings[0] == "the quick brown fox jumps over the lazy dog 42"
     assert len(readings) <= XOR_MAX_READINGS
 
@@ -60,13 +61,13 @@ def test_prose_is_read_with_its_own_key_first() -> None:
     "naïve café déjà vu, a text in UTF-8".encode(),
 ], ids=["plain-text", "mixed-top-bits", "too-short", "utf-8-text"])
 def test_no_reading_where_there_is_no_xored_text(raw: bytes) -> None:
-    assert _single_byte_xor(raw) == []
+    assert single_byte_xor(raw) == []
 
 
 def test_random_bytes_give_no_reading() -> None:
     rng = random.Random(1)
     blobs = [rng.randbytes(rng.randint(MIN_XOR_BYTES, 64)) for _ in range(3000)]
-    assert sum(bool(_single_byte_xor(blob)) for blob in blobs) == 0
+    assert sum(bool(single_byte_xor(blob)) for blob in blobs) == 0
 
 
 def test_personal_data_is_not_looked_for_in_xor_readings() -> None:

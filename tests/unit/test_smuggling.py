@@ -7,7 +7,8 @@ import base64
 
 import pytest
 
-from proxy.inspection.layers import MIN_SELECTOR_RUN, peel
+from proxy.inspection.layers import peel
+from proxy.inspection.whole_text import MIN_SELECTOR_RUN
 
 KEY = "AKIAQ3FXN7TRZ4LWPK2B"
 

@@ -11,8 +11,9 @@ from urllib.parse import quote
 import pytest
 
 from proxy.inspection.engine import Text, inspect_texts
-from proxy.inspection.layers import MIN_WIDE_NULS, WIDE, peel
+from proxy.inspection.layers import peel
 from proxy.inspection.scanner import Scanner
+from proxy.inspection.whole_text import MIN_WIDE_NULS, WIDE
 from tests.corpus import fakes
 
 SCANNER = Scanner()

@@ -1,6 +1,7 @@
-"""Text hidden as bits in zero-width characters (layers._hidden, "zero_width_bits"): two of them
-for 0 and 1, eight bits a byte, either way round; or a third between the characters, each piece
-one character's code in binary. Emoji joiners, short runs and random bits yield nothing."""
+"""Text hidden as bits in zero-width characters (whole_text.hidden_texts, "zero_width_bits"):
+two of them for 0 and 1, eight bits a byte, either way round; or a third between the characters,
+each piece one character's code in binary. Emoji joiners, short runs and random bits yield
+nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import random
 
 import pytest
 
-from proxy.inspection.layers import MIN_ZERO_WIDTH_RUN, _zero_width_text, peel
+from proxy.inspection.layers import peel
+from proxy.inspection.whole_text import MIN_ZERO_WIDTH_RUN, _zero_width_text
 from tests.corpus import fakes
 from tests.corpus.generate import zero_width_bits
 
