@@ -286,16 +286,24 @@ def _selector_bytes(run: str) -> bytes:
 
 WIDE = "wide"  # the layer of UTF-16 or UTF-32 text read one byte a character: see narrowed
 MIN_WIDE_NULS = 8
+# MIN_WIDE_NULS characters or more, each followed by one to three NULs: text a NUL here and
+# there (a docstring's `\x00` escapes, decoded) is not wide text, and peeling it again cost
+# a .pyc upload its CPU budget.
+_WIDE_RUN = re.compile("(?:[^\x00]\x00{1,3}){%d,}" % MIN_WIDE_NULS)
+MIN_BINARY_NARROWED = 4096  # longer, a narrowed text must read as text (layers.MIN_BINARY_TEXT)
 
 
 def narrowed(text: str) -> str | None:
-    """`text` without its NUL characters, when it holds MIN_WIDE_NULS or more: UTF-16 or UTF-32
+    """`text` without the NULs of its wide runs (_WIDE_RUN), if any: UTF-16 or UTF-32
     text of ASCII characters that reached us one byte a character (percent-encoded bytes, a
     JSON string of `\\u0000` escapes, a form value) shows every other character, or three in
     four, as a NUL, in either byte order; without them it reads as what it says, a BOM aside
     (U+FFFD or `ÿþ`, harmless). Whole bodies are read by their codec (textual.sniff_wide_codec);
     this is for text inside a field, where a key in UTF-16 went through every channel (red team
-    exfil5). Honest text holds no NUL."""
-    if "\x00" not in text or text.count("\x00") < MIN_WIDE_NULS:
+    exfil5). Honest text holds no NUL; binary data does, and is left to its text runs."""
+    if "\x00" not in text or not _WIDE_RUN.search(text):
         return None
-    return text.replace("\x00", "")
+    narrow = _WIDE_RUN.sub(lambda run: run.group().replace("\x00", ""), text)
+    # Binary data read as characters (a .pyc upload) holds NULs too: without them it is still
+    # binary, and peeling it a second time doubled its cost (past the CPU budget).
+    return narrow if len(narrow) < MIN_BINARY_NARROWED or is_text(narrow) else None

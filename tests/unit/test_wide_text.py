@@ -50,6 +50,8 @@ def test_near_misses_are_not_read_as_wide_text() -> None:
     few = "a\x00b\x00c\x00d\x00e\x00f\x00g\x00"  # seven NULs: binary noise, not a text
     assert few.count("\x00") == MIN_WIDE_NULS - 1
     assert not any(WIDE in layer.layers for layer in peel(few, max_bytes=1 << 20))
+    scattered = "a docstring with \x00 here and there " * 20  # twenty NULs, no wide run
+    assert not any(WIDE in layer.layers for layer in peel(scattered, max_bytes=1 << 20))
     assert not any(WIDE in layer.layers for layer in peel("plain words " * 20,
                                                           max_bytes=1 << 20))
     # honest wide text is read, and holds nothing
