@@ -289,7 +289,7 @@ MIN_WIDE_NULS = 8
 # MIN_WIDE_NULS characters or more, each followed by one to three NULs: text a NUL here and
 # there (a docstring's `\x00` escapes, decoded) is not wide text, and peeling it again cost
 # a .pyc upload its CPU budget.
-_WIDE_RUN = re.compile("(?:[^\x00]\x00{1,3}){%d,}" % MIN_WIDE_NULS)
+_WIDE_RUN = re.compile(f"(?:[^\x00]\x00{{1,3}}){{{MIN_WIDE_NULS},}}")
 MIN_BINARY_NARROWED = 4096  # longer, a narrowed text must read as text (layers.MIN_BINARY_TEXT)
 
 
