@@ -13,9 +13,9 @@ from mitmproxy import connection
 
 from proxy.audit.log import AuditLog
 from proxy.audit.record import AuditRecord
-from proxy.audit.redact_record import redact_record
+from proxy.audit.redact_record import redact_encoded, redact_record
 from proxy.inspection.clean_texts import CleanTexts
-from proxy.inspection.engine import scrub
+from proxy.inspection.engine import Text, inspect_texts, scrub
 from proxy.inspection.scanner import Scanner
 from proxy.metrics.labels import FindingAction
 from proxy.metrics.registry import Metrics
@@ -75,11 +75,23 @@ class Gate:
         """Write a line with every secret the sender put in its host, path, method or logged
         headers replaced (proxy/audit/redact_record.py): the audit log must never hold one."""
         redact_record(record, lambda text: scrub(text, self.scanner))
+        if record.findings:  # the sender is writing secrets: its other fields may hold them too
+            redact_encoded(record, self._found_in)
         self.audit.write(record)
         # Counted where it is logged: every audit line is counted once, and nothing else is.
         self.metrics.request_decided(record.kind, record.decision, record.reason)
         for finding in record.findings:
             self.metrics.finding(str(finding.get("detector")), finding_action(finding))
+
+    def _found_in(self, text: str) -> str | None:
+        """The detector of the first value inspection finds in `text`, any layer, or None."""
+        if not text or text.startswith("[REDACTED:"):
+            return None
+        inspection = inspect_texts([Text("audit", text)], self.scanner, self.finding_key,
+                                   max_depth=self.policy.inspection.max_depth)
+        if inspection.limit_reached:
+            return "inspection_limit"
+        return inspection.hits[0].finding.detector if inspection.hits else None
 
     def close(self) -> None:
         """At shutdown: write the lines of tunnels still open, then close the log."""

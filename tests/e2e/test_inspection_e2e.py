@@ -651,6 +651,23 @@ def test_alert_mode_forwards_and_logs_without_the_value(proxy: Proxy,
     assert len(finding["hash"]) == 64 and GITHUB_TOKEN not in json.dumps(lines[-1])
 
 
+def test_encoded_copies_of_a_key_in_logged_headers_are_not_logged(proxy: Proxy,
+                                                                  upstream: Upstream) -> None:
+    """A key sent plain in one header and encoded in the logged ones: its finding names one
+    location, and the user agent's base64 went to the audit line (red team exfil5)."""
+    marker = tag()
+    encoded = {"User-Agent": b64(AWS_KEY), "Accept": AWS_KEY.encode().hex()}
+    response = proxy.session().get(
+        f"https://allowed.test:{upstream.ports['https']}/enc?t={marker}",
+        headers={"X-T": AWS_KEY, **encoded}, timeout=10)
+    assert response.status_code == 403
+    [line] = proxy.audit_for(response.headers["X-Glassbreak-Request-Id"])
+    logged = json.dumps(line)
+    for value in (*encoded.values(), AWS_KEY):
+        assert value.rstrip("=") not in logged, "an encoded key reached the audit line"
+    assert str(line["headers"]["user-agent"]).startswith("[REDACTED:")  # type: ignore[index]
+
+
 def test_a_destination_may_receive_its_own_key_and_nothing_else(proxy: Proxy,
                                                                 upstream: Upstream) -> None:
     base = f"https://api.allowed.test:{upstream.ports['https']}"
