@@ -932,6 +932,29 @@ def test_a_key_written_in_utf16_inside_a_field_is_blocked(proxy: Proxy, upstream
     assert upstream.seen_with_marker(marker) == []
 
 
+@pytest.mark.parametrize(("where", "size", "refused"), [
+    ("query", 300_000, True), ("header", 300_000, True),
+    ("query", 100_000, False), ("header", 100_000, False),  # near misses: under the cap
+])
+def test_a_huge_request_line_or_header_block_is_refused_unread(
+        proxy: Proxy, upstream: Upstream, where: str, size: int, refused: bool) -> None:
+    """A 5 MB request line cost 10 s of inspection and was then forwarded (red team exfil5):
+    past MAX_HEAD_BYTES the request is refused before inspection."""
+    marker = tag()
+    filler = "a=1&" * (size // 4)
+    url = f"https://allowed.test:{upstream.ports['https']}/h?t={marker}"
+    if where == "query":
+        response = proxy.session().get(f"{url}&{filler}", timeout=30)
+    else:
+        response = proxy.session().get(url, headers={"X-Filler": filler}, timeout=30)
+    if refused:
+        assert response.status_code == 403
+        assert response.headers["X-Glassbreak-Reason"] == "inspection_limit"
+        assert upstream.seen_with_marker(marker) == []
+    else:  # whatever the upstream makes of it (aiohttp refuses long lines), not our refusal
+        assert "X-Glassbreak-Reason" not in response.headers
+
+
 def test_a_secret_split_over_query_parameters_is_blocked(proxy: Proxy,
                                                          upstream: Upstream) -> None:
     marker = tag()
