@@ -13,6 +13,7 @@ from proxy.dns.secrets_in_names import secret_labels
 from proxy.inspection.detectors import DETECTORS_BY_ID
 from proxy.inspection.engine import found_values
 from proxy.inspection.findings import Kind
+from proxy.inspection.layers import peel
 from proxy.inspection.scanner import Scanner
 
 
@@ -24,6 +25,26 @@ def secret_in_host(host: str, scanner: Scanner) -> str | None:
         detector = _secret_in(spelling, scanner)
         if detector is not None:
             return detector
+    return _secret_encoded_in(host, scanner)
+
+
+MIN_PEELED_LABELS = 32  # characters of joined labels: a key's hex or base32 is longer
+_PEEL_BYTES = 64 * 1024
+
+
+def _secret_encoded_in(host: str, scanner: Scanner) -> str | None:
+    """A credential written in hex or base32 over the labels left of the last two
+    (`6768705f….785741….wild.example`): the labels joined, hyphens dropped, peeled. Such names
+    passed under an allowed wildcard, as SNI and Host (red team exfil5)."""
+    joined = "".join(host.split(".")[:-2]).replace("-", "")
+    if len(joined) < MIN_PEELED_LABELS:
+        return None
+    for variant in peel(joined, max_depth=2, max_bytes=_PEEL_BYTES):
+        if not variant.layers:
+            continue  # the name as written: scanned above
+        for match in found_values(variant.text, scanner):
+            if DETECTORS_BY_ID[match.detector].kind is Kind.SECRET:
+                return match.detector
     return None
 
 

@@ -5,6 +5,7 @@ Every bypass the allowlist defends against is tried here, and its reason code as
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import socket
@@ -885,13 +886,19 @@ def test_clients_configured_by_glassbreak_env_reach_exactly_the_allowlist(
     "{key}",  # the whole key as one label
     "{head}.{tail}",  # cut into two labels
     "x-{key}-y",  # glued into one label with hyphens
+    "{hex_head}.{hex_tail}",  # its hex over two labels (red team exfil5)
+    "backup-{hex_head}.{hex_tail}-prod",
+    "{b32_head}.{b32_tail}",  # its base32
 ])
 def test_a_secret_in_a_host_under_an_allowed_wildcard_is_refused_before_resolution(
         proxy: Proxy, upstream: Upstream, labels: str) -> None:
     """Resolving `<key>.wild.test` would send the key to a resolver: refused before that (the
     reason would be resolution_failed otherwise: the name is in no hosts map)."""
     key = "AKIA" + "GVRZQ5CFT3DQ7XB7"  # format-valid, fake
-    name = labels.format(key=key, head=key[:10], tail=key[10:]).lower() + ".wild.test"
+    hexed, b32 = key.encode().hex(), base64.b32encode(key.encode()).decode().rstrip("=")
+    name = labels.format(key=key, head=key[:10], tail=key[10:], hex_head=hexed[:20],
+                         hex_tail=hexed[20:], b32_head=b32[:16], b32_tail=b32[16:]
+                         ).lower() + ".wild.test"
     sock, reply = open_tunnel(proxy.port, f"{name}:{upstream.ports['https']}")
     sock.close()
     assert reply.status == 403
