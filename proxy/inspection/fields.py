@@ -103,6 +103,7 @@ def name_segment(name: str, index: int) -> str:
 
 
 MAX_JOIN_WINDOWS = 64  # pairs and triples of neighbours, at most, per list of values
+MAX_KEY_START_WINDOWS = 256  # and, past those, windows whose first piece starts like a key
 
 
 def joined_neighbours(location: str, values: list[str]) -> Iterator[Field]:
@@ -114,13 +115,18 @@ def joined_neighbours(location: str, values: list[str]) -> Iterator[Field]:
     the number of values, bounded by MAX_JOIN_WINDOWS.
     """
     parts = [p for p in values if SHORT_PART <= len(p) <= JOIN_PART_MAX]
-    windows = 0
+    windows = keyed = 0
     for size in (2, 3):
         for start in range(len(parts) - size + 1):
-            if windows >= MAX_JOIN_WINDOWS:
-                return
-            windows += 1
-            yield Field(location, "".join(parts[start:start + size]))
+            if windows < MAX_JOIN_WINDOWS:
+                windows += 1
+                yield Field(location, "".join(parts[start:start + size]))
+            elif keyed < MAX_KEY_START_WINDOWS and parts[start].startswith(KEY_STARTS):
+                # Past the cap, a window that starts like a key of a fixed shape is still
+                # made: 70 padding parameters before a key in two pieces hid it (red team
+                # exfil5).
+                keyed += 1
+                yield Field(location, "".join(parts[start:start + size]))
 
 
 MAX_SUFFIX_JOINS = 32  # segments of a path joined from each one on, at most

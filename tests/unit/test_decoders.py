@@ -935,6 +935,17 @@ def test_single_characters_are_joined_over_form_values_but_not_in_windows() -> N
     assert list(joined_neighbours("query:*", list(FAKE_AWS_ID))) == []
 
 
+@pytest.mark.parametrize("pads", [10, 70, 300, 1000])
+def test_a_key_in_two_pieces_after_many_padding_values_has_its_window(pads: int) -> None:
+    """Windows stopped after the first 64: 70 padding parameters before a key in two pieces
+    hid it (red team exfil5). Past the cap, windows that start like a key are still made."""
+    values = [f"v{i:04d}x" for i in range(pads)] + [FAKE_AWS_ID[:9], FAKE_AWS_ID[9:], "end"]
+    windows = [field.text for field in joined_neighbours("query:*", values)]
+    assert FAKE_AWS_ID in windows
+    # padding alone stays bounded
+    assert len(list(joined_neighbours("query:*", values[:pads]))) <= 64
+
+
 def test_json_lone_surrogates_are_dropped_from_values() -> None:
     interleaved = "\\udc00".join(FAKE_AWS_ID)
     found = by_location(fields(f'{{"k": "{interleaved}"}}'.encode(), "application/json"))
