@@ -545,8 +545,11 @@ _ASSIGNMENT_MAX = 256  # detect-secrets-style `prefix_keyword = value` matches, 
 # is an escape that starts no value (`token:\n/usr/lib/...`: grep output in a JSON string).
 # Spaces around the sign: up to 3 of any white space (a YAML value on the next line), or a
 # run of blanks up to 32 (code aligned by `terraform fmt`, `black`, INI and YAML tables)
-_ASSIGN_SIGN = (r"[\"'\]\\]{0,3}(?:\s{0,3}|[ \t]{4,32})(?:=|:=|:|=>|===?)"
-                r"(?:\s{0,3}|[ \t]{4,32})")
+# A comparison (`==`, `===`: a hard-coded password checked in code) keeps its value on its
+# line: base64 padding `==` with the next line's quoted string after it was a key word (`pwd`
+# in the rot13 of a yarn.lock digest) and its value (red team honest4).
+_ASSIGN_SIGN = (r"[\"'\]\\]{0,3}(?:\s{0,3}|[ \t]{4,32})"
+                r"(?:(?:=|:=|:|=>)(?:\s{0,3}|[ \t]{4,32})|===?[ \t]{0,32})")
 _ASSIGN = rf"{_ASSIGN_SIGN}(?:\\[\"']|[@\"'`])?"
 _VALUE_STOP = r"\s\"'`,;&<>(){}\[\]\\"  # quotes, separators, brackets: a value ends there
 # A value with a dot must also hold a digit, and a value must not be followed by "(" or "[": so

@@ -22,6 +22,7 @@ from proxy.inspection.detectors import (
     Detector,
     is_high_entropy_secret,
 )
+from proxy.inspection.engine import Text, inspect_texts
 from proxy.inspection.findings import Kind, Severity
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
@@ -189,6 +190,9 @@ POSITIVES = [
                  id="basic-auth-header"),
     pytest.param("high_entropy_assignment", f'password = "{rand(20, B62 + "!#%*")}"', None,
                  id="assign-password-quoted"),
+    # a comparison keeps its value on its line
+    pytest.param("high_entropy_assignment", f'if (pwd === "{rand(20)}") {{', None,
+                 id="assign-comparison-same-line"),
     pytest.param("high_entropy_assignment", f'{{"api_key": "{rand(32)}"}}', None,
                  id="assign-json-api-key"),
     # JSON inside a JSON string, as a raw body holds it: the quote before the value is escaped
@@ -754,3 +758,17 @@ def test_an_email_after_a_json_escape_is_found_in_the_decoded_string(scanner: Sc
               for match in scanner.scan(field.text) if match.detector == "email"}
     assert ("body:$.to", "bob@example.org") in emails  # (the engine drops PII found in joins)
     assert {value for _, value in emails} == {"bob@example.org"}  # not `tbob@`, not `n@`
+
+
+YARN_LOCK = (
+    '"semver@^7.0.0":\n  version "7.6.3"\n  integrity sha512-Pe5T0HxKP91WKhJF5/M+0nNHNAS4YpOf07Tn'
+    'Wx3yP5Tp96iDYy18x5EInMjsg0AAs9+RqqFKPom6y5J1J1fcjQ==\n\n"@babel/core@^7.0.0":\n'
+    '  version "7.26.0"\n')
+
+
+def test_base64_padding_then_a_quoted_line_is_no_assignment() -> None:
+    """Read in rot13, a yarn.lock digest ends in `pwd==`, and the next entry's quoted name,
+    one blank line later, was taken for its value (red team honest4): a comparison sign keeps
+    its value on its line."""
+    found = inspect_texts([Text("body", YARN_LOCK)], Scanner(), b"k" * 32, max_depth=3)
+    assert found.hits == ()
