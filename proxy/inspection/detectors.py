@@ -818,7 +818,8 @@ ALL_DETECTORS: tuple[Detector, ...] = (
          # and a bare JSON number under a key that does not name a card (`"id": ...`): random
          # 16-digit ids pass Luhn and an issuer prefix 4 times in 100 (json_fields.py reads
          # the decoded numbers by the same rule)
-         left_deny=r"(?:^|[^0-9A-Za-z])[0-9A-Fa-f]{4,8}:? \Z"
+         # (a dump's lines in a raw JSON string follow a literal `\n`: red team honest4)
+         left_deny=r"(?:^|[^0-9A-Za-z]|\\[nrt])[0-9A-Fa-f]{4,8}:? \Z"
                    rf"|\"(?!{CARD_KEY_WORDS})[^\"\\]{{0,40}}\"\s*:\s*\Z",
          validate=is_payment_card),
     # https://www.ssa.gov/employer/randomization.html (AAA-GG-SSSS, with dashes or spaces)

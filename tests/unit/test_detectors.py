@@ -565,6 +565,9 @@ NEAR_MISSES = [
                  id="card-in-xxd-after-offset"),
     pytest.param("payment_card", f"0000ed0 2600 {grouped(VISA, ' ')} 1a00",
                  id="card-in-hexdump-after-a-group"),
+    # a dump in a raw JSON string: its lines follow a literal `\n` (red team honest4)
+    pytest.param("payment_card", f'"................\\n00000ed0: {grouped(VISA, " ")} 0000',
+                 id="card-in-xxd-after-an-escaped-newline"),
     pytest.param("payment_card", f"0000020 3e00 {grouped(VISA, ' ')}", id="card-in-od-x"),
     pytest.param("payment_card", "stripe test card 4242 4242 4242 4242", id="card-stripe-test"),
     pytest.param("payment_card", "use 4111111111111111 in the sandbox", id="card-visa-test"),
