@@ -382,7 +382,7 @@ def _card_network_accepts(digits: str) -> bool:
     """Known issuer ranges (ISO/IEC 7812 IINs) and the lengths each network issues."""
     n, p2, p3, p4 = len(digits), int(digits[:2]), int(digits[:3]), int(digits[:4])
     if digits[0] == "4":
-        return n in (13, 16, 19)  # Visa
+        return n in (16, 19)  # Visa; its 13-digit numbers are no longer issued (EAN-13s are)
     if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
         return n == 16  # Mastercard
     if p2 in (34, 37):

@@ -570,6 +570,9 @@ NEAR_MISSES = [
                  id="card-in-xxd-after-an-escaped-newline"),
     pytest.param("payment_card", f"0000020 3e00 {grouped(VISA, ' ')}", id="card-in-od-x"),
     pytest.param("payment_card", "stripe test card 4242 4242 4242 4242", id="card-stripe-test"),
+    # an EAN-13 barcode starting with 4 (Germany, Japan) that passes Luhn: Visa's 13-digit
+    # numbers are no longer issued (red team honest4)
+    pytest.param("payment_card", "sku,ean\nA-100,4006381333932\n", id="card-ean13-barcode"),
     pytest.param("payment_card", "use 4111111111111111 in the sandbox", id="card-visa-test"),
     pytest.param("payment_card", "amex test 378282246310005", id="card-amex-test"),
     pytest.param("payment_card", "ts=1700000000000123", id="card-timestamp"),
