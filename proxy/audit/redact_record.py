@@ -57,12 +57,14 @@ def redact_encoded(record: AuditRecord, finds: Callable[[str], str | None]) -> N
     naming its detector. For lines with findings: a finding is kept once per value, so a key
     sent plain in one header and base64 in the user agent named one location only, and the
     user agent's base64 went to the log (red team exfil5)."""
-    if record.host is not None and (detector := finds(record.host)) is not None:
-        record.host = REDACTED_FIELD.format(detector=detector)
-    if record.path is not None and (detector := finds(record.path)) is not None:
-        record.path = REDACTED_FIELD.format(detector=detector)
-    if record.method is not None and (detector := finds(record.method)) is not None:
-        record.method = REDACTED_FIELD.format(detector=detector)
-    for name, value in record.headers.items():
-        if (detector := finds(value)) is not None:
-            record.headers[name] = REDACTED_FIELD.format(detector=detector)
+    def cleaned(value: str) -> str:
+        detector = finds(value)
+        return value if detector is None else REDACTED_FIELD.format(detector=detector)
+
+    if record.host is not None:
+        record.host = cleaned(record.host)
+    if record.path is not None:
+        record.path = cleaned(record.path)
+    if record.method is not None:
+        record.method = cleaned(record.method)
+    record.headers = {name: cleaned(value) for name, value in record.headers.items()}

@@ -42,21 +42,22 @@ def _secret_encoded_in(host: str, scanner: Scanner) -> str | None:
     for variant in peel(joined, max_depth=2, max_bytes=_PEEL_BYTES):
         if not variant.layers:
             continue  # the name as written: scanned above
-        for match in found_values(variant.text, scanner):
-            if DETECTORS_BY_ID[match.detector].kind is Kind.SECRET:
-                return match.detector
+        found = _secrets_found(variant.text, scanner)
+        if found:
+            return found[0][2]
     return None
 
 
+def _secrets_found(text: str, scanner: Scanner) -> list[tuple[int, int, str]]:
+    """(start, end, detector) of each credential a detector finds in `text` as written."""
+    return [(m.start, m.end, m.detector) for m in found_values(text, scanner)
+            if DETECTORS_BY_ID[m.detector].kind is Kind.SECRET]
+
+
 def _secret_in(host: str, scanner: Scanner) -> str | None:
-
-    def find(text: str) -> list[tuple[int, int, str]]:
-        return [(m.start, m.end, m.detector) for m in found_values(text, scanner)
-                if DETECTORS_BY_ID[m.detector].kind is Kind.SECRET]
-
-    found = find(host)
+    found = _secrets_found(host, scanner)
     if found:
         return found[0][2]
     labels = tuple(label.encode("latin-1", "replace") for label in host.split("."))
-    covered = secret_labels(labels, find)
+    covered = secret_labels(labels, lambda text: _secrets_found(text, scanner))
     return next(iter(covered.values()), None)

@@ -131,8 +131,19 @@ class Proxy:
         client.verify = str(self.ca)
         return client
 
+    def logs(self) -> str:
+        """The audit log and the process's own output, to check that no secret reached them."""
+        return self.audit_log.read_text() + self.log.read_text(errors="replace")
+
     def audit_for(self, request_id: str) -> list[dict[str, object]]:
         return [line for line in self.audit() if line.get("request_id") == request_id]
+
+
+def start_proxy_on_rules(rules: str, state_dir: Path, *, upstream_ca: Path | None) -> Proxy:
+    """A proxy on a free port, on `rules` (a rule file's text, written into `state_dir`)."""
+    path = state_dir / "rules.yaml"
+    path.write_text(rules, encoding="utf-8")
+    return start_proxy(path, state_dir, upstream_ca=upstream_ca, port=free_port())
 
 
 def start_proxy(rules: Path, state_dir: Path, *, upstream_ca: Path | None,

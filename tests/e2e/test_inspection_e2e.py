@@ -43,7 +43,12 @@ from tests.e2e.clients import (
     open_tunnel,
     tls_client,
 )
-from tests.e2e.processes import Proxy, Upstream, free_port, start_proxy, stop
+from tests.e2e.processes import (
+    Proxy,
+    Upstream,
+    start_proxy_on_rules,
+    stop,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -89,13 +94,11 @@ destinations:
 @pytest.fixture(scope="module")
 def proxy(upstream: Upstream, upstream_ca_file: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    state = tmp_path_factory.mktemp("inspect")
-    path = state / "rules.yaml"
-    path.write_text(rules(upstream), encoding="utf-8")
-    running = start_proxy(path, state, upstream_ca=upstream_ca_file, port=free_port())
+    running = start_proxy_on_rules(rules(upstream), tmp_path_factory.mktemp("inspect"),
+                                   upstream_ca=upstream_ca_file)
     yield running
     stop(running.process)
-    everything = running.audit_log.read_text() + running.log.read_text(errors="replace")
+    everything = running.logs()
     for value in (AWS_KEY, GITHUB_TOKEN, ANTHROPIC_KEY):
         for form in _written_forms(value):
             assert form not in everything, "a secret value reached a log"

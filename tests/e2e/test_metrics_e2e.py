@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.corpus import fakes
 from tests.e2e.clients import curl, curl_body, curl_codes, open_tunnel
-from tests.e2e.processes import Proxy, Upstream, start_proxy, stop
+from tests.e2e.processes import Proxy, Upstream, start_proxy_on_rules, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -53,10 +53,8 @@ destinations:
 @pytest.fixture(scope="module")
 def proxy(upstream: Upstream, upstream_ca_file: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    state = tmp_path_factory.mktemp("metrics")
-    path = state / "rules.yaml"
-    path.write_text(rules(upstream), encoding="utf-8")
-    running = start_proxy(path, state, upstream_ca=upstream_ca_file)
+    running = start_proxy_on_rules(rules(upstream), tmp_path_factory.mktemp("metrics"),
+                                   upstream_ca=upstream_ca_file)
     yield running
     stop(running.process)
 
