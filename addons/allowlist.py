@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 from mitmproxy import http
+from mitmproxy.net.http import multipart
 
 from addons.failclosed import fail_closed
 from addons.respond import (
@@ -29,6 +31,11 @@ from proxy.policy.decide import decide
 from proxy.policy.decision import Decision, Facts, Stage
 from proxy.policy.dns_over_https import is_dns_over_https, is_dns_query_message
 from proxy.policy.model import IPAddress
+from proxy.policy.overrides import (
+    may_name_method_parameter,
+    override_methods,
+    override_paths,
+)
 from proxy.policy.reasons import Action, Reason
 from proxy.policy.request_framing import malformed_request
 
@@ -91,6 +98,11 @@ class Allowlist:
         if trailers and malformed_request(b"", b"", b"", trailers.fields):
             self._decide_again(flow, "request", malformed=True)
             return
+        form_methods = _form_override_methods(flow.request)
+        if form_methods:
+            stated = _override_methods(flow.request)
+            if self._decide_again(flow, "request", override_methods=stated + form_methods):
+                return
         if "content-encoding" in flow.request.headers or not is_dns_query_message(
                 flow.request.raw_content):
             return
@@ -139,6 +151,8 @@ class Allowlist:
             scheme=flow.request.scheme,
             method=flow.request.method,
             path=flow.request.path,  # as sent: decide reads it the ways a server might
+            override_methods=_override_methods(flow.request),
+            override_paths=override_paths(flow.request.headers.fields),
             dns_over_https=_is_dns_query(flow.request),
             malformed=_malformed(flow.request),
             in_tunnel=True,
@@ -163,6 +177,8 @@ class Allowlist:
             scheme=flow.request.scheme,
             method=flow.request.method,
             path=flow.request.path,  # as sent: decide reads it the ways a server might
+            override_methods=_override_methods(flow.request),
+            override_paths=override_paths(flow.request.headers.fields),
             dns_over_https=_is_dns_query(flow.request),
             malformed=_malformed(flow.request),
             host_headers=stated_authorities(flow),
@@ -189,6 +205,37 @@ class Allowlist:
 def _malformed(request: http.Request) -> bool:
     data = request.data
     return malformed_request(data.method, data.path, data.authority, data.headers.fields)
+
+
+def _override_methods(request: http.Request) -> tuple[str, ...]:
+    """The methods the request's override headers and `_method` query parameters name."""
+    _, mark, raw_query = request.path.partition("?")
+    query = (request.query.items(multi=True)
+             if mark and may_name_method_parameter(raw_query.encode("latin-1", "replace"))
+             else ())
+    return override_methods(request.headers.fields, query)
+
+
+def _form_override_methods(request: http.Request) -> tuple[str, ...]:
+    """The methods `_method` fields of a form body name (Rails, Laravel and Symfony read them
+    there). Parsed only when the body may hold one; a body with a Content-Encoding is not
+    decoded here (frameworks read the form as sent: see docs/rules.md)."""
+    content_type = request.headers.get("content-type", "")
+    kind = content_type.lower()
+    body = request.raw_content
+    if not body or "content-encoding" in request.headers or not (
+            kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+            and may_name_method_parameter(body)):
+        return ()
+    if kind.startswith("multipart/"):
+        try:
+            parts = multipart.decode_multipart(content_type, body)
+        except ValueError:
+            return ()
+        fields = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in parts]
+    else:
+        fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    return override_methods((), fields)
 
 
 def _is_dns_query(request: http.Request) -> bool:

@@ -174,26 +174,39 @@ def _condition_holds(d: Destination, facts: Facts, condition: str) -> bool | Non
         return d.ports is None or facts.port in d.ports
     if condition == "scheme":
         return None if facts.scheme is None else facts.scheme in d.schemes
+    # The request line's method and path, and those it names for servers that obey overrides
+    # (overrides.py): an allow entry must hold for all of them, a deny entry for any one.
+    holds = any if d.effect is Effect.DENY else all
     if condition == "method":
         if d.methods is None:
             return True
-        return None if facts.method is None else facts.method.upper() in d.methods
+        if facts.method is None:
+            return None
+        methods = d.methods  # narrowed for the generator
+        return holds(method in methods
+                     for method in (facts.method.upper(), *facts.override_methods))
     if d.paths is None:
         return True
     if facts.path is None:
         return None
-    canonical, widest = canonical_path(facts.path), aggressive_path(facts.path)
-    if d.effect is Effect.DENY:
+    prefixes = d.paths
+    return holds(_path_holds(d.effect, prefixes, path)
+                 for path in (facts.path, *facts.override_paths))
+
+
+def _path_holds(effect: Effect, prefixes: Iterable[str], path: str) -> bool:
+    canonical, widest = canonical_path(path), aggressive_path(path)
+    if effect is Effect.DENY:
         # A deny holds if any reading of the path a server might take falls under it.
         return any(
             has_path_prefix(form, prefix.casefold())
             for form in (canonical.casefold(), widest)
-            for prefix in d.paths
+            for prefix in prefixes
         )
     # An allow holds only if every reading stays under one prefix (`/ok/..;/admin` does not).
     return any(
         has_path_prefix(canonical, prefix) and has_path_prefix(widest, prefix.casefold())
-        for prefix in d.paths
+        for prefix in prefixes
     )
 
 

@@ -30,6 +30,10 @@ class Facts:
     scheme: str | None = None  # "https" / "http"; None at CONNECT
     method: str | None = None
     path: str | None = None  # the request target's path as sent (a query is ignored)
+    # Methods and paths the request names besides its request line, for servers that take them
+    # (override headers, `_method`: overrides.py). Entries' methods and paths hold for each.
+    override_methods: tuple[str, ...] = ()
+    override_paths: tuple[str, ...] = ()
     in_tunnel: bool = False  # the request arrived inside a CONNECT tunnel to `host`
     tunnel_tls: bool = False  # the tunnel carries TLS that we terminated
     sni: str | None = None  # TLS server name the client sent, None if none

@@ -604,6 +604,63 @@ def test_methods_and_paths(proxy: Proxy, upstream: Upstream, method: str, path: 
     assert response.headers.get("X-Glassbreak-Reason") == reason
 
 
+_FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "body", "status", "reason"),
+    [
+        # api-messages allows POST /v1/messages only; api-read GET anywhere; allowed.test
+        # denies /admin. Servers that obey these run the method or path they name.
+        ("/v1/messages?", {"X-HTTP-Method-Override": "DELETE"}, b"{}", 403,
+         "method_not_allowed"),
+        ("/v1/messages?", {"X-HTTP-Method": "put"}, b"{}", 403, "method_not_allowed"),
+        ("/v1/messages?", {"X-Method-Override": "POST, PATCH"}, b"{}", 403, "method_not_allowed"),
+        ("/v1/messages?_method=DELETE&", {}, b"{}", 403, "method_not_allowed"),
+        ("/v1/messages?%5Fmethod=PUT&", {}, b"{}", 403, "method_not_allowed"),
+        ("/v1/messages?", {"Content-Type": _FORM}, b"a=1&_method=DELETE", 403,
+         "method_not_allowed"),
+        ("/v1/messages?", {"Content-Type": "multipart/form-data; boundary=b"},
+         b'--b\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--b--\r\n',
+         403, "method_not_allowed"),
+        ("/v1/messages?", {"X-Rewrite-URL": "/v1/other"}, b"{}", 403, "path_not_allowed"),
+        ("/v1/messages?", {"X-Original-URL": "https://api.allowed.test/v1/messages/../../x"},
+         b"{}", 403, "path_not_allowed"),
+        # near misses: the same method, or names no server reads as an override
+        ("/v1/messages?", {"X-HTTP-Method-Override": "POST"}, b"{}", 200, None),
+        ("/v1/messages?method=DELETE&", {"X-Method": "DELETE"}, b"{}", 200, None),
+        ("/v1/messages?", {"Content-Type": _FORM}, b"a=1&method=DELETE&x_method=PUT", 200,
+         None),
+        ("/v1/messages?", {"X-Original-URL": "/v1/messages/batch"}, b"{}", 200, None),
+    ],
+)
+def test_method_and_url_overrides_are_judged_too(
+        proxy: Proxy, upstream: Upstream, path: str, headers: dict[str, str], body: bytes,
+        status: int, reason: str | None) -> None:
+    tag = marker()
+    response = proxy.session().post(
+        f"https://api.allowed.test:{upstream.ports['https']}{path}tag={tag}", data=body,
+        headers=headers, timeout=10)
+    assert (response.status_code, response.headers.get("X-Glassbreak-Reason")) == (status, reason)
+    assert len(upstream.seen_with_marker(tag)) == (1 if status == 200 else 0)
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("/admin/users", "denied_by_rule"), ("/x/%2e%2e/ADMIN", "denied_by_rule"),
+    ("/administrator", None),
+])
+def test_a_url_override_header_over_http2_meets_deny_entries(
+        proxy: Proxy, upstream: Upstream, override: str, expected: str | None) -> None:
+    tag = marker()
+    authority = f"allowed.test:{upstream.ports['https']}"
+    headers = [(":method", "GET"), (":scheme", "https"), (":authority", authority),
+               (":path", f"/ok?t={tag}"), ("x-original-url", override)]
+    answer = h2_exchange(proxy.port, authority, proxy.ca, headers)
+    assert answer is not None
+    assert answer.get(b"x-glassbreak-reason") == (expected.encode() if expected else None)
+    assert len(upstream.seen_with_marker(tag)) == (0 if expected else 1)
+
+
 def test_explicit_deny_entry_wins_over_allow(proxy: Proxy, upstream: Upstream) -> None:
     client = proxy.session()
     base = f"https://allowed.test:{upstream.ports['https']}"

@@ -169,6 +169,30 @@ CASES: dict[str, tuple[Facts, Reason, str | None]] = {
                                 Reason.REQUEST_MALFORMED, None),
     "malformed to a host no entry allows": (request("evil.example", malformed=True),
                                             Reason.REQUEST_MALFORMED, None),
+    # Methods a server takes from override headers or `_method` (overrides.py): an allow entry
+    # must allow each, a deny entry holds on any.
+    "override to a method the entry lacks": (
+        request("api.anthropic.com", "POST", "/v1/messages", override_methods=("PUT",)),
+        Reason.METHOD_NOT_ALLOWED, "llm"),
+    "override to a denied method": (
+        request("api.anthropic.com", "POST", "/v1/messages", override_methods=("DELETE",)),
+        Reason.DENIED_BY_RULE, "llm-delete-deny"),
+    "one of two overrides denied": (
+        request("api.anthropic.com", "POST", "/v1/messages", override_methods=("POST", "DELETE")),
+        Reason.DENIED_BY_RULE, "llm-delete-deny"),
+    "override to the same method": (
+        request("api.anthropic.com", "POST", "/v1/messages", override_methods=("POST",)),
+        Reason.ALLOWED, "llm"),
+    "override where any method is allowed": (
+        request("github.com", "POST", "/", override_methods=("DELETE",)), Reason.ALLOWED, "gh"),
+    "url override outside the path": (
+        request("api.anthropic.com", "POST", "/v1/messages", override_paths=("/v1/files",)),
+        Reason.PATH_NOT_ALLOWED, "llm"),
+    "url override inside the path": (
+        request("api.anthropic.com", "POST", "/v1/messages",
+                override_paths=("/v1/messages/count_tokens?x=1",)), Reason.ALLOWED, "llm"),
+    "override under monitor": (request("tuning.example", "GET", override_methods=("POST",)),
+                               Reason.METHOD_NOT_ALLOWED, "tuning"),
     # Monitor mode relaxes the allowlist only.
     "monitor would-block": (request("tuning.example", "POST"), Reason.METHOD_NOT_ALLOWED,
                             "tuning"),
@@ -301,6 +325,28 @@ PATH_BYPASSES = {
                             Reason.PATH_NOT_ALLOWED),
     "allow dot inside prefix": ("llm.example", "POST", "/v1/./messages", Reason.ALLOWED),
 }
+
+
+URL_OVERRIDES = {
+    "deny by x-original-url": ("app.example", "/ok", "/admin", Reason.DENIED_BY_RULE),
+    "deny by a url override's widest reading": ("app.example", "/ok", "/x/%2e%2e/ADMIN;a/u",
+                                                Reason.DENIED_BY_RULE),
+    "deny near miss": ("app.example", "/ok", "/administrator", Reason.ALLOWED),
+    "allow escapes by a url override": ("llm.example", "/v1/messages",
+                                        "/v1/messages/../../admin", Reason.PATH_NOT_ALLOWED),
+    "allow with a relative url override": ("llm.example", "/v1/messages", "admin",
+                                           Reason.PATH_NOT_ALLOWED),
+    "allow inside": ("llm.example", "/v1/messages", "/v1/messages/batch", Reason.ALLOWED),
+}
+
+
+@pytest.mark.parametrize(("host", "path", "override", "reason"), URL_OVERRIDES.values(),
+                         ids=URL_OVERRIDES.keys())
+def test_url_overrides_are_paths_too(host: str, path: str, override: str,
+                                     reason: Reason) -> None:
+    path_policy = load_rules_text(PATH_RULES, "paths.yaml")
+    facts = request(host, "POST", path, override_paths=(override,))
+    assert decide(facts, path_policy).reason is reason
 
 
 @pytest.mark.parametrize(("host", "method", "path", "reason"), PATH_BYPASSES.values(),
