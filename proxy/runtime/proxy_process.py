@@ -29,7 +29,7 @@ from proxy.inspection.clean_texts import CleanTexts
 from proxy.inspection.scanner import Scanner
 from proxy.metrics.labels import Component
 from proxy.metrics.registry import Metrics
-from proxy.netsafety.resolver import Resolver
+from proxy.netsafety.resolver import Resolver, absolute_names_first
 from proxy.policy.model import Policy
 from proxy.runtime.ca import ensure_ca, upstream_trust_bundle
 from proxy.runtime.dns_process import dns_metrics_hooks, start_dns_server
@@ -224,5 +224,6 @@ async def _serve(config: RunConfig, bundle: Path, master: mitmproxy_master.Maste
 
 
 def run(config: RunConfig) -> None:
+    absolute_names_first()  # before any lookup (resolver.py)
     with hold_state_directory(config.paths):
         asyncio.run(serve(config))

@@ -31,10 +31,12 @@ class FakeResolver:
         return [str(json.loads(line)["name"]) for line in lines if line]
 
 
-def start_fake_resolver(journal: Path, *, silent: bool = False) -> FakeResolver:
+def start_fake_resolver(journal: Path, *, silent: bool = False, port: int = 0,
+                        wrapper: list[str] | None = None) -> FakeResolver:
+    """`port` 0: a free one. `wrapper`: a command prefix (`ip netns exec NAME`)."""
     command = [sys.executable, str(REPO / "tests" / "e2e" / "fake_resolver.py"),
-               "--journal", str(journal)] + (["--silent"] if silent else [])
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=REPO)
+               "--journal", str(journal), "--port", str(port)] + (["--silent"] if silent else [])
+    process = subprocess.Popen((wrapper or []) + command, stdout=subprocess.PIPE, cwd=REPO)
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line:

@@ -97,6 +97,7 @@ def silent(host: str, journal: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument("--journal", type=Path, required=True)
     parser.add_argument("--silent", action="store_true")
     args = parser.parse_args()
@@ -104,9 +105,11 @@ def main() -> None:
         silent(args.host, args.journal)
         return
     resolver = RecordingResolver(args.journal)
-    with socket.socket() as probe:
-        probe.bind((args.host, 0))
-        port = probe.getsockname()[1]
+    port = args.port
+    if not port:
+        with socket.socket() as probe:
+            probe.bind((args.host, 0))
+            port = probe.getsockname()[1]
     quiet = DNSLogger(logf=lambda _line: None)  # nobody reads our stdout after the port line
     udp = DNSServer(resolver, address=args.host, port=port, logger=quiet)
     tcp = DNSServer(resolver, address=args.host, port=port, tcp=True, logger=quiet)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.dns_processes import start_fake_resolver
 from tests.e2e.processes import REPO, Proxy, start_proxy, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns]
@@ -136,3 +137,47 @@ def test_curl_to_the_metadata_service_is_refused(namespace: str, isolated_proxy:
     assert "x-glassbreak-reason: metadata_address" in result.stdout.lower()
     audit = Path(isolated_proxy.audit_log).read_text(encoding="utf-8")
     assert '"reason":"metadata_address"' in audit
+
+
+# --- the system resolver's search list ---------------------------------------------------------
+
+SEARCH_RULES = """\
+version: 1
+destinations:
+  - id: searched
+    hosts: [api.allowed.test, intranet]
+"""
+# What Kubernetes writes: a name with fewer than 5 dots is tried under each search domain first.
+SEARCHING_RESOLV_CONF = "nameserver 127.0.0.1\nsearch corp.test\noptions ndots:5 timeout:1\n"
+
+
+def test_a_dotted_name_is_resolved_as_written_before_any_search_domain(
+        namespace: str, tmp_path: Path) -> None:
+    """With ndots:5 the system resolver would ask `api.allowed.test.corp.test` first, and an
+    internal zone's answer would stand for the allowed name (red team, ssrf2). Only names the
+    rules allow are resolved; a single-label name is still searched, as its owner meant."""
+    resolv_conf = tmp_path / "resolv.conf"
+    resolv_conf.write_text(SEARCHING_RESOLV_CONF, encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(SEARCH_RULES, encoding="utf-8")
+    in_namespace = ["ip", "netns", "exec", namespace]
+    resolver = start_fake_resolver(tmp_path / "questions.jsonl", port=53, wrapper=in_namespace)
+    port = PROXY_PORT + 1
+    # The proxy alone sees this resolv.conf: a mount namespace of its own inside the network one.
+    with_resolv_conf = [*in_namespace, "unshare", "--mount", "sh", "-c",
+                        'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(resolv_conf)]
+    proxy = start_proxy(tmp_path / "rules.yaml", tmp_path / "state", upstream_ca=None, port=port,
+                        wrapper=with_resolv_conf)
+    try:
+        result = subprocess.run(
+            [*in_namespace, sys.executable, "-m", "tests.e2e.netns_probe", str(port),
+             "CONNECT api.allowed.test:443", "CONNECT intranet:443"],
+            capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
+        assert result.returncode == 0, result.stderr
+    finally:
+        stop(proxy.process)
+        stop(resolver.process)
+    asked = resolver.names()
+    assert asked, "the proxy asked nothing: the test did not reach the system resolver"
+    assert "api.allowed.test." in asked
+    assert not [name for name in asked if name.startswith("api.allowed.test.corp.test")], asked
+    assert "intranet.corp.test." in asked  # the near miss: a single label is searched
