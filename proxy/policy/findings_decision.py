@@ -1,10 +1,12 @@
 """`decide_findings`: what the findings of one request mean under the rules. Pure, like `decide`.
 
 Each finding gets an action from, in order: an exemption by keyed hash; the destination's
-`inspection.actions` (detector id, then severity); the file's `inspection.actions` (detector id,
-then severity); DEFAULT_ACTIONS for secrets, block for personal data. A PII detector below its
-threshold of distinct values in the request is at most alerted. The strongest action over all
-findings is the request's; monitor mode turns block and redact into a logged would-block.
+`inspection.location_actions` (detector id, then severity, where the finding's location is one
+listed); the destination's `inspection.actions` (detector id, then severity); the file's
+`inspection.actions` (detector id, then severity); DEFAULT_ACTIONS for secrets, block for
+personal data. A PII detector below its threshold of distinct values in the request is at most
+alerted. The strongest action over all findings is the request's; monitor mode turns block and
+redact into a logged would-block.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from proxy.inspection.findings import Finding, Kind, Severity
-from proxy.policy.model import FindingAction, InspectionOverrides, InspectionPolicy, Mode
+from proxy.policy.model import (
+    FindingAction,
+    InspectionOverrides,
+    InspectionPolicy,
+    LocationAction,
+    Mode,
+)
 from proxy.policy.reasons import Reason
 
 DEFAULT_ACTIONS: Mapping[Severity, FindingAction] = {
@@ -78,7 +86,9 @@ def _action(finding: Finding, policy: InspectionPolicy, overrides: InspectionOve
             distinct_values: int) -> FindingAction:
     if finding.keyed_hash in policy.exempt_hashes:
         return FindingAction.ALLOW
-    action = _configured(finding, overrides.actions) or _configured(finding, policy.actions)
+    action = (_located(finding, overrides.location_actions)
+              or _configured(finding, overrides.actions)
+              or _configured(finding, policy.actions))
     if action is None:
         # Personal data is judged by volume: its threshold decides, whatever its severity.
         pii = finding.kind is Kind.PII
@@ -89,6 +99,16 @@ def _action(finding: Finding, policy: InspectionPolicy, overrides: InspectionOve
         if distinct_values < threshold:
             return FindingAction.ALERT
     return action
+
+
+def _located(finding: Finding, rules: Sequence[LocationAction]) -> FindingAction | None:
+    """The action of the first rule for the finding's detector, then of the first for its
+    severity, whose locations hold the finding's."""
+    for key in (finding.detector, finding.severity.label):
+        for rule in rules:
+            if rule.key == key and rule.covers(finding.location):
+                return rule.action
+    return None
 
 
 def _configured(finding: Finding, actions: Mapping[str, FindingAction]) -> FindingAction | None:

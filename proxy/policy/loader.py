@@ -34,6 +34,7 @@ from proxy.policy.model import (
     InspectionOverrides,
     InspectionPolicy,
     IPAddress,
+    LocationAction,
     Mode,
     NetworkPolicy,
     Oversize,
@@ -367,6 +368,10 @@ def _compile_overrides(spec: DestinationInspectionSpec | None) -> InspectionOver
     if spec is None:
         return InspectionOverrides()
     return InspectionOverrides(
+        location_actions=tuple(
+            LocationAction(key=item.detector, locations=tuple(dict.fromkeys(item.locations)),
+                           action=FindingAction(item.action))
+            for item in spec.location_actions),
         actions=MappingProxyType({k: FindingAction(v) for k, v in spec.actions.items()}),
         max_body_bytes=spec.max_body_bytes,
         oversize=Oversize(spec.oversize) if spec.oversize is not None else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from proxy.netsafety.addresses import effective_address
@@ -66,9 +67,27 @@ MIN_CPU_SECONDS = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
+class LocationAction:
+    """An action for one detector (or severity) where it is found in some locations only: the
+    SigV4 `Authorization` header to S3 may carry an access key id, the objects put there not."""
+
+    key: str  # detector id or severity label
+    # Finding locations (`header:authorization`, `body:$.client_secret`): exact, or with `*`
+    # standing for any characters (fnmatch, case-sensitive; header names are lower case).
+    locations: tuple[str, ...]
+    action: FindingAction
+
+    def covers(self, location: str) -> bool:
+        return any(fnmatchcase(location, pattern) for pattern in self.locations)
+
+
+@dataclass(frozen=True, kw_only=True)
 class InspectionOverrides:
     """A destination's own inspection settings; None/empty: the file's settings apply."""
 
+    # Before `actions`: the first whose key is the finding's detector (then its severity) and
+    # one of whose locations is the finding's.
+    location_actions: tuple[LocationAction, ...] = ()
     # Keyed by detector id or severity label ("critical", "high", "medium", "low").
     actions: Mapping[str, FindingAction] = field(default_factory=dict)
     max_body_bytes: int | None = None

@@ -217,6 +217,21 @@ def _check_action_key(value: str) -> str:
     )
 
 
+# Where findings are located (request_texts.py, body_fields.py): a location pattern names one.
+LOCATION_CHANNELS = ("url.path", "url.target", "query:", "header:", "trailer:", "cookie:",
+                     "body", "form:", "multipart:", "websocket:")
+
+
+def _check_location(value: str) -> str:
+    if not value.startswith(LOCATION_CHANNELS):
+        raise reject(f"location {value!r} names no part of a request",
+                     "start it with one of " + ", ".join(LOCATION_CHANNELS)
+                     + " (a finding's `location` in the audit log)")
+    if value.startswith(("header:", "trailer:")):
+        return value.lower()  # header names are located in lower case
+    return value
+
+
 def _check_pii_detector(value: str) -> str:
     detector = DETECTORS_BY_ID.get(value)
     if detector is None or detector.kind is not Kind.PII:
@@ -270,11 +285,21 @@ BodyLimit = Annotated[int, AfterValidator(_check_body_limit)]
 PiiDetectorId = Annotated[str, AfterValidator(_check_pii_detector)]
 Threshold = Annotated[int, AfterValidator(_check_threshold)]
 KeyedHash = Annotated[str, AfterValidator(_check_hash)]
+LocationPattern = Annotated[str, AfterValidator(_check_location)]
+
+
+class LocationActionSpec(Strict):
+    """One item of a destination's `inspection.location_actions`."""
+
+    detector: ActionKey
+    locations: Annotated[list[LocationPattern], _NonEmpty]
+    action: ActionName
 
 
 class DestinationInspectionSpec(Strict):
     """`inspection:` inside a destination: what differs for this destination."""
 
+    location_actions: list[LocationActionSpec] = Field(default_factory=list)
     actions: dict[ActionKey, ActionName] = Field(default_factory=dict)
     max_body_bytes: Annotated[BodyLimit | None, _NotNull] = None
     oversize: Annotated[OversizeName | None, _NotNull] = None
@@ -339,6 +364,7 @@ _MODELS_BY_DEPTH: dict[tuple[str, int], type[BaseModel]] = {
     ("network", 2): NetworkSpec,
     ("destinations", 3): DestinationSpec,
     ("destinations", 4): DestinationInspectionSpec,
+    ("destinations", 6): LocationActionSpec,
     ("inspection", 2): InspectionSpec,
     ("dns", 2): DnsSpec,
     ("dns", 3): TunnellingSpec,

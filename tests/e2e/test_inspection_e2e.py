@@ -69,6 +69,7 @@ network:
     allowed.test: [127.0.0.2]
     api.allowed.test: [127.0.0.2]
     monitor.test: [127.0.0.2]
+    other.test: [127.0.0.2]
 inspection:
   max_body_bytes: 262144
   actions:
@@ -88,6 +89,14 @@ destinations:
     host: monitor.test
     ports: [{https}]
     mode: monitor
+  - id: s3-like
+    host: other.test
+    ports: [{https}]
+    inspection:
+      location_actions:
+        - detector: aws_access_key
+          locations: [header:authorization]
+          action: allow
 """
 
 
@@ -681,6 +690,30 @@ def test_a_destination_may_receive_its_own_key_and_nothing_else(proxy: Proxy,
                                    headers={"X-Api-Key": ANTHROPIC_KEY}, timeout=10)
     assert (elsewhere.status_code, elsewhere.headers["X-Glassbreak-Reason"]) == (
         403, "secret_detected")
+
+
+def _sigv4(key_id: str) -> str:
+    return (f"AWS4-HMAC-SHA256 Credential={key_id}/20261122/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=" + "ab12" * 16)
+
+
+@pytest.mark.parametrize(("headers", "body", "status"), [
+    ({"Authorization": _sigv4(AWS_KEY)}, b"object bytes", 200),  # what S3 must get
+    ({"Authorization": _sigv4(AWS_KEY)}, f"key={AWS_KEY}".encode(), 403),  # not in the object
+    ({"X-Amz-Meta-Note": AWS_KEY}, b"object bytes", 403),  # nor in another header
+    ({"Authorization": _sigv4(AWS_KEY), "X-Api-Key": ANTHROPIC_KEY}, b"x", 403),  # nor another
+])
+def test_a_location_action_allows_a_key_in_one_header_only(
+        proxy: Proxy, upstream: Upstream, headers: dict[str, str], body: bytes,
+        status: int) -> None:
+    marker = tag()
+    response = proxy.session().put(
+        f"https://other.test:{upstream.ports['https']}/bucket/object?t={marker}", data=body,
+        headers=headers, timeout=10)
+    assert response.status_code == status
+    assert len(upstream.seen_with_marker(marker)) == (1 if status == 200 else 0)
+    if status == 403:
+        assert response.headers["X-Glassbreak-Reason"] == "secret_detected"
 
 
 def test_redact_mode_delivers_the_placeholder_with_a_correct_length(proxy: Proxy,

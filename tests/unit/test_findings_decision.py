@@ -12,6 +12,7 @@ from proxy.policy.model import (
     FindingAction,
     InspectionOverrides,
     InspectionPolicy,
+    LocationAction,
     Mode,
 )
 from proxy.policy.reasons import Reason
@@ -21,8 +22,8 @@ A, B, R, L = (FindingAction.ALLOW, FindingAction.BLOCK, FindingAction.REDACT,
 
 
 def finding(detector: str, severity: Severity = Severity.HIGH, kind: Kind = Kind.SECRET,
-            value_hash: str = "0" * 64) -> Finding:
-    return Finding(detector=detector, kind=kind, severity=severity, location="body",
+            value_hash: str = "0" * 64, location: str = "body") -> Finding:
+    return Finding(detector=detector, kind=kind, severity=severity, location=location,
                    layers=(), keyed_hash=value_hash, preview="ab…(20)")
 
 
@@ -35,6 +36,11 @@ def policy(**actions: FindingAction) -> InspectionPolicy:
 
 
 NONE = InspectionOverrides()
+# An S3-like destination: SigV4 signs with the access key id in `Authorization`.
+SIGV4 = InspectionOverrides(location_actions=(
+    LocationAction(key="aws_access_key", locations=("header:authorization",), action=A),
+    LocationAction(key="aws_secret_key", locations=("header:x-amz-*",), action=A),
+))
 
 CASES = {
     "no findings": ([], InspectionPolicy(), NONE, A, None),
@@ -58,6 +64,47 @@ CASES = {
                               Reason.SECRET_DETECTED),
     "exempt hash": ([finding("aws_access_key", value_hash="f" * 64)],
                     InspectionPolicy(exempt_hashes=frozenset({"f" * 64})), NONE, A, None),
+    # location_actions: a detector (or severity) allowed in some locations only
+    "key allowed in its header": (
+        [finding("aws_access_key", location="header:authorization")], InspectionPolicy(),
+        SIGV4, A, None),
+    "the same key in the body": (
+        [finding("aws_access_key", location="body:$.note")], InspectionPolicy(), SIGV4, B,
+        Reason.SECRET_DETECTED),
+    "in the header and in the body": (
+        [finding("aws_access_key", location="header:authorization"),
+         finding("aws_access_key", location="body")], InspectionPolicy(), SIGV4, B,
+        Reason.SECRET_DETECTED),
+    "another detector in the header": (
+        [finding("jwt", location="header:authorization")], InspectionPolicy(), SIGV4, B,
+        Reason.SECRET_DETECTED),
+    "a header of a similar name": (
+        [finding("aws_access_key", location="header:authorization-x")], InspectionPolicy(),
+        SIGV4, B, Reason.SECRET_DETECTED),
+    "headers joined (a key split over two)": (
+        [finding("aws_access_key", location="header:*")], InspectionPolicy(), SIGV4, B,
+        Reason.SECRET_DETECTED),
+    "wildcard location": (
+        [finding("aws_secret_key", location="header:x-amz-security-token")], InspectionPolicy(),
+        SIGV4, A, None),
+    "severity rule in a location": (
+        [finding("jwt", location="header:x-registry-auth")], InspectionPolicy(),
+        InspectionOverrides(location_actions=(
+            LocationAction(key="high", locations=("header:x-registry-*",), action=A),)),
+        A, None),
+    "detector rule before severity rule": (
+        [finding("jwt", location="header:authorization")], InspectionPolicy(),
+        InspectionOverrides(location_actions=(
+            LocationAction(key="high", locations=("header:*",), action=A),
+            LocationAction(key="jwt", locations=("header:authorization",), action=L))),
+        L, None),
+    "location rule before the destination's actions": (
+        [finding("aws_access_key", location="header:authorization")], InspectionPolicy(),
+        InspectionOverrides(location_actions=SIGV4.location_actions,
+                            actions=MappingProxyType({"aws_access_key": B})), A, None),
+    "exempt hash still first": (
+        [finding("aws_access_key", value_hash="f" * 64, location="body")],
+        InspectionPolicy(exempt_hashes=frozenset({"f" * 64})), SIGV4, A, None),
     "one email is normal": (emails(1), policy(email=B), NONE, L, None),
     "nine emails below threshold": (emails(9), policy(email=B), NONE, L, None),
     "ten emails block": (emails(10), policy(email=B), NONE, B, Reason.PII_DETECTED),

@@ -36,6 +36,25 @@ def test_inspection_section_compiles() -> None:
     assert overrides.max_body_bytes == 2048 and overrides.oversize is None
 
 
+LOCATED = """destinations:
+  - host: s3.example
+    inspection:
+      location_actions:
+        - detector: {detector}
+          locations: {locations}
+          action: {action}
+"""
+
+
+def test_location_actions_compile() -> None:
+    policy = load_rules_text("version: 1\n" + LOCATED.format(
+        detector="aws_access_key", locations="[header:Authorization, 'body:$.*', header:a]",
+        action="allow"), "t.yaml")
+    [rule] = policy.destinations[0].inspection.location_actions
+    assert (rule.key, rule.action) == ("aws_access_key", FindingAction.ALLOW)
+    assert rule.locations == ("header:authorization", "body:$.*", "header:a")
+
+
 def test_defaults_without_a_section() -> None:
     inspection = load_rules_text("version: 1\n", "t.yaml").inspection
     assert inspection.enabled and inspection.max_depth == 3
@@ -57,6 +76,16 @@ def test_defaults_without_a_section() -> None:
         ("inspection:\n  max_bodybytes: 5\n", 3, "max_body_bytes"),
         ("destinations:\n  - host: a.example\n    inspection:\n      maxbody: 1\n", 5,
          "max_body_bytes"),
+        (LOCATED.format(detector="aws_acces_key", locations="[header:authorization]",
+                        action="allow"), 6, "aws_access_key"),
+        (LOCATED.format(detector="aws_access_key", locations="[authorization]",
+                        action="allow"), 7, "names no part of a request"),
+        (LOCATED.format(detector="aws_access_key", locations="[]", action="allow"), 7,
+         "locations: must not be empty"),
+        (LOCATED.format(detector="aws_access_key", locations="[body]", action="allow")
+         + "          where: header\n", 9, "unknown key 'where'"),
+        (LOCATED.format(detector="aws_access_key", locations="[body]", action="pass"), 8,
+         "'pass'"),
     ],
 )
 def test_inspection_errors_have_lines(body: str, line: int, fragment: str) -> None:
