@@ -20,6 +20,7 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from urllib.parse import unquote
 
 import phonenumbers
 from detect_secrets.plugins.aws import AWSKeyDetector
@@ -308,10 +309,15 @@ def is_telegram_token(value: str) -> bool:
     return is_random_token(value.split(":", 1)[1])
 
 
+# `host:123,other:456@...`: a port in a list of hosts (MongoDB, libpq), not a password
+_PORT_THEN_HOST = re.compile(r"\d{1,5},")
+
+
 def is_url_password(value: str) -> bool:
     """A password in URL userinfo, not a placeholder nor a port (`http://host:80@evil`)."""
-    if value.isdigit() and len(value) <= 5:
+    if (value.isdigit() and len(value) <= 5) or _PORT_THEN_HOST.match(value):
         return False
+    value = unquote(value)  # `%21x...` is an escaped `!`, not a `%(password)s` slot
     return not _is_placeholder(value) and not any(c in value for c in "{}<>")
 
 
@@ -736,7 +742,10 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             glued=(_glued(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"
                           r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"),)),
     # RFC 3986 §3.2.1 userinfo `scheme://user:password@host` (detect-secrets basic_auth.py)
-    _secret("url_password", _HIGH, _ds(BasicAuthDetector), validate=is_url_password),
+    # detect-secrets' pattern wants a user and leaves out the sub-delimiters RFC 3986 allows in
+    # userinfo: `postgres://app:Xk9!q$z@db` and Redis' `redis://:<password>@cache` went out.
+    _secret("url_password", _HIGH, _ds(BasicAuthDetector),
+            r"://[^:/?#\[\]@\s]*:(?P<value>[^/?#\[\]@\s]+)@", validate=is_url_password),
     # RFC 7617 `Authorization: Basic base64(user:password)`
     _secret("basic_auth_header", _HIGH,
             r"(?:^|[^A-Za-z0-9_])basic +(?P<value>[A-Za-z0-9+/]{6,}={0,2})(?:[^A-Za-z0-9+/=]|$)",
