@@ -47,6 +47,7 @@ from stdnum.us import ssn as stdnum_ssn
 
 from proxy.inspection.findings import Kind, Severity
 from proxy.inspection.letter_pairs import mean_pair_cost
+from proxy.inspection.vendor_tokens import VENDOR_TOKENS
 
 Validator = Callable[[str], bool]
 
@@ -69,7 +70,8 @@ class Detector:
     # Python regex searched in the key before the value (the match text before it, plus the
     # identifier it starts inside); a hit drops the candidate: `password_hash: <sha256>`. Set,
     # it also drops a key whose identifier follows a ":": a key word inside a colon-separated
-    # name (`arn:aws:secretsmanager:...:secret:name-a1b2c3`, `AWS::MSK::BatchScramSecret`).
+    # name (`arn:aws:secretsmanager:...:secret:name-a1b2c3`, `AWS::MSK::BatchScramSecret`),
+    # unless an "=" gives it its value (`//registry.npmjs.org/:_authToken=...`).
     context_deny: str | None = None
     # Longest match, in bytes. When set, hyperscan reports only where a match ends and Python finds
     # its start within this window: start-of-match tracking made such patterns (a class repeat
@@ -238,6 +240,12 @@ def is_not_example(value: str) -> bool:
 def is_not_placeholder_token(value: str) -> bool:
     """A prefixed token whose body is not an obvious placeholder or documented example."""
     return not _is_placeholder(value)
+
+
+def is_vendor_token(value: str) -> bool:
+    """A token of vendor_tokens.py: not a placeholder, and not words (`secret_` and 43 letters
+    of a camelCase name is no Notion token)."""
+    return not _is_placeholder(value) and not _is_identifier(value)
 
 
 def is_random_token(value: str) -> bool:
@@ -733,6 +741,10 @@ ALL_DETECTORS: tuple[Detector, ...] = (
                         "[a-z0-9]{64}"),
             r"https?://api\.softlayer\.com/soap/v3(?:\.1)?/(?P<value>[a-z0-9]{64})",
             caseless=True, validate=is_random_token, max_length=_ASSIGNMENT_MAX),
+    # --- other services, by their tokens' prefixes (vendor_tokens.py) ------------------------
+    *(_secret(token.id, token.severity, *(_token(body, _URLSAFE) for body in token.patterns),
+              validate=is_vendor_token, max_length=token.max_length)
+      for token in VENDOR_TOKENS),
     # --- generic credentials ----------------------------------------------------------------------
     # RFC 7519 / RFC 7515 compact serialisation, and the five-part JWE form (RFC 7516)
     _secret("jwt", _HIGH,

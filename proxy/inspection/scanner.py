@@ -394,8 +394,11 @@ class Scanner:
             if pattern.context_deny is not None:
                 key = _KEY_TAIL.search(data, max(0, match_start - _KEY_LOOKBACK), match_start)
                 key_start = key.start() if key else match_start
-                if data[key_start - 1:key_start] == b":" and _NAME_START.match(data, key_start):
-                    continue  # part of a colon-separated name (Detector.context_deny)
+                if data[key_start - 1:key_start] == b":" and _NAME_START.match(data, key_start) \
+                        and b"=" not in data[key_start:value_start]:
+                    # part of a colon-separated name (Detector.context_deny); but a key after
+                    # a ":" given its value by "=" is assigned (.npmrc's `//host/:_authToken=`)
+                    continue
                 if pattern.context_deny.search(data, key_start, value_start):
                     continue
             if pattern.left_deny is not None and pattern.left_deny.search(

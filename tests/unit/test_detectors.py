@@ -26,6 +26,7 @@ from proxy.inspection.engine import Text, inspect_texts
 from proxy.inspection.findings import Kind, Severity
 from proxy.inspection.redact_values import keyed_hash, mask
 from proxy.inspection.scanner import Scanner
+from proxy.inspection.vendor_tokens import VENDOR_TOKENS
 
 _RNG = random.Random(20240611)
 B62 = string.ascii_letters + string.digits
@@ -99,8 +100,51 @@ DISCORD = b64url(b"1" + rand(17, string.digits).encode()) + "." + rand(6, URLSAF
 )
 VISA = card("4", 16)
 
+# One sample per vendor_tokens.py detector, as the vendor issues it (random body)
+VENDOR_SAMPLES = {
+    "huggingface_token": "hf_" + rand(34),
+    "groq_api_key": "gsk_" + rand(52),
+    "replicate_token": "r8_" + rand(37),
+    "perplexity_api_key": "pplx-" + rand(48),
+    "xai_api_key": "xai-" + rand(80),
+    "openrouter_api_key": "sk-or-v1-" + rand(64, HEX),
+    "langsmith_api_key": f"lsv2_pt_{rand(32, HEX)}_{rand(10, HEX)}",
+    "pinecone_api_key": "pcsk_" + rand(60),
+    "vault_token": "hvs." + rand(90, URLSAFE),
+    "terraform_cloud_token": f"{rand(14)}.atlasv1.{rand(67, URLSAFE)}",
+    "digitalocean_token": "dop_v1_" + rand(64, HEX),
+    "grafana_token": f"glsa_{rand(32)}_{rand(8, HEX)}",
+    "databricks_token": "dapi" + rand(32, HEX),
+    "supabase_token": "sbp_" + rand(40, HEX),
+    "pulumi_token": "pul-" + rand(40, HEX),
+    "doppler_token": "dp.st." + rand(43, URLSAFE),
+    "tailscale_key": f"tskey-auth-{rand(12)}-{rand(30)}",
+    "fly_token": "fo1_" + rand(43, URLSAFE),
+    "docker_hub_token": "dckr_pat_" + rand(27, URLSAFE),
+    "planetscale_token": "pscale_tkn_" + rand(43),
+    "new_relic_key": "NRAK-" + rand(27, UPPER_DIGITS),
+    "sentry_token": "sntrys_" + rand(64),
+    "circleci_token": f"CCIPAT_{rand(22)}_{rand(40, HEX)}",
+    "google_oauth_token": "ya29." + rand(120, URLSAFE),
+    "google_oauth_client_secret": "GOCSPX-" + rand(28, URLSAFE),
+    "azure_ad_client_secret": f"{rand(3)}8Q~{rand(34)}",
+    "atlassian_token": "ATATT3xFfGF0" + rand(180, URLSAFE),
+    "linear_api_key": "lin_api_" + rand(40),
+    "notion_token": "ntn_" + rand(46),
+    "figma_token": "figd_" + rand(40, URLSAFE),
+    "postman_api_key": f"PMAK-{rand(24, HEX)}-{rand(34, HEX)}",
+    "shopify_token": "shpat_" + rand(32, HEX),
+    "stripe_webhook_secret": "whsec_" + rand(32),
+    "brevo_api_key": f"xkeysib-{rand(64, HEX)}-{rand(16)}",
+    "mapbox_secret_token": f"sk.eyJ1Ijoi{rand(50)}.{rand(22, URLSAFE)}",
+    "age_secret_key": "AGE-SECRET-KEY-1" + rand(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"),
+}
+
+
 POSITIVES = [
     # (detector, text, value)
+    *(pytest.param(detector, f"token: {token}", token, id=f"vendor-{detector}")
+      for detector, token in VENDOR_SAMPLES.items()),
     pytest.param("aws_access_key", f"export AWS_ACCESS_KEY_ID={AWS_KEY}", AWS_KEY, id="aws-akia"),
     pytest.param("aws_access_key", f'{{"key": "ASIA{rand(16, UPPER_DIGITS)}"}}', None,
                  id="aws-asia-json"),
@@ -186,6 +230,9 @@ POSITIVES = [
     pytest.param("url_password", "postgres://admin:Zq8vW2nR5xTe@db.internal:5432/app",
                  "Zq8vW2nR5xTe", id="url-password"),
     # RFC 3986 allows sub-delimiters in userinfo, and Redis has no user
+    # a key word after a ":" is no colon-separated name when "=" gives it its value (.npmrc)
+    pytest.param("high_entropy_assignment", f"//registry.npmjs.org/:_authToken={rand(36)}", None,
+                 id="npmrc-auth-token-after-colon"),
     pytest.param("url_password", "postgres://app:Zq8v!W2n$R5x@db/app", "Zq8v!W2n$R5x",
                  id="url-password-sub-delimiters"),
     pytest.param("url_password", "redis://:Zq8vW2nR5xTe@cache:6379/0", "Zq8vW2nR5xTe",
@@ -333,8 +380,30 @@ POSITIVES = [
     pytest.param("phone_number", "?phone=+555576627013&x=1", "+555576627013", id="phone-in-query"),
 ]
 
+@pytest.mark.parametrize(("detector", "token"), VENDOR_SAMPLES.items(), ids=VENDOR_SAMPLES.keys())
+def test_vendor_tokens(scanner: Scanner, detector: str, token: str) -> None:
+    """Each vendor token is found bare, in an assignment and in JSON; not with a letter
+    glued on its left, nor cut shorter than any vendor issues."""
+    for text in (token, f"export TOKEN={token}", json.dumps({"k": token}), f"see {token}."):
+        assert token in _values(scanner, detector, text), text
+    assert _values(scanner, detector, "x" + token) == []
+    assert _values(scanner, detector, token[:16]) == []
+
+
+def test_every_vendor_token_has_a_sample() -> None:
+    assert set(VENDOR_SAMPLES) == {token.id for token in VENDOR_TOKENS}
+
+
 NEAR_MISSES = [
     # (detector, text): the detector must not report anything
+    # vendor tokens: placeholders, words where the body should be random
+    pytest.param("huggingface_token", "hf_" + "x" * 34, id="hf-placeholder"),
+    pytest.param("notion_token", "secret_managerAccessTokenRefreshIntervalSecs",
+                 id="notion-camel-case-identifier"),
+    pytest.param("databricks_token", "dapi" + "0" * 32, id="databricks-zeros"),
+    pytest.param("shopify_token", "shpat_" + "a" * 32, id="shopify-placeholder"),
+    pytest.param("google_oauth_token", "ya29.your-access-token-here-from-the-console",
+                 id="ya29-words"),
     pytest.param("aws_access_key", "AKIAIOSFODNN7EXAMPLE", id="aws-documented-example"),
     pytest.param("aws_access_key", "AKIA" + rand(15, UPPER_DIGITS), id="aws-too-short"),
     pytest.param("aws_access_key", "AKIA" + rand(16, string.ascii_lowercase), id="aws-lowercase"),
@@ -662,6 +731,7 @@ FAMILIES = {
     "jwt": {"jwt"},
     "credentials_in_urls_and_headers": {"url_password", "basic_auth_header"},
     "entropy": {"high_entropy_assignment"},
+    "vendors": set(VENDOR_SAMPLES),
     **{pii: {pii} for pii in ("email", "payment_card", "us_ssn", "iban", "phone_number")},
 }
 
