@@ -330,13 +330,19 @@ class DnsService:
 
     # --- malformed and dropped -------------------------------------------------------------
 
+    def malformed_frame(self, client: str, transport: str) -> None:
+        """A stream that is not DNS framing (a TCP length prefix no query has, a message cut
+        short): one `dns_malformed` line, no byte of it, counted as a malformed packet is. The
+        caller closes the connection; the client's rate bucket pays for the line."""
+        started = time.time()
+        if not self._buckets.take(client):
+            self._note_drop(client, transport, started)
+            return
+        self._write(_malformed_record(client, transport, started))
+
     def _malformed(self, error: WireError, client: str, transport: str, started: float,
                    reply: Reply) -> bool:
-        record = DnsAuditRecord(
-            request_id=secrets.token_hex(8), client=client, transport=transport, name=None,
-            qtype=None, decision=Action.BLOCK.value, reason=Reason.DNS_MALFORMED.value,
-            started=started,
-        )
+        record = _malformed_record(client, transport, started)
         if error.query_id is None:
             self._write(record)  # not answered: a response, or not even a header
             return False
@@ -384,6 +390,14 @@ class DnsService:
 
     def close(self) -> None:
         self._flush_drops(time.time(), force=True)
+
+
+def _malformed_record(client: str, transport: str, started: float) -> DnsAuditRecord:
+    return DnsAuditRecord(
+        request_id=secrets.token_hex(8), client=client, transport=transport, name=None,
+        qtype=None, decision=Action.BLOCK.value, reason=Reason.DNS_MALFORMED.value,
+        started=started,
+    )
 
 
 def _decision_text(decision: DnsDecision) -> str:

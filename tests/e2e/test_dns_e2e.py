@@ -367,6 +367,30 @@ def test_hostile_packets_get_formerr_or_nothing_and_the_server_keeps_serving(
     assert server.process.poll() is None
 
 
+@pytest.mark.parametrize(("source", "sent"), [
+    ("127.0.0.40", struct.pack("!H", 5) + b"\x00" * 5),
+    ("127.0.0.41", struct.pack("!H", 5000) + b"\x00" * 20),
+    # a query cut short: its name must not reach the log either
+    ("127.0.0.42", struct.pack("!H", 60) + dns.message.make_query(
+        "cut-short.wild.example", "A").to_wire()[:-4]),
+], ids=["prefix-5", "prefix-5000", "message-cut-short"])
+def test_a_tcp_framing_error_is_one_malformed_audit_line(server: DnsProcess, source: str,
+                                                          sent: bytes) -> None:
+    with socket.create_connection((server.host, server.port), timeout=3,
+                                  source_address=(source, 0)) as conn:
+        conn.sendall(sent)
+        conn.shutdown(socket.SHUT_WR)
+        assert conn.recv(10) == b""  # closed, not answered
+    deadline = time.monotonic() + 3
+    lines: list[dict[str, object]] = []
+    while not lines and time.monotonic() < deadline:
+        lines = [e for e in server.audit() if e["client"] == source]
+        time.sleep(0.05)
+    assert [(e["reason"], e["transport"], e["name"], e["decision"]) for e in lines] == [
+        ("dns_malformed", "tcp", None, "block")]
+    assert "cut-short" not in str(lines)
+
+
 def test_a_flooding_client_does_not_starve_another(server: DnsProcess) -> None:
     stop_flood = threading.Event()
     query = dns.message.make_query("flood.wild.example", "A").to_wire()
