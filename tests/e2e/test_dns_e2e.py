@@ -301,6 +301,27 @@ def test_a_key_in_a_name_under_an_allowed_wildcard_is_refused_and_not_forwarded(
     assert key[4:12].lower() not in str(line).lower()  # masked in the log, in any case
 
 
+def test_a_jwt_cut_into_labels_is_refused_masked_and_not_forwarded(
+        server: DnsProcess, upstream: FakeResolver) -> None:
+    """The red team's case (dns2, finding 4): each part of the token cut into labels of 23
+    characters, so the dots the jwt detector needs are lost or misplaced."""
+    rng = random.Random("jwt-in-labels")
+    header = fakes.b64url(b'{"alg":"HS256","typ":"JWT"}')
+    payload = fakes.b64url(b'{"sub":"%d","iat":1516239022}' % rng.randrange(10**9))
+    signature = fakes.b64url(rng.randbytes(32))
+    labels = [part[i:i + 23] for part in (header, payload, signature)
+              for i in range(0, len(part), 23)]
+    client = "127.0.0.43"
+    answer = server.ask(".".join(labels) + ".jwt.wild.example", source=client)
+    assert rcode(answer) == "NXDOMAIN"
+    assert not reached_upstream(upstream, "jwt.wild.example")
+    line = [entry for entry in server.audit() if entry["client"] == client][-1]
+    assert (line["reason"], line["decision"], line["forwarded"]) == (
+        "secret_detected", "block", False)
+    assert "[REDACTED:jwt]" in str(line["name"])
+    assert not [piece for piece in labels[1:] if len(piece) >= 6 and piece in str(line)]
+
+
 def test_many_unique_subdomains_trip_the_window_and_block_the_client(
         server: DnsProcess, upstream: FakeResolver) -> None:
     client = "127.0.0.7"
