@@ -1,7 +1,10 @@
 """Per-client fairness: a token bucket per client address, checked before a packet is parsed.
 
 A flooding client spends its own tokens and is then dropped at the cost of a dictionary lookup,
-so the server keeps its time for everyone else. The table of buckets is bounded.
+so the server keeps its time for everyone else. A packet that made more work than an ordinary
+one (a long name of many labels, scanned for secrets) is charged more tokens after the fact, so
+a client's share of the CPU stays bounded by its rate whatever it asks. The table of buckets is
+bounded.
 """
 
 from __future__ import annotations
@@ -39,3 +42,10 @@ class ClientBuckets:
             return False
         bucket[0] = tokens - 1.0
         return True
+
+    def charge(self, client: str, tokens: float) -> None:
+        """Spend `tokens` more of `client`'s bucket for work its packet made (a costly name):
+        the debt delays its next packets. Never below -burst: a client can always recover."""
+        bucket = self._buckets.get(client)
+        if bucket is not None and tokens > 0:
+            bucket[0] = max(-self._burst, bucket[0] - tokens)

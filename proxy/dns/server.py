@@ -1,7 +1,8 @@
 """The DNS server's sockets: UDP and TCP on one address, in the running asyncio loop.
 
 Everything a packet means is decided in proxy/dns/service.py; this module only moves bytes, with
-bounds: a TCP length prefix larger than any query closes the connection, idle and slow
+bounds: a TCP length prefix larger than any query (or shorter than a header, or a message cut
+short) closes the connection with one `dns_malformed` audit line, idle and slow
 connections are closed, each connection has a lifetime and a query budget, and connections are
 capped per client and in total. A full table never turns a new client away: the idlest
 connection of the client holding the most is closed to make room (its own, when a client is at
@@ -164,11 +165,22 @@ class DnsServer:
                            writer: asyncio.StreamWriter) -> None:
         idle = self.tcp_limits.idle_seconds
         for _ in range(self.tcp_limits.max_queries):
-            prefix = await asyncio.wait_for(reader.readexactly(2), idle)
+            try:
+                prefix = await asyncio.wait_for(reader.readexactly(2), idle)
+            except asyncio.IncompleteReadError as error:
+                if error.partial:  # half a length prefix, then the end of the stream
+                    self.service.malformed_frame(client, "tcp")
+                return  # else the client closed between queries, as clients do
             (length,) = struct.unpack("!H", prefix)
             if length < HEADER_SIZE or length > MAX_QUERY_BYTES:
-                return  # not a query: close rather than read what may never come
-            data = await asyncio.wait_for(reader.readexactly(length), idle)
+                # Not a query: close rather than read what may never come, with one line.
+                self.service.malformed_frame(client, "tcp")
+                return
+            try:
+                data = await asyncio.wait_for(reader.readexactly(length), idle)
+            except (asyncio.IncompleteReadError, TimeoutError):
+                self.service.malformed_frame(client, "tcp")  # a message cut short
+                return
             answered: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
 
             def reply(wire: bytes, done: asyncio.Future[bytes | None] = answered) -> None:

@@ -83,16 +83,24 @@ def _encoding(label: bytes, chars: set[int]) -> list[Signal]:
         return [Signal.HEX_LABEL]
     if chars <= _BASE32 and digits >= 2 and letters >= 2 and shannon_entropy(label) >= 3.9:
         return [Signal.BASE32_LABEL]
-    has_upper = any(65 <= byte <= 90 for byte in label)
-    has_lower = any(97 <= byte <= 122 for byte in label)
-    padded = bool(chars & frozenset(b"+/="))
-    # Mixed case with digits in one long run is rare in host names (they are written in lower
-    # case), so a lower entropy bar holds here.
-    if chars <= _BASE64 and (padded or (has_upper and has_lower and digits)) and (
-        shannon_entropy(label) >= 3.5
-    ):
+    if reads_as_base64(label, chars):
         return [Signal.BASE64_LABEL]
     return []
+
+
+def reads_as_base64(data: bytes, chars: set[int] | None = None) -> bool:
+    """Base64 (padded, or mixed case with digits) of high enough entropy. Mixed case with
+    digits in one long run is rare in host names (they are written in lower case), so a lower
+    entropy bar holds here. `chars`: set(data), when the caller has it."""
+    chars = set(data) if chars is None else chars
+    if not chars <= _BASE64:
+        return False
+    has_upper = any(65 <= byte <= 90 for byte in data)
+    has_lower = any(97 <= byte <= 122 for byte in data)
+    has_digit = not chars.isdisjoint(_DIGITS)
+    padded = bool(chars & frozenset(b"+/="))
+    return (padded or (has_upper and has_lower and has_digit)) and (
+        shannon_entropy(data) >= 3.5)
 
 
 def query_signals(sub_labels: Sequence[bytes], name_length: int,

@@ -94,7 +94,21 @@ async def _ask(upstream: UpstreamResolver, name: str, qtype: int) -> DNSRecord:
     response = await _udp(upstream, wire, query)
     if response.header.tc:
         response = await _tcp(upstream, wire, query)
+    if not _presentable(response):
+        raise UpstreamError(f"{upstream} answered records that cannot be read")
     return response
+
+
+def _presentable(response: DNSRecord) -> bool:
+    """Whether every answer record can be written out (for the audit line). dnslib parses an
+    HTTPS record whose unknown SvcParam holds non-ASCII bytes, then raises UnicodeDecodeError
+    presenting it: such an answer is malformed, not a bug of ours (any zone owner can send one)."""
+    try:
+        for record in response.rr:
+            str(record.rdata)
+    except Exception:  # dnslib raises several types on data it parsed but cannot present
+        return False
+    return True
 
 
 class _OneAnswer(asyncio.DatagramProtocol):

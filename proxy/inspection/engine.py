@@ -6,7 +6,7 @@ leaves this module for logs, metrics and answers is the `Finding`, which has no 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from proxy.inspection.byte_readings import reads_personal_data
@@ -288,6 +288,22 @@ def found_values(text: str, scanner: Scanner, *, any_case: bool = False) -> list
     if any_case and (upper := upper_ascii(text)) != text:
         found += [m for m in scanner.scan(upper) if m.detector != SCAN_LIMIT_ID and m.value
                   and reported_in_rewrite(SWAPCASE, DETECTORS_BY_ID[m.detector], m.value)]
+    return found
+
+
+def found_values_many(texts: Sequence[str], scanner: Scanner, *,
+                      any_case: bool = False) -> list[list[Match]]:
+    """`[found_values(t, scanner, any_case=any_case) for t in texts]`, with one scanner pass
+    for all of them (Scanner.scan_many): a name's labels make a hundred short texts, where the
+    fixed cost of a scan per text outweighs the scanning."""
+    uppers = [upper_ascii(text) for text in texts] if any_case else list(texts)
+    changed = [index for index, text in enumerate(texts) if uppers[index] != text]
+    results = scanner.scan_many([*texts, *(uppers[index] for index in changed)])
+    found = [[m for m in matches if m.detector != SCAN_LIMIT_ID and m.value]
+             for matches in results[:len(texts)]]
+    for index, matches in zip(changed, results[len(texts):], strict=True):
+        found[index] += [m for m in matches if m.detector != SCAN_LIMIT_ID and m.value
+                         and reported_in_rewrite(SWAPCASE, DETECTORS_BY_ID[m.detector], m.value)]
     return found
 
 

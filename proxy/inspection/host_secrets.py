@@ -9,10 +9,12 @@ data detectors would mistake the digits of ordinary hosts (`ec2-3-4-5-6`) for nu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from proxy.dns.secrets_in_names import secret_labels
 from proxy.inspection.detectors import DETECTORS_BY_ID
-from proxy.inspection.engine import found_values
-from proxy.inspection.findings import Kind
+from proxy.inspection.engine import found_values, found_values_many
+from proxy.inspection.findings import Kind, Match
 from proxy.inspection.layers import peel
 from proxy.inspection.scanner import Scanner
 
@@ -50,7 +52,11 @@ def _secret_encoded_in(host: str, scanner: Scanner) -> str | None:
 
 def _secrets_found(text: str, scanner: Scanner) -> list[tuple[int, int, str]]:
     """(start, end, detector) of each credential a detector finds in `text` as written."""
-    return [(m.start, m.end, m.detector) for m in found_values(text, scanner)
+    return _credentials(found_values(text, scanner))
+
+
+def _credentials(matches: list[Match]) -> list[tuple[int, int, str]]:
+    return [(m.start, m.end, m.detector) for m in matches
             if DETECTORS_BY_ID[m.detector].kind is Kind.SECRET]
 
 
@@ -59,5 +65,9 @@ def _secret_in(host: str, scanner: Scanner) -> str | None:
     if found:
         return found[0][2]
     labels = tuple(label.encode("latin-1", "replace") for label in host.split("."))
-    covered = secret_labels(labels, lambda text: _secrets_found(text, scanner))
+
+    def find(texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+        return [_credentials(matches) for matches in found_values_many(texts, scanner)]
+
+    covered = secret_labels(labels, find)
     return next(iter(covered.values()), None)

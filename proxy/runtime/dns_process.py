@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from proxy.audit.log import AuditLog
@@ -13,7 +13,7 @@ from proxy.dns.secrets_in_names import FindSecrets
 from proxy.dns.server import DnsServer
 from proxy.dns.service import DnsHooks, DnsService
 from proxy.inspection.detectors import ALL_DETECTORS
-from proxy.inspection.engine import found_values, scrub
+from proxy.inspection.engine import found_values_many, scrub
 from proxy.inspection.findings import Kind
 from proxy.inspection.scanner import Scanner
 from proxy.metrics.registry import Metrics
@@ -63,8 +63,10 @@ def name_scrubber(scanner: Scanner) -> Callable[[str], str]:
 
 
 def name_secret_finder(scanner: Scanner) -> FindSecrets:
-    def find(text: str) -> list[tuple[int, int, str]]:
-        return [(m.start, m.end, m.detector) for m in found_values(text, scanner, any_case=True)]
+    """What finds detectors' values in a name's runs of labels, in any case, one pass for all."""
+    def find(texts: Sequence[str]) -> list[list[tuple[int, int, str]]]:
+        return [[(m.start, m.end, m.detector) for m in found]
+                for found in found_values_many(texts, scanner, any_case=True)]
 
     return find
 

@@ -301,6 +301,27 @@ def test_a_key_in_a_name_under_an_allowed_wildcard_is_refused_and_not_forwarded(
     assert key[4:12].lower() not in str(line).lower()  # masked in the log, in any case
 
 
+def test_a_jwt_cut_into_labels_is_refused_masked_and_not_forwarded(
+        server: DnsProcess, upstream: FakeResolver) -> None:
+    """The red team's case (dns2, finding 4): each part of the token cut into labels of 23
+    characters, so the dots the jwt detector needs are lost or misplaced."""
+    rng = random.Random("jwt-in-labels")
+    header = fakes.b64url(b'{"alg":"HS256","typ":"JWT"}')
+    payload = fakes.b64url(b'{"sub":"%d","iat":1516239022}' % rng.randrange(10**9))
+    signature = fakes.b64url(rng.randbytes(32))
+    labels = [part[i:i + 23] for part in (header, payload, signature)
+              for i in range(0, len(part), 23)]
+    client = "127.0.0.43"
+    answer = server.ask(".".join(labels) + ".jwt.wild.example", source=client)
+    assert rcode(answer) == "NXDOMAIN"
+    assert not reached_upstream(upstream, "jwt.wild.example")
+    line = [entry for entry in server.audit() if entry["client"] == client][-1]
+    assert (line["reason"], line["decision"], line["forwarded"]) == (
+        "secret_detected", "block", False)
+    assert "[REDACTED:jwt]" in str(line["name"])
+    assert not [piece for piece in labels[1:] if len(piece) >= 6 and piece in str(line)]
+
+
 def test_many_unique_subdomains_trip_the_window_and_block_the_client(
         server: DnsProcess, upstream: FakeResolver) -> None:
     client = "127.0.0.7"
@@ -365,6 +386,30 @@ def test_hostile_packets_get_formerr_or_nothing_and_the_server_keeps_serving(
             assert conn.recv(10) == b""  # closed, not hung
     assert rcode(server.ask("after-hostile.wild.example")) == "NOERROR"
     assert server.process.poll() is None
+
+
+@pytest.mark.parametrize(("source", "sent"), [
+    ("127.0.0.40", struct.pack("!H", 5) + b"\x00" * 5),
+    ("127.0.0.41", struct.pack("!H", 5000) + b"\x00" * 20),
+    # a query cut short: its name must not reach the log either
+    ("127.0.0.42", struct.pack("!H", 60) + dns.message.make_query(
+        "cut-short.wild.example", "A").to_wire()[:-4]),
+], ids=["prefix-5", "prefix-5000", "message-cut-short"])
+def test_a_tcp_framing_error_is_one_malformed_audit_line(server: DnsProcess, source: str,
+                                                          sent: bytes) -> None:
+    with socket.create_connection((server.host, server.port), timeout=3,
+                                  source_address=(source, 0)) as conn:
+        conn.sendall(sent)
+        conn.shutdown(socket.SHUT_WR)
+        assert conn.recv(10) == b""  # closed, not answered
+    deadline = time.monotonic() + 3
+    lines: list[dict[str, object]] = []
+    while not lines and time.monotonic() < deadline:
+        lines = [e for e in server.audit() if e["client"] == source]
+        time.sleep(0.05)
+    assert [(e["reason"], e["transport"], e["name"], e["decision"]) for e in lines] == [
+        ("dns_malformed", "tcp", None, "block")]
+    assert "cut-short" not in str(lines)
 
 
 def test_a_flooding_client_does_not_starve_another(server: DnsProcess) -> None:
