@@ -302,7 +302,8 @@ class DnsService:
 
     def _goes_upstream(self, host: str, qtype: int) -> bool:
         """Whether an answered question would be forwarded: not in `network.hosts`, not in the
-        cache. (Two questions in flight for one name both count: they both go upstream.)"""
+        cache. (Two questions for one name in flight at once both count, although the forwarder
+        sends the name once: counting more errs on the side of detecting.)"""
         return (self.forwarder.configured and host not in self.policy.network.hosts
                 and self.cache.get(host, qtype) is None)
 

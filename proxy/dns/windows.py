@@ -134,7 +134,9 @@ class TunnelDetector:
 
         `forwarded`: the question goes upstream unless refused (not answered from the cache or
         `network.hosts`); a caller that cannot tell says True. `refused`: something other than
-        the windows refuses it already (its own labels). A refused question counts in the
+        the windows refuses it already (labels that read as a payload under `action: block`, a
+        credential in the name). A refused question (or, under `action: block`, one of a
+        blocked client or domain, or one its window flags) counts in the
         client's own windows (distinct names, rate, TXT share) but not as forwarded, nor in
         the all-clients totals: it reaches nobody, and one client's refused flood must not be
         able to block a domain for everyone.
@@ -146,8 +148,8 @@ class TunnelDetector:
         window.add(now, subdomain, qtype in TXT_LIKE_TYPES, policy)
         found = window.signals(policy)
         blocking = policy.action is TunnelAction.BLOCK
-        if blocking and (refused or found or self.blocked(client, key)
-                         or self.key_blocked(key)):
+        if refused or (blocking and (found or self.blocked(client, key)
+                                     or self.key_blocked(key))):
             return tuple(found)
         if forwarded:
             found += window.forward(now, policy)
