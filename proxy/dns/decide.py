@@ -2,8 +2,9 @@
 
 Pure: no I/O, no clock. The same rule file as the proxy decides, read for names:
 1. a question whose name is not a host name is refused (never matched, never forwarded);
-2. tunnelling: a client blocked for the domain, or a query that looks like a payload (when the
-   rules say `action: block`), is refused — never relaxed by monitor mode; and so is a name
+2. tunnelling: a client blocked for the domain, a domain blocked for every client (all clients'
+   traffic to it looked like a tunnel), or a query that looks like a payload (when the rules
+   say `action: block`), is refused — never relaxed by monitor mode; and so is a name
    whose own labels hold a credential (`<key>.allowed-wildcard.example`): forwarding it would
    send the key to every resolver on the way, as the proxy refuses that name before resolving;
 3. the allowlist: a name is allowed when an allow entry's host pattern matches it and no deny
@@ -32,6 +33,7 @@ class DnsFacts:
     qtype: int
     signals: tuple[str, ...] = ()  # tunnelling signals of this query and of the client's window
     client_blocked: bool = False  # an earlier detection blocks this client for this domain
+    key_blocked: bool = False  # all clients' traffic to the domain tripped: blocked for everyone
     secret: bool = False  # a credential detector finds a value in the labels the client chose
 
 
@@ -58,6 +60,8 @@ def decide_dns(facts: DnsFacts, policy: Policy) -> DnsDecision:
         return _block(Reason.INVALID_HOST, blocked_rcode)
     if facts.client_blocked or (facts.signals and dns.tunnelling.action is TunnelAction.BLOCK):
         return _block(Reason.DNS_TUNNELLING, blocked_rcode)
+    if facts.key_blocked:
+        return _block(Reason.DNS_DOMAIN_BLOCKED, blocked_rcode)
     if facts.secret:
         return _block(Reason.SECRET_DETECTED, blocked_rcode)
 

@@ -32,7 +32,13 @@ from proxy.dns.limits import ClientBuckets
 from proxy.dns.names import name_info, presentation
 from proxy.dns.scope import Scope, detection_scope, wildcard_patterns
 from proxy.dns.secrets_in_names import FindSecrets, scanned_characters, secret_labels
-from proxy.dns.tunnelling import WINDOW_SIGNALS, Signal, label_signals, query_signals
+from proxy.dns.tunnelling import (
+    ALL_CLIENTS_SIGNALS,
+    WINDOW_SIGNALS,
+    Signal,
+    label_signals,
+    query_signals,
+)
 from proxy.dns.upstream import Forwarder, UpstreamError
 from proxy.dns.windows import TunnelDetector
 from proxy.dns.wire import (
@@ -158,15 +164,19 @@ class DnsService:
         if computed:
             self._buckets.charge(client, name.cost)
         scope, secret_in = name.scope, name.secret_in
-        signals = self._detect(name, query, client, forwardable=forwardable)
+        secret = not self._credentials.isdisjoint(secret_in.values())
+        forwarded = forwardable and info.host is not None and self._goes_upstream(
+            info.host, query.qtype)
+        signals = self._detect(name, query, client, forwardable=forwardable,
+                               forwarded=forwarded, secret=secret)
         facts = DnsFacts(host=info.host, qtype=query.qtype, signals=tuple(signals),
                          client_blocked=self.detector.blocked(client, scope.key),
-                         secret=not self._credentials.isdisjoint(secret_in.values()))
+                         key_blocked=self.detector.key_blocked(scope.key), secret=secret)
         decision = decide_dns(facts, self.policy)
         record = DnsAuditRecord(
             request_id=secrets.token_hex(8), client=client, transport=transport,
             name=self._logged_name(query, scope, signals, secret_in,
-                                   payload=facts.client_blocked),
+                                   payload=facts.client_blocked or facts.key_blocked),
             qtype=_type_name(query.qtype),
             decision=_decision_text(decision), reason=decision.reason.value,
             rule=decision.rule_id, signals=[s.value for s in signals], started=started,
@@ -245,12 +255,15 @@ class DnsService:
                 self._send(reply, response(query, blocked, limit=limit), record, blocked)
                 return
             dns = self.policy.dns
-            ttl = min([r.ttl for r in records] + [dns.max_ttl]) if records else dns.negative_ttl
+            # A positive answer is kept at least min_ttl, whatever the zone says (TTL 0
+            # included): repeats are then answered here, and never reach the zone's server.
+            ttl = (max(min([r.ttl for r in records] + [dns.max_ttl]), dns.min_ttl) if records
+                   else dns.negative_ttl)
             self.cache.put(host, query.qtype, rcode, records, ttl)
             cached = self.cache.get(host, query.qtype)
             if cached is not None:
                 packed, count = cached.packed(self._clock())
-            else:  # ttl 0 or cache off: answer as received
+            else:  # ttl 0 (min_ttl 0) or cache off: answer as received
                 packed, count = pack_records(host, query.qtype, records), len(records)
             record.answers = describe(records)
             self._send(reply, response(query, rcode, packed, count, limit=limit), record, rcode)
@@ -300,17 +313,29 @@ class DnsService:
             self._names[labels] = facts
         return facts, computed
 
-    def _detect(self, name: _NameFacts, query: Query, client: str, *,
-                forwardable: bool) -> list[Signal]:
+    def _goes_upstream(self, host: str, qtype: int) -> bool:
+        """Whether an answered question would be forwarded: not in `network.hosts`, not in the
+        cache. (Two questions for one name in flight at once both count, although the forwarder
+        sends the name once: counting more errs on the side of detecting.)"""
+        return (self.forwarder.configured and host not in self.policy.network.hosts
+                and self.cache.get(host, qtype) is None)
+
+    def _detect(self, name: _NameFacts, query: Query, client: str, *, forwardable: bool,
+                forwarded: bool, secret: bool) -> list[Signal]:
         policy = self.policy.dns.tunnelling
+        blocking = policy.action is TunnelAction.BLOCK
         scope = name.scope
         windowed: tuple[Signal, ...] = ()
         if forwardable:
-            windowed = self.detector.observe(client, scope.key, scope.subdomain, query.qtype)
+            windowed = self.detector.observe(
+                client, scope.key, scope.subdomain, query.qtype, forwarded=forwarded,
+                refused=secret or (blocking and bool(name.signals)))
         signals = list(dict.fromkeys(name.signals + windowed))
         if signals:
-            if policy.action is TunnelAction.BLOCK and forwardable:
+            if blocking and forwardable:
                 self.detector.block(client, scope.key)
+                if not ALL_CLIENTS_SIGNALS.isdisjoint(signals):
+                    self.detector.block_key(scope.key)
             if self._hooks.on_detection is not None:
                 for signal in signals:
                     self._hooks.on_detection(signal.value)

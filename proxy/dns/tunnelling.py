@@ -3,7 +3,8 @@
 Per query (pure): long labels, long names, high character entropy, labels that read as hex,
 base32 or base64, and bytes no host name has. Per client and window key (proxy/dns/scope.py), in
 a sliding window with an injectable clock: unique subdomains, query count, share of TXT/NULL
-questions. The per-client tables are in proxy/dns/windows.py.
+questions, questions forwarded upstream; and the same for all clients together. The tables are
+in proxy/dns/windows.py and proxy/dns/all_clients.py.
 """
 
 from __future__ import annotations
@@ -39,11 +40,24 @@ class Signal(StrEnum):
     UNIQUE_SUBDOMAINS_LONG = "unique_subdomains_long"  # a slow tunnel, over the long window
     QUERY_RATE = "query_rate"
     TXT_SHARE = "txt_share"
+    FORWARDED = "forwarded"  # questions that went upstream (cache misses)
+    FORWARDED_LONG = "forwarded_long"  # the same over the long window: a codebook tunnel
+    # All clients together under one window key (proxy/dns/all_clients.py): the key is then
+    # blocked for every client.
+    ALL_CLIENTS_UNIQUE_SUBDOMAINS = "all_clients_unique_subdomains"
+    ALL_CLIENTS_UNIQUE_SUBDOMAINS_LONG = "all_clients_unique_subdomains_long"
+    ALL_CLIENTS_FORWARDED = "all_clients_forwarded"
+    ALL_CLIENTS_FORWARDED_LONG = "all_clients_forwarded_long"
 
 
-# The signals of a client's traffic to a domain (proxy/dns/windows.py), not of one question.
+ALL_CLIENTS_SIGNALS = frozenset({
+    Signal.ALL_CLIENTS_UNIQUE_SUBDOMAINS, Signal.ALL_CLIENTS_UNIQUE_SUBDOMAINS_LONG,
+    Signal.ALL_CLIENTS_FORWARDED, Signal.ALL_CLIENTS_FORWARDED_LONG,
+})
+# The signals of the traffic to a domain (proxy/dns/windows.py), not of one question.
 WINDOW_SIGNALS = frozenset({Signal.UNIQUE_SUBDOMAINS, Signal.UNIQUE_SUBDOMAINS_LONG,
-                            Signal.QUERY_RATE, Signal.TXT_SHARE})
+                            Signal.QUERY_RATE, Signal.TXT_SHARE, Signal.FORWARDED,
+                            Signal.FORWARDED_LONG}) | ALL_CLIENTS_SIGNALS
 
 
 def shannon_entropy(data: bytes) -> float:

@@ -3,11 +3,13 @@
 A client must not be able to reset its own window, lift its own block or evict another client's
 state by sending junk, so:
 - windows are kept per client; a client's own windows evict only its own, the one with the
-  fewest distinct subdomains first (least recently used among those): querying many other
-  domains must not reset the window of the one the client tunnels through. Only names the rules
-  would forward get a window (the caller decides: a name that is refused discloses nothing and
-  must not cost anyone a slot);
-- the table of clients with windows is bounded; evicting a client forgets its windows only;
+  least traffic first (distinct subdomains and forwarded questions over the long window; least
+  recently used among equals): querying many other domains must not reset the window of the
+  one the client tunnels through. Only names the rules would forward get a window (the caller
+  decides: a name that is refused discloses nothing and must not cost anyone a slot);
+- the table of clients with windows is bounded; evicting a client forgets its windows only,
+  and what it sent stays counted by all clients' totals (proxy/dns/all_clients.py), which no
+  number of addresses resets;
 - blocks live in their own table and are never evicted while active. A client whose block table
   is full is blocked for every domain instead. When the table of blocked clients is full of
   active blocks, the detector fails closed: every client without an entry of its own is treated
@@ -20,8 +22,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from proxy.dns.all_clients import AllClients
+from proxy.dns.counting import RecentSet, SlidingCount
 from proxy.dns.tunnelling import Signal
-from proxy.policy.dns_model import TunnellingPolicy
+from proxy.policy.dns_model import TunnelAction, TunnellingPolicy
 
 TXT_LIKE_TYPES = frozenset({16, 10})  # TXT, NULL: the bulk channels of iodine and dnscat2
 MAX_WINDOW_CLIENTS = 1024  # clients with windows; the least recently seen is forgotten
@@ -32,27 +36,30 @@ MAX_BLOCKS_PER_CLIENT = 32  # then the client is blocked for every domain
 
 @dataclass
 class _Window:
-    """One client's traffic under one window key, in per-second buckets."""
+    """One client's traffic under one window key: per-second buckets and bounded sets."""
 
     buckets: deque[tuple[int, int, int]] = field(default_factory=deque)  # second, queries, txt
     queries: int = 0
     txt: int = 0
-    # hash(subdomain) -> last seen: the hash is salted per process, and small.
-    subdomains: dict[int, float] = field(default_factory=dict)
+    subdomains: RecentSet = field(default_factory=RecentSet)
     # The same over the long window (a slow tunnel stays under the short one's threshold).
-    long_subdomains: dict[int, float] = field(default_factory=dict)
+    long_subdomains: RecentSet = field(default_factory=RecentSet)
+    # Questions that went upstream: repeats of a few names whose answers keep expiring.
+    forwarded: SlidingCount = field(default_factory=SlidingCount)
+    forwarded_long: SlidingCount = field(default_factory=SlidingCount)
 
-    def prune(self, now: float, window: float, long_window: float) -> None:
-        horizon = now - window
+    def prune(self, now: float, policy: TunnellingPolicy) -> None:
+        horizon = now - policy.window_seconds
         while self.buckets and self.buckets[0][0] < int(horizon):
             _, queries, txt = self.buckets.popleft()
             self.queries -= queries
             self.txt -= txt
-        self.subdomains = _younger_than(self.subdomains, horizon)
-        self.long_subdomains = _younger_than(self.long_subdomains, now - long_window)
+        self.subdomains.prune(horizon)
+        self.long_subdomains.prune(now - policy.long_window_seconds)
+        self.forwarded.prune(now, policy.window_seconds)
+        self.forwarded_long.prune(now, policy.long_window_seconds)
 
-    def add(self, now: float, subdomain: str, txt_like: bool, max_unique: int,
-            max_unique_long: int) -> None:
+    def add(self, now: float, subdomain: str, txt_like: bool, policy: TunnellingPolicy) -> None:
         second = int(now)
         if self.buckets and self.buckets[-1][0] == second:
             _, queries, txt = self.buckets[-1]
@@ -61,19 +68,33 @@ class _Window:
             self.buckets.append((second, 1, int(txt_like)))
         self.queries += 1
         self.txt += txt_like
-        # One more than the threshold is all that must be known: the set stays bounded.
-        key = hash(subdomain)
-        if key in self.subdomains or len(self.subdomains) <= max_unique:
-            self.subdomains[key] = now
-        if key in self.long_subdomains or len(self.long_subdomains) <= max_unique_long:
-            self.long_subdomains[key] = now
+        self.subdomains.add(subdomain, now, policy.max_unique_subdomains + 1)
+        self.long_subdomains.add(subdomain, now, policy.max_unique_subdomains_long + 1)
 
+    def signals(self, policy: TunnellingPolicy) -> list[Signal]:
+        found: list[Signal] = []
+        if len(self.subdomains) > policy.max_unique_subdomains:
+            found.append(Signal.UNIQUE_SUBDOMAINS)
+        if len(self.long_subdomains) > policy.max_unique_subdomains_long:
+            found.append(Signal.UNIQUE_SUBDOMAINS_LONG)
+        if self.queries > policy.max_queries:
+            found.append(Signal.QUERY_RATE)
+        if self.queries >= policy.txt_share_min_queries and (
+            self.txt / self.queries > policy.max_txt_share
+        ):
+            found.append(Signal.TXT_SHARE)
+        return found
 
-def _younger_than(seen: dict[int, float], horizon: float) -> dict[int, float]:
-    """`seen` without the entries last seen before `horizon` (the same dict when none is)."""
-    if seen and min(seen.values()) < horizon:
-        return {s: t for s, t in seen.items() if t >= horizon}
-    return seen
+    def forward(self, now: float, policy: TunnellingPolicy) -> list[Signal]:
+        """Count one question that goes upstream; the signals it raises."""
+        self.forwarded.add(now, policy.window_seconds)
+        self.forwarded_long.add(now, policy.long_window_seconds)
+        found: list[Signal] = []
+        if self.forwarded.total > policy.max_forwarded:
+            found.append(Signal.FORWARDED)
+        if self.forwarded_long.total > policy.max_forwarded_long:
+            found.append(Signal.FORWARDED_LONG)
+        return found
 
 
 @dataclass
@@ -102,37 +123,49 @@ class TunnelDetector:
         self._max_blocked_clients = max_blocked_clients
         self._max_blocks_per_client = max_blocks_per_client
         self._windows: OrderedDict[str, OrderedDict[str, _Window]] = OrderedDict()
+        self._all_clients = AllClients(policy)
         self._blocks: dict[str, _Blocks] = {}
         self._saturated_until = 0.0  # blocked-client table full of active blocks: fail closed
         self._purged_at = float("-inf")
 
-    def observe(self, client: str, key: str, subdomain: str, qtype: int) -> tuple[Signal, ...]:
-        """Count one query; the window signals it raises (each at most once per query)."""
+    def observe(self, client: str, key: str, subdomain: str, qtype: int, *,
+                forwarded: bool = True, refused: bool = False) -> tuple[Signal, ...]:
+        """Count one question; the window signals it raises (each at most once).
+
+        `forwarded`: the question goes upstream unless refused (not answered from the cache or
+        `network.hosts`); a caller that cannot tell says True. `refused`: something other than
+        the windows refuses it already (labels that read as a payload under `action: block`, a
+        credential in the name). A refused question (or, under `action: block`, one of a
+        blocked client or domain, or one its window flags) counts in the
+        client's own windows (distinct names, rate, TXT share) but not as forwarded, nor in
+        the all-clients totals: it reaches nobody, and one client's refused flood must not be
+        able to block a domain for everyone.
+        """
         now = self._clock()
-        window = self._window(client, key)
         policy = self.policy
-        window.prune(now, policy.window_seconds, policy.long_window_seconds)
-        window.add(now, subdomain, qtype in TXT_LIKE_TYPES, policy.max_unique_subdomains,
-                   policy.max_unique_subdomains_long)
-        found: list[Signal] = []
-        if len(window.subdomains) > policy.max_unique_subdomains:
-            found.append(Signal.UNIQUE_SUBDOMAINS)
-        if len(window.long_subdomains) > policy.max_unique_subdomains_long:
-            found.append(Signal.UNIQUE_SUBDOMAINS_LONG)
-        if window.queries > policy.max_queries:
-            found.append(Signal.QUERY_RATE)
-        if window.queries >= policy.txt_share_min_queries and (
-            window.txt / window.queries > policy.max_txt_share
-        ):
-            found.append(Signal.TXT_SHARE)
-        return tuple(found)
+        window = self._window(client, key)
+        window.prune(now, policy)
+        window.add(now, subdomain, qtype in TXT_LIKE_TYPES, policy)
+        found = window.signals(policy)
+        blocking = policy.action is TunnelAction.BLOCK
+        if refused or (blocking and (found or self.blocked(client, key)
+                                     or self.key_blocked(key))):
+            return tuple(found)
+        if forwarded:
+            found += window.forward(now, policy)
+            if blocking and found:
+                return tuple(found)
+        return tuple(found + self._all_clients.observe(now, key, subdomain,
+                                                       forwarded=forwarded))
 
     def _window(self, client: str, key: str) -> _Window:
         windows = self._windows.get(client)
         if windows is None:
             windows = self._windows[client] = OrderedDict()
             if len(self._windows) > self._max_window_clients:
-                self._windows.popitem(last=False)  # forgets windows only, never a block
+                # Forgets the client's own windows only, never a block: what it sent stays
+                # counted in the all-clients totals, so cycling addresses resets nothing there.
+                self._windows.popitem(last=False)
         else:
             self._windows.move_to_end(client)
         window = windows.get(key)
@@ -140,7 +173,7 @@ class TunnelDetector:
             if len(windows) >= self._max_windows_per_client:
                 # The client's own window with the fewest subdomains (the least recently used
                 # of those: `min` keeps the first): not the one it tunnels through.
-                del windows[min(windows, key=lambda k: len(windows[k].long_subdomains))]
+                del windows[min(windows, key=lambda k: _weight(windows[k]))]
             window = windows[key] = _Window()
         else:
             windows.move_to_end(key)
@@ -165,6 +198,13 @@ class TunnelDetector:
         blocks.everything_until = until
         blocks.domains.clear()
 
+    def block_key(self, key: str) -> None:
+        """Block the window key for every client (all clients together look like a tunnel)."""
+        self._all_clients.block(self._clock(), key)
+
+    def key_blocked(self, key: str) -> bool:
+        return self._all_clients.blocked(self._clock(), key)
+
     def blocked(self, client: str, key: str) -> bool:
         now = self._clock()
         blocks = self._blocks.get(client)
@@ -186,3 +226,8 @@ class TunnelDetector:
         self._purged_at = now
         for client in [c for c, b in self._blocks.items() if b.until() <= now]:
             del self._blocks[client]
+
+
+def _weight(window: _Window) -> int:
+    """How much a window holds: a client's lightest window is evicted first."""
+    return len(window.long_subdomains) + window.forwarded_long.total

@@ -33,6 +33,9 @@ class BlockedRcode(StrEnum):
     REFUSED = "refused"
 
 
+ALL_CLIENTS_FACTOR = 10  # all-clients thresholds by default: this many clients' worth
+
+
 class TunnelAction(StrEnum):
     BLOCK = "block"  # the query is refused and the client's queries to the domain for a while
     ALERT = "alert"  # logged and counted only
@@ -59,6 +62,18 @@ class TunnellingPolicy:
     max_queries: int = 1200
     max_txt_share: float = 0.5  # share of TXT/NULL queries...
     txt_share_min_queries: int = 12  # ...once this many queries were seen
+    # Questions that went upstream (cache misses): a codebook of ordinary names re-asked as
+    # their answers expire grows no distinct count, only this one.
+    max_forwarded: int = 300
+    max_forwarded_long: int = 3600
+    # All clients together, per window key: many (or forged) addresses, or one cycling through
+    # more than the detector's client table, multiply the per-client budget. Tripping one
+    # blocks the key for everyone. The rule-file loader defaults them to
+    # ALL_CLIENTS_FACTOR times the per-client thresholds.
+    all_clients_max_unique_subdomains: int = 600
+    all_clients_max_unique_subdomains_long: int = 3000
+    all_clients_max_forwarded: int = 3000
+    all_clients_max_forwarded_long: int = 36_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +103,9 @@ class DnsPolicy:
     timeout_seconds: float = 2.0  # upstream answer bound, then SERVFAIL
     cache_entries: int = 10_000
     max_ttl: int = 3600
+    # The shortest time a positive answer is cached, whatever its TTL (0 included): a zone that
+    # answers with TTL 0 cannot make every repeat of a name go upstream.
+    min_ttl: int = 30
     negative_ttl: int = 30  # how long NXDOMAIN / NODATA from upstream are cached
     client_qps: float = 2000.0  # per client address, token bucket refill
     client_burst: int = 4000

@@ -16,6 +16,7 @@ from proxy.policy.schema_common import HostText, Strict, reject
 
 MAX_UPSTREAMS = 8
 MAX_SECONDS = 86_400.0
+MAX_MIN_TTL = 300
 
 
 def parse_upstream(text: str) -> tuple[str, int]:
@@ -89,6 +90,13 @@ class TunnellingSpec(Strict):
     max_queries: Count = 1200
     max_txt_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     txt_share_min_queries: Count = 12
+    max_forwarded: Count = 300
+    max_forwarded_long: Count = 3600
+    # None: ALL_CLIENTS_FACTOR times the per-client threshold (proxy/policy/loader.py).
+    all_clients_max_unique_subdomains: Count | None = None
+    all_clients_max_unique_subdomains_long: Count | None = None
+    all_clients_max_forwarded: Count | None = None
+    all_clients_max_forwarded_long: Count | None = None
 
 
 class ExtraTypesSpec(Strict):
@@ -110,6 +118,8 @@ class DnsSpec(Strict):
     timeout_seconds: Annotated[float, Field(ge=0.05, le=30.0)] = 2.0
     cache_entries: Annotated[int, Field(ge=0, le=1_000_000)] = 10_000
     max_ttl: Annotated[int, Field(ge=0, le=604_800)] = 3600
+    # A floor longer than a few minutes would hold stale answers past an honest failover.
+    min_ttl: Annotated[int, Field(ge=0, le=MAX_MIN_TTL)] = 30
     negative_ttl: Annotated[int, Field(ge=0, le=86_400)] = 30
     client_qps: Annotated[float, Field(ge=1.0, le=1_000_000.0)] = 2000.0
     client_burst: Count = 4000

@@ -15,6 +15,7 @@ from types import MappingProxyType
 import yaml
 
 from proxy.policy.dns_model import (
+    ALL_CLIENTS_FACTOR,
     RECORD_TYPES,
     BlockedRcode,
     DnsPolicy,
@@ -407,6 +408,7 @@ def _compile_dns(spec: DnsSpec) -> DnsPolicy:
         timeout_seconds=spec.timeout_seconds,
         cache_entries=spec.cache_entries,
         max_ttl=spec.max_ttl,
+        min_ttl=spec.min_ttl,
         negative_ttl=spec.negative_ttl,
         client_qps=spec.client_qps,
         client_burst=spec.client_burst,
@@ -419,8 +421,21 @@ def _compile_dns(spec: DnsSpec) -> DnsPolicy:
             long_window_seconds=t.long_window_seconds,
             max_unique_subdomains_long=t.max_unique_subdomains_long,
             max_txt_share=t.max_txt_share, txt_share_min_queries=t.txt_share_min_queries,
+            max_forwarded=t.max_forwarded, max_forwarded_long=t.max_forwarded_long,
+            all_clients_max_unique_subdomains=_all_clients(
+                t.all_clients_max_unique_subdomains, t.max_unique_subdomains),
+            all_clients_max_unique_subdomains_long=_all_clients(
+                t.all_clients_max_unique_subdomains_long, t.max_unique_subdomains_long),
+            all_clients_max_forwarded=_all_clients(t.all_clients_max_forwarded, t.max_forwarded),
+            all_clients_max_forwarded_long=_all_clients(
+                t.all_clients_max_forwarded_long, t.max_forwarded_long),
         ),
     )
+
+
+def _all_clients(value: int | None, per_client: int) -> int:
+    """An all-clients threshold as written, else ALL_CLIENTS_FACTOR clients' worth."""
+    return value if value is not None else ALL_CLIENTS_FACTOR * per_client
 
 
 __all__ = [

@@ -45,6 +45,7 @@ class Reason(StrEnum):
     # The DNS server (proxy/dns/).
     DNS_TYPE_NOT_ALLOWED = "dns_type_not_allowed"
     DNS_TUNNELLING = "dns_tunnelling"
+    DNS_DOMAIN_BLOCKED = "dns_domain_blocked"  # all clients' traffic to a domain: a tunnel
     DNS_MALFORMED = "dns_malformed"
     DNS_RATE_LIMITED = "dns_rate_limited"
     # The proxy itself.
@@ -66,6 +67,7 @@ NEVER_MONITORED: frozenset[Reason] = frozenset(
         Reason.INTERNAL_ERROR,
         Reason.DNS_TYPE_NOT_ALLOWED,
         Reason.DNS_TUNNELLING,
+        Reason.DNS_DOMAIN_BLOCKED,
         Reason.DNS_MALFORMED,
         Reason.DNS_RATE_LIMITED,
     }

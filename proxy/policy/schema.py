@@ -391,6 +391,9 @@ def validate_rules(data: object) -> tuple[RuleFileSpec | None, list[Issue]]:
     network = spec.network if spec else _valid_or_none(NetworkSpec, raw.get("network", {}))
     if network is not None:
         issues.extend(network_issues(network))
+    dns = spec.dns if spec else _valid_or_none(DnsSpec, raw.get("dns", {}))
+    if dns is not None:
+        issues.extend(all_clients_issues(dns.tunnelling))
     raw_destinations = raw.get("destinations", [])
     if isinstance(raw_destinations, list):
         for index, entry in enumerate(raw_destinations):
@@ -504,6 +507,24 @@ def network_issues(network: NetworkSpec) -> list[Issue]:
             "private-address protection off",
             "list only the private networks the agent needs, e.g. 10.20.0.0/16",
         ))
+    return issues
+
+
+def all_clients_issues(tunnelling: TunnellingSpec) -> list[Issue]:
+    """An all-clients threshold below its per-client one would let one client block a domain
+    for every client (the per-client threshold would never be the one that trips)."""
+    issues: list[Issue] = []
+    for per_client in ("max_unique_subdomains", "max_unique_subdomains_long", "max_forwarded",
+                       "max_forwarded_long"):
+        key = f"all_clients_{per_client}"
+        value, floor = getattr(tunnelling, key), getattr(tunnelling, per_client)
+        if value is not None and value < floor:
+            issues.append(Issue(
+                ("dns", "tunnelling", key),
+                f"{key} ({value}) is below {per_client} ({floor}): one client alone would "
+                "block the domain for every client",
+                f"set {key} to at least {floor}, or remove it (default: 10 times {per_client})",
+            ))
     return issues
 
 

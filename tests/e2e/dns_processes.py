@@ -31,11 +31,12 @@ class FakeResolver:
         return [str(json.loads(line)["name"]) for line in lines if line]
 
 
-def start_fake_resolver(journal: Path, *, silent: bool = False, port: int = 0,
-                        wrapper: list[str] | None = None) -> FakeResolver:
+def start_fake_resolver(journal: Path, *, silent: bool = False, host: str = "127.0.0.1",
+                        port: int = 0, wrapper: list[str] | None = None) -> FakeResolver:
     """`port` 0: a free one. `wrapper`: a command prefix (`ip netns exec NAME`)."""
     command = [sys.executable, str(REPO / "tests" / "e2e" / "fake_resolver.py"),
-               "--journal", str(journal), "--port", str(port)] + (["--silent"] if silent else [])
+               "--journal", str(journal), "--host", host, "--port", str(port)] + (
+                   ["--silent"] if silent else [])
     process = subprocess.Popen((wrapper or []) + command, stdout=subprocess.PIPE, cwd=REPO)
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -85,11 +86,12 @@ def wait_for_dns(server: DnsProcess, timeout: float = READY_TIMEOUT) -> None:
     raise TimeoutError("DNS server did not answer")
 
 
-def start_dns(rules: Path, state_dir: Path, *, command: str = "dns") -> DnsProcess:
-    port = free_port()
+def start_dns(rules: Path, state_dir: Path, *, command: str = "dns",
+              host: str = "127.0.0.1") -> DnsProcess:
+    port = free_port(host)
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "dns.log"
-    argv = [str(GLASSBREAK), command, "--rules", str(rules), "--dns", f"127.0.0.1:{port}",
+    argv = [str(GLASSBREAK), command, "--rules", str(rules), "--dns", f"{host}:{port}",
             "--state-dir", str(state_dir)]
     admin_port = None
     if command == "run":
@@ -98,7 +100,7 @@ def start_dns(rules: Path, state_dir: Path, *, command: str = "dns") -> DnsProce
     with log.open("wb") as handle:
         process = subprocess.Popen(argv, stdout=handle, stderr=handle, env=dict(os.environ))
     server = DnsProcess(port=port, state_dir=state_dir, process=process, log=log,
-                        admin_port=admin_port)
+                        host=host, admin_port=admin_port)
     try:
         wait_for_dns(server)
     except Exception:

@@ -11,6 +11,8 @@ Names it answers (any other name: 93.184.215.14):
   nx.*       -> NXDOMAIN
   txtina.*   -> A 93.184.215.14 plus a TXT record slipped into the A answer
   TXT questions -> "v=fake"
+Names with a `ttl0` label anywhere are answered with TTL 0 (the others: 300), the way an
+attacker's zone answers so that no resolver caches them.
 """
 
 from __future__ import annotations
@@ -48,30 +50,31 @@ class RecordingResolver(BaseResolver):  # type: ignore[misc]
         name = str(request.q.qname)
         first = name.split(".", 1)[0].lower()
         qtype = request.q.qtype
+        ttl = 0 if "ttl0" in name.lower().split(".") else TTL
         if first == "nx":
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
         if qtype == QTYPE.TXT:
-            reply.add_answer(RR(name, QTYPE.TXT, ttl=TTL, rdata=TXT("v=fake")))
+            reply.add_answer(RR(name, QTYPE.TXT, ttl=ttl, rdata=TXT("v=fake")))
             return reply
         if qtype != QTYPE.A:
             return reply
         if first == "txtina":
-            reply.add_answer(RR(name, QTYPE.A, ttl=TTL, rdata=A("93.184.215.14")))
-            reply.add_answer(RR(name, QTYPE.TXT, ttl=TTL, rdata=TXT("exfil-channel-down")))
+            reply.add_answer(RR(name, QTYPE.A, ttl=ttl, rdata=A("93.184.215.14")))
+            reply.add_answer(RR(name, QTYPE.TXT, ttl=ttl, rdata=TXT("exfil-channel-down")))
             return reply
         if first == "alias":
             target = "target.alias-cdn.example."
-            reply.add_answer(RR(name, QTYPE.CNAME, ttl=TTL, rdata=CNAME(target)))
-            reply.add_answer(RR(target, QTYPE.A, ttl=TTL, rdata=A("93.184.215.15")))
+            reply.add_answer(RR(name, QTYPE.CNAME, ttl=ttl, rdata=CNAME(target)))
+            reply.add_answer(RR(target, QTYPE.A, ttl=ttl, rdata=A("93.184.215.15")))
             return reply
         if first == "many":
             for i in range(60):
-                reply.add_answer(RR(name, QTYPE.A, ttl=TTL, rdata=A(f"93.184.216.{i + 1}")))
+                reply.add_answer(RR(name, QTYPE.A, ttl=ttl, rdata=A(f"93.184.216.{i + 1}")))
             return reply
         address = {"rebind": "10.0.0.5", "meta": "169.254.169.254",
                    "private-ok": "10.9.0.5"}.get(first, "93.184.215.14")
-        reply.add_answer(RR(name, QTYPE.A, ttl=TTL, rdata=A(address)))
+        reply.add_answer(RR(name, QTYPE.A, ttl=ttl, rdata=A(address)))
         return reply
 
 

@@ -334,6 +334,67 @@ def test_many_unique_subdomains_trip_the_window_and_block_the_client(
     assert detections and "unique_subdomains" in detections[0]["signals"]
 
 
+def test_a_ttl_0_answer_is_served_from_the_cache_on_repeat(server: DnsProcess,
+                                                           upstream: FakeResolver) -> None:
+    """An attacker's zone answers with TTL 0 so that every repeat would go upstream (a codebook
+    of ordinary names): the answer is kept min_ttl (30 s) all the same."""
+    first = server.ask("www.ttl0.wild.example", source="127.0.51.5")
+    time.sleep(1.1)  # the TTL is whole seconds: wait one
+    repeats = [server.ask("www.ttl0.wild.example", source="127.0.51.5") for _ in range(5)]
+    assert rcode(first) == "NOERROR" and first.answer[0].ttl == 30
+    assert all(rcode(r) == "NOERROR" and r.answer[0].ttl < 30 for r in repeats)
+    assert reached_upstream(upstream, "ttl0.wild.example") == ["www.ttl0.wild.example."]
+    lines = [e for e in server.audit() if e["client"] == "127.0.51.5"]
+    assert [e["forwarded"] for e in lines] == [True] + [False] * 5
+
+
+MANY_SOURCES_RULES = """\
+version: 1
+dns:
+  upstreams: ["127.0.51.2:{upstream_port}"]
+  tunnelling:
+    block_seconds: 60
+    max_unique_subdomains: 20
+    all_clients_max_unique_subdomains: 60
+destinations:
+  - id: many
+    hosts: ["*.many.example", "*.calm.example"]
+"""
+
+
+def test_a_tunnel_spread_over_many_source_addresses_is_detected_and_refused(
+        tmp_path: Path) -> None:
+    """The report's t02 at small scale: 10 addresses, each under the per-client window (20),
+    together over the all-clients one (60). The domain is then refused to every client."""
+    upstream = start_fake_resolver(tmp_path / "journal.jsonl", host="127.0.51.2")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(MANY_SOURCES_RULES.format(upstream_port=upstream.port), encoding="utf-8")
+    server = start_dns(rules, tmp_path / "state", host="127.0.51.1")
+    try:
+        sources = [f"127.0.51.{10 + i}" for i in range(10)]
+        codes = [rcode(server.ask(f"c{round_}x{i}.exfil.many.example", source=source))
+                 for round_ in range(10) for i, source in enumerate(sources)]
+        assert codes[:60] == ["NOERROR"] * 60 and set(codes[60:]) == {"NXDOMAIN"}
+        assert len([n for n in upstream.names() if "exfil.many.example" in n]) == 60
+        trip = next(e for e in server.audit() if e["signals"])
+        assert "all_clients_unique_subdomains" in trip["signals"]
+        assert trip["reason"] == "dns_tunnelling" and trip["client"] in sources
+        # A bystander's ordinary name under the same domain is refused; another domain is not.
+        bystander = "127.0.51.99"
+        assert rcode(server.ask("www.many.example", source=bystander)) == "NXDOMAIN"
+        assert rcode(server.ask("www.calm.example", source=bystander)) == "NOERROR"
+        line = next(e for e in server.audit() if e["client"] == bystander)
+        assert (line["reason"], line["forwarded"]) == ("dns_domain_blocked", False)
+        assert "www.many.example." not in upstream.names()
+        # Each address alone stayed under its own window: only all of them together tripped.
+        assert not any("unique_subdomains" in e["signals"] for e in server.audit())
+    finally:
+        stop(server.process)
+        stop(upstream.process)
+    log = server.log.read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in log, log[-4000:]
+
+
 # --- audit -------------------------------------------------------------------------------------
 
 

@@ -124,6 +124,17 @@ def test_tunnelling_blocks_even_allowed_names(signals: tuple[str, ...], blocked:
 
 
 @pytest.mark.parametrize("mode", ["enforce", "monitor"])
+def test_a_domain_blocked_for_every_client_is_refused_in_any_mode(mode: str) -> None:
+    decision = decide_dns(DnsFacts(host="a.cdn.example", qtype=1, key_blocked=True),
+                          policy(mode))
+    assert (decision.reason.value, decision.allowed, decision.forward, decision.answer) == (
+        "dns_domain_blocked", False, False, False)
+    own = decide_dns(DnsFacts(host="a.cdn.example", qtype=1, key_blocked=True,
+                              client_blocked=True), policy(mode))
+    assert own.reason.value == "dns_tunnelling"  # the client's own detection says more
+
+
+@pytest.mark.parametrize("mode", ["enforce", "monitor"])
 def test_a_credential_in_the_name_refuses_it_in_any_mode(mode: str) -> None:
     decision = decide_dns(DnsFacts(host="a.cdn.example", qtype=1, secret=True), policy(mode))
     assert (decision.reason.value, decision.allowed, decision.forward, decision.answer) == (
