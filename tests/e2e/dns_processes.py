@@ -15,7 +15,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from tests.e2e.processes import GLASSBREAK, READY_TIMEOUT, REPO, free_port, stop
+from tests.e2e.processes import GLASSBREAK, READY_TIMEOUT, REPO, free_port, stop, wait_for_port
 
 
 @dataclass
@@ -103,6 +103,8 @@ def start_dns(rules: Path, state_dir: Path, *, command: str = "dns",
                         host=host, admin_port=admin_port)
     try:
         wait_for_dns(server)
+        if admin_port is not None:  # `run` may answer DNS before its admin listener is up
+            wait_for_port("127.0.0.1", admin_port, process)
     except Exception:
         stop(process)
         raise
