@@ -15,26 +15,12 @@ is blocked until the newest block could have ended.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from proxy.dns.counting import RecentSet, SlidingCount
+from proxy.dns.counting import NameTraffic
 from proxy.dns.tunnelling import Signal
 from proxy.policy.dns_model import TunnellingPolicy
 
 MAX_KEYS = 1024  # window keys with totals
 MAX_BLOCKED_KEYS = 4096  # window keys with an active block for everyone
-
-
-@dataclass
-class _Totals:
-    subdomains: RecentSet = field(default_factory=RecentSet)
-    long_subdomains: RecentSet = field(default_factory=RecentSet)
-    forwarded: SlidingCount = field(default_factory=SlidingCount)
-    forwarded_long: SlidingCount = field(default_factory=SlidingCount)
-
-    def weight(self) -> int:
-        """How much is going on under the key: the lightest is evicted first."""
-        return len(self.long_subdomains) + self.forwarded_long.total
 
 
 class AllClients:
@@ -43,7 +29,7 @@ class AllClients:
         self.policy = policy
         self._max_keys = max_keys
         self._max_blocked_keys = max_blocked_keys
-        self._totals: dict[str, _Totals] = {}
+        self._totals: dict[str, NameTraffic] = {}
         self._blocks: dict[str, float] = {}  # key -> until
         self._saturated_until = 0.0
         self._purged_at = float("-inf")
@@ -53,16 +39,11 @@ class AllClients:
         """Count one question that is on its way to an answer; the signals it raises."""
         policy = self.policy
         totals = self._totals_of(key)
-        totals.subdomains.prune(now - policy.window_seconds)
-        totals.long_subdomains.prune(now - policy.long_window_seconds)
-        totals.forwarded.prune(now, policy.window_seconds)
-        totals.forwarded_long.prune(now, policy.long_window_seconds)
-        totals.subdomains.add(subdomain, now, policy.all_clients_max_unique_subdomains + 1)
-        totals.long_subdomains.add(subdomain, now,
-                                   policy.all_clients_max_unique_subdomains_long + 1)
+        totals.prune_traffic(now, policy.window_seconds, policy.long_window_seconds)
+        totals.add_subdomain(subdomain, now, policy.all_clients_max_unique_subdomains + 1,
+                             policy.all_clients_max_unique_subdomains_long + 1)
         if forwarded:
-            totals.forwarded.add(now, policy.window_seconds)
-            totals.forwarded_long.add(now, policy.long_window_seconds)
+            totals.add_forwarded(now, policy.window_seconds, policy.long_window_seconds)
         found: list[Signal] = []
         if len(totals.subdomains) > policy.all_clients_max_unique_subdomains:
             found.append(Signal.ALL_CLIENTS_UNIQUE_SUBDOMAINS)
@@ -74,14 +55,14 @@ class AllClients:
             found.append(Signal.ALL_CLIENTS_FORWARDED_LONG)
         return found
 
-    def _totals_of(self, key: str) -> _Totals:
+    def _totals_of(self, key: str) -> NameTraffic:
         totals = self._totals.get(key)
         if totals is None:
             if len(self._totals) >= self._max_keys:
                 # A full scan, only when a new key arrives at a full table.
                 lightest = min(self._totals, key=lambda k: self._totals[k].weight())
                 del self._totals[lightest]
-            totals = self._totals[key] = _Totals()
+            totals = self._totals[key] = NameTraffic()
         return totals
 
     def block(self, now: float, key: str) -> None:

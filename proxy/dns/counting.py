@@ -1,4 +1,5 @@
-"""Bounded counters over a sliding window, for the tunnelling detector (proxy/dns/windows.py).
+"""Bounded counters over a sliding window, for the tunnelling detector (proxy/dns/windows.py,
+one client's windows, and proxy/dns/all_clients.py, all clients' totals).
 
 Both take `now` from the caller's clock, which never goes back (time.monotonic, or a test's).
 """
@@ -63,3 +64,35 @@ class RecentSet:
         seen = self.seen
         while seen and next(iter(seen.values())) < horizon:
             seen.popitem(last=False)
+
+
+@dataclass
+class NameTraffic:
+    """Distinct subdomains and questions forwarded upstream under one window key, over the
+    short and the long window: what one client's window and all clients' totals both count
+    (each with its own thresholds, given as caps: threshold + 1)."""
+
+    subdomains: RecentSet = field(default_factory=RecentSet)
+    # The same over the long window (a slow tunnel stays under the short one's threshold).
+    long_subdomains: RecentSet = field(default_factory=RecentSet)
+    # Questions that went upstream: repeats of a few names whose answers keep expiring.
+    forwarded: SlidingCount = field(default_factory=SlidingCount)
+    forwarded_long: SlidingCount = field(default_factory=SlidingCount)
+
+    def prune_traffic(self, now: float, window: float, long_window: float) -> None:
+        self.subdomains.prune(now - window)
+        self.long_subdomains.prune(now - long_window)
+        self.forwarded.prune(now, window)
+        self.forwarded_long.prune(now, long_window)
+
+    def add_subdomain(self, subdomain: str, now: float, cap: int, long_cap: int) -> None:
+        self.subdomains.add(subdomain, now, cap)
+        self.long_subdomains.add(subdomain, now, long_cap)
+
+    def add_forwarded(self, now: float, window: float, long_window: float) -> None:
+        self.forwarded.add(now, window)
+        self.forwarded_long.add(now, long_window)
+
+    def weight(self) -> int:
+        """How much is going on under the key: the lightest is evicted first."""
+        return len(self.long_subdomains) + self.forwarded_long.total

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from proxy.dns.all_clients import AllClients
-from proxy.dns.counting import RecentSet, SlidingCount
+from proxy.dns.counting import NameTraffic
 from proxy.dns.tunnelling import Signal
 from proxy.policy.dns_model import TunnelAction, TunnellingPolicy
 
@@ -35,18 +35,13 @@ MAX_BLOCKS_PER_CLIENT = 32  # then the client is blocked for every domain
 
 
 @dataclass
-class _Window:
-    """One client's traffic under one window key: per-second buckets and bounded sets."""
+class _Window(NameTraffic):
+    """One client's traffic under one window key: per-second buckets of questions, and its
+    subdomains and forwarded questions (NameTraffic)."""
 
     buckets: deque[tuple[int, int, int]] = field(default_factory=deque)  # second, queries, txt
     queries: int = 0
     txt: int = 0
-    subdomains: RecentSet = field(default_factory=RecentSet)
-    # The same over the long window (a slow tunnel stays under the short one's threshold).
-    long_subdomains: RecentSet = field(default_factory=RecentSet)
-    # Questions that went upstream: repeats of a few names whose answers keep expiring.
-    forwarded: SlidingCount = field(default_factory=SlidingCount)
-    forwarded_long: SlidingCount = field(default_factory=SlidingCount)
 
     def prune(self, now: float, policy: TunnellingPolicy) -> None:
         horizon = now - policy.window_seconds
@@ -54,10 +49,7 @@ class _Window:
             _, queries, txt = self.buckets.popleft()
             self.queries -= queries
             self.txt -= txt
-        self.subdomains.prune(horizon)
-        self.long_subdomains.prune(now - policy.long_window_seconds)
-        self.forwarded.prune(now, policy.window_seconds)
-        self.forwarded_long.prune(now, policy.long_window_seconds)
+        self.prune_traffic(now, policy.window_seconds, policy.long_window_seconds)
 
     def add(self, now: float, subdomain: str, txt_like: bool, policy: TunnellingPolicy) -> None:
         second = int(now)
@@ -68,8 +60,8 @@ class _Window:
             self.buckets.append((second, 1, int(txt_like)))
         self.queries += 1
         self.txt += txt_like
-        self.subdomains.add(subdomain, now, policy.max_unique_subdomains + 1)
-        self.long_subdomains.add(subdomain, now, policy.max_unique_subdomains_long + 1)
+        self.add_subdomain(subdomain, now, policy.max_unique_subdomains + 1,
+                           policy.max_unique_subdomains_long + 1)
 
     def signals(self, policy: TunnellingPolicy) -> list[Signal]:
         found: list[Signal] = []
@@ -87,8 +79,7 @@ class _Window:
 
     def forward(self, now: float, policy: TunnellingPolicy) -> list[Signal]:
         """Count one question that goes upstream; the signals it raises."""
-        self.forwarded.add(now, policy.window_seconds)
-        self.forwarded_long.add(now, policy.long_window_seconds)
+        self.add_forwarded(now, policy.window_seconds, policy.long_window_seconds)
         found: list[Signal] = []
         if self.forwarded.total > policy.max_forwarded:
             found.append(Signal.FORWARDED)
@@ -171,9 +162,9 @@ class TunnelDetector:
         window = windows.get(key)
         if window is None:
             if len(windows) >= self._max_windows_per_client:
-                # The client's own window with the fewest subdomains (the least recently used
-                # of those: `min` keeps the first): not the one it tunnels through.
-                del windows[min(windows, key=lambda k: _weight(windows[k]))]
+                # The client's own window with the least traffic (NameTraffic.weight; the least
+                # recently used of those: `min` keeps the first): not the one it tunnels through.
+                del windows[min(windows, key=lambda k: windows[k].weight())]
             window = windows[key] = _Window()
         else:
             windows.move_to_end(key)
@@ -226,8 +217,3 @@ class TunnelDetector:
         self._purged_at = now
         for client in [c for c, b in self._blocks.items() if b.until() <= now]:
             del self._blocks[client]
-
-
-def _weight(window: _Window) -> int:
-    """How much a window holds: a client's lightest window is evicted first."""
-    return len(window.long_subdomains) + window.forwarded_long.total
