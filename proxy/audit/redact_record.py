@@ -25,13 +25,7 @@ _HEADER_PREFIX = "header:"
 
 def redact_record(record: AuditRecord, scrub: Callable[[str], str]) -> None:
     """Clean `record` in place; `scrub` replaces the values detectors find in a text."""
-    if record.host is not None:
-        record.host = scrub(record.host)
-    if record.path is not None:
-        record.path = scrub(record.path)
-    if record.method is not None:
-        record.method = scrub(record.method)
-    record.headers = {name: scrub(value) for name, value in record.headers.items()}
+    _clean_fields(record, scrub)
     for finding in record.findings:
         location, detector = str(finding.get("location")), str(finding.get("detector"))
         whole = REDACTED_FIELD.format(detector=detector)
@@ -61,10 +55,15 @@ def redact_encoded(record: AuditRecord, finds: Callable[[str], str | None]) -> N
         detector = finds(value)
         return value if detector is None else REDACTED_FIELD.format(detector=detector)
 
+    _clean_fields(record, cleaned)
+
+
+def _clean_fields(record: AuditRecord, clean: Callable[[str], str]) -> None:
+    """`clean` each text field of the line a request can choose: host, path, method, headers."""
     if record.host is not None:
-        record.host = cleaned(record.host)
+        record.host = clean(record.host)
     if record.path is not None:
-        record.path = cleaned(record.path)
+        record.path = clean(record.path)
     if record.method is not None:
-        record.method = cleaned(record.method)
-    record.headers = {name: cleaned(value) for name, value in record.headers.items()}
+        record.method = clean(record.method)
+    record.headers = {name: clean(value) for name, value in record.headers.items()}

@@ -284,10 +284,9 @@ def found_values(text: str, scanner: Scanner, *, any_case: bool = False) -> list
     also the credentials found in the text with its ASCII letters upper-cased, at the same
     offsets, as a case swap reports them (transforms.reported_in_rewrite): `akia...` sent in a
     name is an AWS key id read back, `asiapacificsoutheast` is words."""
-    found = [m for m in scanner.scan(text) if m.detector != SCAN_LIMIT_ID and m.value]
+    found = _values(scanner.scan(text))
     if any_case and (upper := upper_ascii(text)) != text:
-        found += [m for m in scanner.scan(upper) if m.detector != SCAN_LIMIT_ID and m.value
-                  and reported_in_rewrite(SWAPCASE, DETECTORS_BY_ID[m.detector], m.value)]
+        found += _read_back_from_upper_case(scanner.scan(upper))
     return found
 
 
@@ -299,12 +298,21 @@ def found_values_many(texts: Sequence[str], scanner: Scanner, *,
     uppers = [upper_ascii(text) for text in texts] if any_case else list(texts)
     changed = [index for index, text in enumerate(texts) if uppers[index] != text]
     results = scanner.scan_many([*texts, *(uppers[index] for index in changed)])
-    found = [[m for m in matches if m.detector != SCAN_LIMIT_ID and m.value]
-             for matches in results[:len(texts)]]
+    found = [_values(matches) for matches in results[:len(texts)]]
     for index, matches in zip(changed, results[len(texts):], strict=True):
-        found[index] += [m for m in matches if m.detector != SCAN_LIMIT_ID and m.value
-                         and reported_in_rewrite(SWAPCASE, DETECTORS_BY_ID[m.detector], m.value)]
+        found[index] += _read_back_from_upper_case(matches)
     return found
+
+
+def _values(matches: list[Match]) -> list[Match]:
+    """The values found, without the marker of a scan that stopped at its cap."""
+    return [m for m in matches if m.detector != SCAN_LIMIT_ID and m.value]
+
+
+def _read_back_from_upper_case(matches: list[Match]) -> list[Match]:
+    """The values found in a text upper-cased that a case swap reports (found_values)."""
+    return [m for m in _values(matches)
+            if reported_in_rewrite(SWAPCASE, DETECTORS_BY_ID[m.detector], m.value)]
 
 
 def scrub(text: str, scanner: Scanner, *, any_case: bool = False) -> str:
