@@ -698,10 +698,13 @@ def _sigv4(key_id: str) -> str:
 
 
 @pytest.mark.parametrize(("headers", "body", "status"), [
-    ({"Authorization": _sigv4(AWS_KEY)}, b"object bytes", 200),  # what S3 must get
-    ({"Authorization": _sigv4(AWS_KEY)}, f"key={AWS_KEY}".encode(), 403),  # not in the object
-    ({"X-Amz-Meta-Note": AWS_KEY}, b"object bytes", 403),  # nor in another header
-    ({"Authorization": _sigv4(AWS_KEY), "X-Api-Key": ANTHROPIC_KEY}, b"x", 403),  # nor another
+    pytest.param({"Authorization": _sigv4(AWS_KEY)}, b"object bytes", 200,
+                 id="sigv4-header"),  # what S3 must get
+    pytest.param({"Authorization": _sigv4(AWS_KEY)}, f"key={AWS_KEY}".encode(), 403,
+                 id="key-in-the-object"),
+    pytest.param({"X-Amz-Meta-Note": AWS_KEY}, b"object bytes", 403, id="key-in-another-header"),
+    pytest.param({"Authorization": _sigv4(AWS_KEY), "X-Api-Key": ANTHROPIC_KEY}, b"x", 403,
+                 id="another-key-beside-it"),
 ])
 def test_a_location_action_allows_a_key_in_one_header_only(
         proxy: Proxy, upstream: Upstream, headers: dict[str, str], body: bytes,
