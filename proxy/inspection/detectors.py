@@ -47,6 +47,13 @@ from stdnum.us import ssn as stdnum_ssn
 
 from proxy.inspection.findings import Kind, Severity
 from proxy.inspection.letter_pairs import mean_pair_cost
+from proxy.inspection.password_hashes import (
+    BOUNDARY_CHARS,
+    MAX_PASSWORD_HASH_CHARS,
+    NTLM_DUMP_PATTERN,
+    PASSWORD_HASH_BODIES,
+    is_random_hash_part,
+)
 from proxy.inspection.vendor_tokens import VENDOR_TOKENS
 
 Validator = Callable[[str], bool]
@@ -758,6 +765,10 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # userinfo: `postgres://app:Xk9!q$z@db` and Redis' `redis://:<password>@cache` went out.
     _secret("url_password", _HIGH, _ds(BasicAuthDetector),
             r"://[^:/?#\[\]@\s]*:(?P<value>[^/?#\[\]@\s]+)@", validate=is_url_password),
+    # stored password hashes: shadow, htpasswd, user tables, LDAP, NTLM dumps
+    _secret("password_hash", _MEDIUM,
+            *(_token(body, BOUNDARY_CHARS) for body in PASSWORD_HASH_BODIES), NTLM_DUMP_PATTERN,
+            validate=is_random_hash_part, max_length=MAX_PASSWORD_HASH_CHARS),
     # RFC 7617 `Authorization: Basic base64(user:password)`
     _secret("basic_auth_header", _HIGH,
             r"(?:^|[^A-Za-z0-9_])basic +(?P<value>[A-Za-z0-9+/]{6,}={0,2})(?:[^A-Za-z0-9+/=]|$)",
@@ -778,6 +789,11 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             rf"(?:{_KEY_WORDS})[\"']?[ \t]{{0,3}}\r?\n[ \t]{{0,16}}value[ \t]{{0,3}}:[ \t]{{0,3}}"
             rf"[\"']?{_ASSIGNED_VALUE}",
             rf"identified[ \t]{{1,3}}by[ \t]{{1,3}}{_SINGLE_QUOTED_VALUE}",
+            # a PostgreSQL password file line, `host:port:database:user:password` (port a
+            # number or `*`): the password is the rest of the line, with no `:` (one is written
+            # `\:`, and such a password is not found: `12:30:45:00:00:12345678` is no line)
+            r"(?:^|[\n\x00])[A-Za-z0-9._*\[\]-]+:(?:[0-9]+|\*):[A-Za-z0-9._*$-]+"
+            r":[A-Za-z0-9._@*$-]+:(?P<value>[^\s:]{8,256})(?:[\r\n\x00]|$)",
             # JSON: a name/value pair whose name is a secret's (tags, CloudFormation parameters,
             # container env: `{"Key": "DB_PASSWORD", "Value": "..."}`), and a secret's value
             # wrapped once (DynamoDB's `{"password": {"S": "..."}}`, `{"token": ["..."]}`)

@@ -26,7 +26,12 @@ from proxy.inspection.run_decoders import (
     untwisted,
     uu_line_bytes,
 )
-from proxy.inspection.whole_text import QP_SOFT_BREAK, narrowed
+from proxy.inspection.whole_text import (
+    QP_ESCAPES,
+    QP_SOFT_BREAK,
+    has_quoted_printable,
+    narrowed,
+)
 
 MIN_BASE64_RUN = 16  # characters: 12 decoded bytes; shorter runs are mostly ordinary words
 MIN_BASE32_RUN = 16
@@ -165,7 +170,8 @@ _BASE85_HINT = re.compile(
 _MAYBE_ENCODED = re.compile(
     rf"%[0-9A-Fa-f]{{2}}|[A-Za-z0-9+/_-]{{{MIN_BASE64_RUN},}}|\\[xuU0-7]|%u[0-9A-Fa-f]{{4}}|&#?\w+;"
     rf"|{_LISTED_HINT.pattern}|{_BINARY_HINT.pattern}|{_BASE85_HINT.pattern}"
-    rf"|(?m:{_UU_HINT.pattern})|{QP_SOFT_BREAK.pattern}|{_GROUPED_HINT.pattern}"
+    rf"|(?m:{_UU_HINT.pattern})|{QP_SOFT_BREAK.pattern}|{QP_ESCAPES.pattern}"
+    rf"|{_GROUPED_HINT.pattern}"
 )
 # _MAYBE_ENCODED's alternatives one by one, those that need a character most texts lack only
 # when it is there: `re` scans a text once per alternative it cannot rule out by the first
@@ -200,7 +206,7 @@ def maybe_encoded(text: str, *, grouped: bool = True) -> bool:
         or (len(text) >= MIN_BINARY_CHARS and _BINARY_HINT.search(text))
         or (len(text) >= MIN_BASE85_RUN and _has_base85_token(text))
         or _UU_HINT.search(text)
-        or (("=\n" in text or "=\r" in text) and QP_SOFT_BREAK.search(text))
+        or has_quoted_printable(text)
         or (grouped and has_grouped_base64(text))
     )
 

@@ -81,8 +81,8 @@ HINT_PATTERNS: tuple[tuple[str, bytes, int, bool], ...] = (
     # a uuencoded line: at the start of a text (after the NUL that ends the one before) or of
     # a line; Python's `^` in MULTILINE mode matches after "\n" only
     ("uu", rb"(?:^|[\n\x00])[%s-M][ -`]{%d}" % (UU_FIRST.encode(), UU_SHORTEST), 0, False),
-    # a quoted-printable soft line break inside a word
-    ("soft_break", rb"[!-<>-~]=\r?\n[!-~]", 0, True),
+    # quoted-printable: a soft line break inside a word, or three escapes in a row
+    ("quoted_printable", rb"[!-<>-~]=\r?\n[!-~]|(?:=[0-9A-Fa-f]{2}){3}", 0, True),
     # a run of _ANY_RUN (encoded_runs._areas), reported once, at its MIN_AREA-th character: it
     # starts MIN_AREA bytes before the hit's end. Not a sign of anything to decode by itself.
     ("area", rb"(?:^|[^%s])[%s]{%d}" % (_RUN, _RUN, MIN_AREA), 0, False),
@@ -164,7 +164,7 @@ def _flags(mask: int) -> tuple[bool, bool, bool, bool, bool, bool, bool]:
         bool(mask & _BIT["listed"]),
         bool(mask & _BIT["binary"]),
         bool(mask & _BIT["uu"]),
-        bool(mask & _BIT["soft_break"]),
+        bool(mask & _BIT["quoted_printable"]),
         bool(mask & _BIT["grouped"]),
     )
 

@@ -19,7 +19,7 @@ class RootHints(NamedTuple):
     listed: bool = True  # encoded_runs._LISTED_HINT may match
     binary: bool = True  # encoded_runs._BINARY_HINT may match
     uu: bool = True  # encoded_runs._UU_HINT may match
-    soft_break: bool = True  # whole_text.QP_SOFT_BREAK may match
+    quoted_printable: bool = True  # whole_text.has_quoted_printable may be true
     grouped: bool = True  # encoded_runs._GROUPED_HINT may match
     areas: tuple[int, ...] | None = None
 

@@ -392,7 +392,9 @@ class Scanner:
                 continue  # overlaps a value this detector already reported
             pattern = self._patterns[index]
             if pattern.context_deny is not None:
-                key = _KEY_TAIL.search(data, max(0, match_start - _KEY_LOOKBACK), match_start)
+                # a match that starts with a line break (a file's line) starts no key before it
+                key = None if data[match_start:match_start + 1] in (b"\n", b"\x00") else \
+                    _KEY_TAIL.search(data, max(0, match_start - _KEY_LOOKBACK), match_start)
                 key_start = key.start() if key else match_start
                 if data[key_start - 1:key_start] == b":" and _NAME_START.match(data, key_start) \
                         and b"=" not in data[key_start:value_start]:

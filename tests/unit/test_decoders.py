@@ -515,6 +515,11 @@ PEELED = [
                  id="quoted-printable-crlf-soft-break"),
     pytest.param(quopri.encodestring(("é " * 30 + SECRET_LINE).encode()).decode(),
                  ("quoted_printable",), id="quoted-printable-of-utf8"),
+    # every byte escaped, no soft break: three "=XX" in a row are enough to decode
+    pytest.param("".join(f"={b:02X}" for b in SECRET_BYTES), ("quoted_printable",),
+                 id="quoted-printable-every-byte"),
+    pytest.param("key: " + "".join(f"={b:02x}" for b in SECRET_BYTES) + " end",
+                 ("quoted_printable",), id="quoted-printable-every-byte-lower-in-prose"),
     # octal byte values: bare (`f"{b:o}"`), Python's `oct()`, C's leading zero
     pytest.param(" ".join(f"{b:o}" for b in SECRET_BYTES), ("octal_bytes",),
                  id="octal-bytes-spaces"),
@@ -623,6 +628,21 @@ def test_a_large_source_file_with_one_of_each_escape_is_peeled_within_the_budget
     text = code + "def handler(request):\n    return request.json()\n" * 2000
     inspection = inspect_texts([Field("body", text)], Scanner(), b"k" * 32, max_depth=3)
     assert not inspection.limit_reached
+
+
+def test_quoted_printable_escapes_beside_other_escapes_leave_depth_for_base64() -> None:
+    """A mail library's tests (CPython's test_contentmanager.py): percent, backslash and
+    quoted-printable escapes in one source file, and a base64 sample that ends in `\\xFF=` at a
+    line's end. Undone together, the three spent the whole depth and joined the sample to the
+    next line, a run read anew below the bound: the file was refused as nested too deep.
+    Escapes alone (no soft break) are decoded alone, and still found."""
+    sample = b64("Bas\u00ecc t\u00ebxt.\n").rstrip("=")
+    code = ('url = "a%20b"\nsep = "\\x1f"\nqp = "=C3=A1=C3=A0=C3=A4"\n'
+            f'sample = """\n    {sample}\\xFF=\n    """\n')
+    assert not inspect_texts([Field("body", code)], Scanner(), b"k" * 32,
+                             max_depth=3).limit_reached
+    assert texts("".join(f"={b:02X}" for b in SECRET_BYTES))[SECRET_LINE] == (
+        "quoted_printable",)
 
 
 def test_normalisation_costs_no_depth() -> None:

@@ -140,9 +140,52 @@ VENDOR_SAMPLES = {
     "age_secret_key": "AGE-SECRET-KEY-1" + rand(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"),
 }
 
+PGPASS = rand(20)
+CRYPT = B62 + "./"  # crypt(3)'s alphabet
+# One stored hash of each format password_hashes.py knows, random where the format is
+PASSWORD_HASHES = {
+    "md5-crypt": f"$1${rand(8, CRYPT)}${rand(22, CRYPT)}",
+    "apache-md5": f"$apr1${rand(8, CRYPT)}${rand(22, CRYPT)}",
+    "sha256-crypt": f"$5${rand(16, CRYPT)}${rand(43, CRYPT)}",
+    "sha512-crypt": f"$6${rand(16, CRYPT)}${rand(86, CRYPT)}",
+    "sha512-crypt-rounds": f"$6$rounds=656000${rand(16, CRYPT)}${rand(86, CRYPT)}",
+    "bcrypt": f"$2b$12${rand(53, CRYPT)}",
+    "bcrypt-2y": f"$2y$10${rand(53, CRYPT)}",
+    "yescrypt": f"$y$j9T${rand(22, CRYPT)}${rand(43, CRYPT)}",
+    "scrypt": f"$7$CU..../....{rand(16, CRYPT)}${rand(43, CRYPT)}",
+    "argon2id": f"$argon2id$v=19$m=65536,t=3,p=4${rand(22)}${rand(43)}",
+    "django-argon2": f"argon2$argon2id$v=19$m=102400,t=2,p=8${rand(22)}${rand(22)}",
+    "passlib-pbkdf2": f"$pbkdf2-sha256$29000${rand(22, CRYPT)}${rand(43, CRYPT)}",
+    "django-pbkdf2": f"pbkdf2_sha256$600000${rand(22)}${rand(43)}=",
+    "django-bcrypt": f"bcrypt_sha256$$2b$12${rand(53, CRYPT)}",
+    "phpass": f"$P$B{rand(30, CRYPT)}",
+    "ldap-ssha": "{SSHA}" + rand(32, B62 + "+/"),
+    "ldap-sha": "{SHA}" + rand(27, B62 + "+/") + "=",
+    "ldap-crypt": "{CRYPT}" + f"$6${rand(16, CRYPT)}${rand(86, CRYPT)}",
+}
+
 
 POSITIVES = [
     # (detector, text, value)
+    # stored password hashes, bare and in the files that hold them
+    *(pytest.param("password_hash", f"hash {value} end", value.removeprefix("{CRYPT}")
+                   .removeprefix("bcrypt_sha256$"), id=f"hash-{name}")
+      for name, value in PASSWORD_HASHES.items()),
+    pytest.param("password_hash",
+                 f"root:{PASSWORD_HASHES['sha512-crypt']}:19700:0:99999:7:::\n"
+                 "daemon:*:19700:0:99999:7:::", PASSWORD_HASHES["sha512-crypt"],
+                 id="hash-etc-shadow-line"),
+    pytest.param("password_hash", f"alice:{PASSWORD_HASHES['apache-md5']}\n",
+                 PASSWORD_HASHES["apache-md5"], id="hash-htpasswd-line"),
+    pytest.param("password_hash", json.dumps({"password_digest": PASSWORD_HASHES["bcrypt"]}),
+                 PASSWORD_HASHES["bcrypt"], id="hash-json-user-row"),
+    pytest.param("password_hash", f"Administrator:500:aad3b435b51404eeaad3b435b51404ee:"
+                 f"{rand(32, HEX)}:::", None, id="hash-ntlm-dump-line"),
+    # a PostgreSQL password file line: the password is the rest of the line
+    *(pytest.param("high_entropy_assignment", text.format(PGPASS), PGPASS, id=f"pgpass-{name}")
+      for name, text in (("line", "db.internal:5432:orders:app:{}"),
+                         ("wildcards", "*:*:*:postgres:{}"),
+                         ("second-line", "localhost:5432:a:b:x\n10.0.0.5:6432:app:app_rw:{}\n"))),
     *(pytest.param(detector, f"token: {token}", token, id=f"vendor-{detector}")
       for detector, token in VENDOR_SAMPLES.items()),
     pytest.param("aws_access_key", f"export AWS_ACCESS_KEY_ID={AWS_KEY}", AWS_KEY, id="aws-akia"),
@@ -396,6 +439,28 @@ def test_every_vendor_token_has_a_sample() -> None:
 
 NEAR_MISSES = [
     # (detector, text): the detector must not report anything
+    # password hashes: placeholders, shell and PHP variables, empty or locked accounts
+    pytest.param("password_hash", "$2b$12$" + "x" * 53, id="hash-bcrypt-placeholder"),
+    pytest.param("password_hash", "$6$salt$" + "ab" * 43, id="hash-sha512-repeated"),
+    pytest.param("password_hash", "echo $1$HOME$PATH ${2}", id="hash-shell-variables"),
+    pytest.param("password_hash", "$a$b$c = $d$e$f; $5$ and $6$", id="hash-php-and-prices"),
+    pytest.param("password_hash", "Guest:501:aad3b435b51404eeaad3b435b51404ee:"
+                 "31d6cfe0d16ae931b73c59d7e0c089c0:::", id="hash-ntlm-empty-password"),
+    pytest.param("password_hash", "root:x:0:0:root:/root:/bin/bash\nbob:!:19700:0:99999:7:::",
+                 id="hash-passwd-and-locked-shadow"),
+    pytest.param("password_hash", "pbkdf2_sha256$<iterations>$<salt>$<hash>",
+                 id="hash-documented-shape"),
+    pytest.param("password_hash", f"x{PASSWORD_HASHES['bcrypt']}", id="hash-glued-on-the-left"),
+    # the hash Laravel's UserFactory publishes (of "password")
+    pytest.param("password_hash", "'password' => '$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/"
+                 ".og/at2.uheWG/igi', // password", id="hash-laravel-factory-default"),
+    # pgpass-like lines that are not: a short password, times, grep output, a passwd line
+    pytest.param("high_entropy_assignment", "localhost:5432:db:user:secret", id="pgpass-short"),
+    pytest.param("high_entropy_assignment", "12:30:45:00:00:12345678", id="pgpass-times"),
+    pytest.param("high_entropy_assignment", "src/app.py:42:def:foo:bar_baz_qux",
+                 id="pgpass-grep-output"),
+    pytest.param("high_entropy_assignment", "db:5432:app:user:pass word here",
+                 id="pgpass-prose-after"),
     # vendor tokens: placeholders, words where the body should be random
     pytest.param("huggingface_token", "hf_" + "x" * 34, id="hf-placeholder"),
     pytest.param("notion_token", "secret_managerAccessTokenRefreshIntervalSecs",
@@ -731,6 +796,7 @@ FAMILIES = {
     "jwt": {"jwt"},
     "credentials_in_urls_and_headers": {"url_password", "basic_auth_header"},
     "entropy": {"high_entropy_assignment"},
+    "password_hashes": {"password_hash"},
     "vendors": set(VENDOR_SAMPLES),
     **{pii: {pii} for pii in ("email", "payment_card", "us_ssn", "iban", "phone_number")},
 }
@@ -760,6 +826,7 @@ def test_ids_are_stable_snake_case_and_unique() -> None:
         ("private_key", Kind.SECRET, Severity.CRITICAL),
         ("anthropic_api_key", Kind.SECRET, Severity.HIGH),
         ("high_entropy_assignment", Kind.SECRET, Severity.MEDIUM),
+        ("password_hash", Kind.SECRET, Severity.MEDIUM),
         ("email", Kind.PII, Severity.LOW),
         ("payment_card", Kind.PII, Severity.HIGH),
         ("us_ssn", Kind.PII, Severity.HIGH),

@@ -168,10 +168,11 @@ def test_the_runs_to_decode_are_located_in_characters_in_any_text() -> None:
 @pytest.mark.parametrize("flag, text", [
     ("base85", "K}$(NGEYZYLP1D2Q&de&PFPM+"), ("escapes", "a\\x41b"), ("escapes", "%u0041"),
     ("listed", ", ".join(["65"] * 8)), ("binary", " ".join(["01000001"] * 8)),
-    ("uu", binascii.b2a_uu(_KEY.encode()).decode()), ("soft_break", "ab=\ncd"),
+    ("uu", binascii.b2a_uu(_KEY.encode()).decode()), ("quoted_printable", "ab=\ncd"),
+    ("quoted_printable", "a=41=42=43"),
     ("grouped", "QUtJ QVFZ TFBN TjVI"),
 ], ids=["base85", "backslash-escape", "percent-u-escape", "listed", "binary", "uu",
-        "soft-break", "grouped"])  # by case: a text may hold a fake key
+        "soft-break", "qp-escapes", "grouped"])  # by case: a text may hold a fake key
 def test_each_search_is_spared_only_where_its_pattern_cannot_match(flag: str, text: str) -> None:
     with_it, without = _answers(["x\n" + text + " y", "plain words, AKIAQYLPMN5HFIQR"])
     assert getattr(with_it.root, flag) and not getattr(without.root, flag)
