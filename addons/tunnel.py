@@ -18,6 +18,7 @@ from addons.refuse_layer import RefuseLayer
 from addons.respond import INTERNAL_ERROR
 from addons.state import Gate, Tunnel
 from proxy.metrics.labels import Component
+from proxy.netsafety.client_hello import why_not_passed_through
 from proxy.policy.decide import decide
 from proxy.policy.decision import Decision, Facts, Stage
 
@@ -81,6 +82,8 @@ class TunnelGuard:
                 return
         if hello is None or not hello.sni:
             return  # no name to check by: intercept instead of passing through blind
+        if why_not_passed_through(hello) is not None:
+            return  # a name hidden or given twice: the far end may route by another (ECH)
         decision = self._decide(tunnel, Stage.CONNECT, sni=hello.sni, tls=False)
         tunnel.sni = hello.sni
         if decision.allowed:

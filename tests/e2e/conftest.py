@@ -85,7 +85,7 @@ destinations:
     paths: [/v1/messages]
   - id: passthrough
     host: passthrough.test
-    ports: [{https}]
+    ports: [{https}, {counter}]
     inspect: false
   - id: monitored
     host: monitor.test

@@ -6,6 +6,7 @@ Every bypass the allowlist defends against is tried here, and its reason code as
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.client_hellos import client_hello, ech_outer, server_name
 from tests.e2e.clients import (
     Reply,
     closed_without_reply,
@@ -579,6 +581,41 @@ def test_passthrough_is_not_reachable_with_the_proxy_ca_when_sni_matches(
     with pytest.raises(ssl.SSLCertVerificationError):
         tls_client(sock, "passthrough.test", proxy.ca)
     sock.close()
+
+
+def _relayed(proxy: Proxy, upstream: Upstream, hello: bytes) -> bool:
+    """Whether a pass-through tunnel relays `hello` to the upstream (the counting echo server
+    sends it back) rather than the proxy answering it; with the upstream's count to match."""
+    before = upstream.accepted()
+    sock, reply = open_tunnel(proxy.port, f"passthrough.test:{upstream.ports['counter']}")
+    assert reply.status == 200
+    with sock:
+        sock.sendall(hello)
+        received = b""
+        with contextlib.suppress(OSError):
+            while len(received) < len(hello):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+    relayed = received == hello
+    time.sleep(0.3)  # an upstream connection, if any, is accepted by now
+    assert upstream.accepted() == before + relayed
+    return relayed
+
+
+@pytest.mark.parametrize(("extensions", "relayed"), [
+    pytest.param((server_name("passthrough.test"),), True, id="plain-name-relayed"),
+    # Encrypted Client Hello: the plain name is a cover, a CDN routes by the hidden one
+    pytest.param((server_name("passthrough.test"), ech_outer()), False, id="ech"),
+    pytest.param((server_name("other.test", "x.test"), server_name("passthrough.test")), False,
+                 id="server-name-twice"),
+    pytest.param((server_name("passthrough.test", "other.test"),), False,
+                 id="two-names-in-one"),
+])
+def test_a_passthrough_tunnel_is_relayed_only_by_a_plain_single_server_name(
+        proxy: Proxy, upstream: Upstream, extensions: tuple[bytes, ...], relayed: bool) -> None:
+    assert _relayed(proxy, upstream, client_hello(*extensions)) is relayed
 
 
 # --- methods, paths, deny entries, monitor, faults -------------------------------------------
