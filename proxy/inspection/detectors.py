@@ -802,6 +802,11 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             rf"\s{{0,3}}:\s{{0,3}}{_DOUBLE_QUOTED_VALUE}",
             rf"\"[A-Za-z0-9_.-]{{0,32}}(?:{_KEY_WORDS})\"\s{{0,3}}:\s{{0,3}}"
             rf"(?:\{{\s{{0,3}}\"[A-Za-z]{{1,8}}\"\s{{0,3}}:|\[)\s{{0,3}}{_DOUBLE_QUOTED_VALUE}",
+            # the same pair with the value first (`{"value": "...", "name": "API_TOKEN"}`: an
+            # object's members in any order, as JavaScript and jq print them)
+            rf"\"(?:value|parameter[_-]?value|secret[_-]?value)\"\s{{0,3}}:\s{{0,3}}"
+            rf"{_DOUBLE_QUOTED_VALUE}\s{{0,3}},\s{{0,3}}\"(?:key|name|parameter[_-]?(?:key|name))\""
+            rf"\s{{0,3}}:\s{{0,3}}\"[A-Za-z0-9_.-]{{0,32}}(?:{_KEY_WORDS})\"",
             # a password given to a command as `-p` (`mysql -p...`, `sshpass -p`,
             # `docker login -u me -p ...`) or after a user name (`curl -u me:...`)
             rf"(?:mysql(?:dump|admin)?|mariadb|sshpass|docker[ \t]+login|podman[ \t]+login)"
