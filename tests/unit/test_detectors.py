@@ -456,7 +456,7 @@ NEAR_MISSES = [
     # the hash Laravel's UserFactory publishes (of "password")
     pytest.param("password_hash", "'password' => '$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/"
                  ".og/at2.uheWG/igi', // password", id="hash-laravel-factory-default"),
-    # pgpass-like lines that are not: a short password, times, grep output, a passwd line
+    # pgpass-like lines that are not: a short password, times, grep output, prose
     pytest.param("high_entropy_assignment", "localhost:5432:db:user:secret", id="pgpass-short"),
     pytest.param("high_entropy_assignment", "12:30:45:00:00:12345678", id="pgpass-times"),
     pytest.param("high_entropy_assignment", "src/app.py:42:def:foo:bar_baz_qux",
