@@ -50,8 +50,8 @@ from proxy.inspection.letter_pairs import mean_pair_cost
 from proxy.inspection.password_hashes import (
     BOUNDARY_CHARS,
     MAX_PASSWORD_HASH_CHARS,
-    NTLM_DUMP_PATTERN,
     PASSWORD_HASH_BODIES,
+    PASSWORD_HASH_LINES,
     is_random_hash_part,
 )
 from proxy.inspection.vendor_tokens import VENDOR_TOKENS
@@ -767,7 +767,8 @@ ALL_DETECTORS: tuple[Detector, ...] = (
             r"://[^:/?#\[\]@\s]*:(?P<value>[^/?#\[\]@\s]+)@", validate=is_url_password),
     # stored password hashes: shadow, htpasswd, user tables, LDAP, NTLM dumps
     _secret("password_hash", _MEDIUM,
-            *(_token(body, BOUNDARY_CHARS) for body in PASSWORD_HASH_BODIES), NTLM_DUMP_PATTERN,
+            *(_token(body, BOUNDARY_CHARS) for body in PASSWORD_HASH_BODIES),
+            *PASSWORD_HASH_LINES,
             validate=is_random_hash_part, max_length=MAX_PASSWORD_HASH_CHARS),
     # RFC 7617 `Authorization: Basic base64(user:password)`
     _secret("basic_auth_header", _HIGH,

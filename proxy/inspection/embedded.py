@@ -19,7 +19,8 @@ Streams are read leniently (what decodes before damage or trailing bytes is kept
 the file follows a stream), and do not overlap: the search goes on after the end of a gzip or
 zlib stream, and inside any other (a decoy must not hide what follows it).
 A PNG's pixel data is skipped when it checks out as exactly that (png_pixels.py: the size its
-header gives, a filter byte at every row): a screenshot's pixels inflate past the body limit.
+header gives, a filter byte at every row, not mostly printable): a screenshot's pixels inflate
+past the body limit. A small image's samples, unfiltered, are returned to be read as text.
 Pixel data that does not check out is inflated like any stream.
 Bounded: output over `limit` in all raises DecodeLimitExceeded, and
 so do more than MAX_CANDIDATES magic numbers to try (a body made of them), and candidates that
@@ -41,7 +42,7 @@ from proxy.inspection.compression import (
     sniff_format,
 )
 from proxy.inspection.decode_errors import DecodeLimitExceeded, UndecodableBody
-from proxy.inspection.png_pixels import pixel_ranges
+from proxy.inspection.png_pixels import pixel_ranges, pixel_samples
 from proxy.inspection.textual import bytes_as_text, is_text, is_utf8
 
 # Magic numbers tried per blob, at most (a probe each, about 3 µs): past it, DecodeLimitExceeded.
@@ -85,6 +86,10 @@ def embedded_streams(data: bytes, limit: int, *, probe_blind: bool = True) -> li
     resume = _zip_end(data, 0) if data.startswith(ZIP_MAGIC) else 1
     # A PNG's pixels, checked to be exactly that (png_pixels.py): not text, and not searched.
     pixels = pixel_ranges(data)
+    samples = pixel_samples(data, pixels, left)  # pixels may spell text (png_pixels.py)
+    if samples is not None:
+        found.append(samples)
+        left -= len(samples)
     tried = 0
     work, most_work = 0, WORK_FACTOR * len(data) + MIN_WORK
     for match in _MAGIC.finditer(data, 1):

@@ -42,6 +42,32 @@ PASSWORD_HASH_BODIES: tuple[str, ...] = (
     # LDAP userPassword: salted and plain SHA digests in base64
     rf"\{{S?SHA(?:256|384|512)?\}}{_B64}{{27,120}}={{0,2}}",
     rf"\{{PBKDF2(?:-SHA(?:1|256|512))?\}}[0-9]+\${_C}+\${_C}{{27,}}",
+    # Cisco IOS type 8 (PBKDF2) and type 9 (scrypt) secrets; Drupal 7's `$S$`
+    rf"\$[89]\${_C}{{14}}\${_C}{{43}}",
+    rf"\$S\${_C}{{52}}",
+    # Django's legacy salted SHA-1 and MD5
+    r"(?:sha1|md5)\$[A-Za-z0-9]{1,32}\$[0-9a-f]{32,40}",
+    # PostgreSQL's verifiers (pg_authid, `pg_dumpall --roles-only`): SCRAM-SHA-256 and md5
+    rf"SCRAM-SHA-256\$[0-9]{{1,7}}:{_B64}{{16,64}}={{0,2}}\${_B64}{{43}}=:{_B64}{{43}}=",
+    r"md5[0-9a-f]{32}",
+    # MySQL: mysql_native_password (`*` and 40 hex digits), caching_sha2_password (printable)
+    r"\*[0-9A-F]{40}",
+    rf"\$A\$[0-9]{{3}}\$[!-~]{{20}}{_C}{{43}}",
+    # SQL Server: 0x0100 (SHA-1) or 0x0200 (SHA-512), 4 bytes of salt, the digest
+    r"0x0[12]00[0-9A-Fa-f]{8}(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{128})",
+)
+# Formats whose value is one part of a longer line (patterns with their own `value` group):
+# NTLM hashes as secretsdump and pwdump print them (`user:rid:LM:NT:::`, the NT hash), captured
+# NetNTLMv2 and v1 responses (Responder's `user::DOMAIN:challenge:proof:blob`), Kerberos tickets
+# and AS-REP responses as Kerberoasting prints them (`$krb5tgs$23$*user$realm$spn*$<checksum>$
+# <ticket>`, cracked offline like a hash), and Cisco's type 7 (a reversible scrambling: the
+# password itself).
+PASSWORD_HASH_LINES: tuple[str, ...] = (
+    rf":[0-9]{{1,10}}:{_HEX}{{32}}:(?P<value>{_HEX}{{32}}):::",
+    rf"::[^\s:]{{0,64}}:{_HEX}{{16}}:(?P<value>{_HEX}{{32}}):{_HEX}{{64}}",
+    rf"::[^\s:]{{0,64}}:{_HEX}{{48}}:(?P<value>{_HEX}{{48}}):{_HEX}{{16}}",
+    rf"\$krb5(?:tgs|asrep)\$(?:17|18|23)\$[^\s]{{1,200}}[$:](?P<value>{_HEX}{{32}}\${_HEX}{{64}})",
+    r"(?:password|secret|key|key-string) 7 (?P<value>[0-9A-F]{12,})(?:[^0-9A-Za-z]|$)",
 )
 # Longest match, boundaries included (Detector.max_length: hyperscan then reports only where
 # a match ends, and tracking where the open-ended salts start made yescrypt's pattern alone cost
@@ -51,8 +77,6 @@ MAX_PASSWORD_HASH_CHARS = 400
 # Characters a body is not glued to: its own alphabets ("$" is not one: Django writes
 # `bcrypt_sha256$$2b$...`)
 BOUNDARY_CHARS = "./0-9A-Za-z+="
-# NTLM hashes as secretsdump and pwdump print them, `user:rid:LM:NT:::`: the NT hash is the value
-NTLM_DUMP_PATTERN = rf":[0-9]{{1,10}}:{_HEX}{{32}}:(?P<value>{_HEX}{{32}}):::"
 
 # What is hashed: the last `$`-separated part, after a `}` for LDAP (an NT hash is all hash)
 _HASH_PART = re.compile(r"[^$}]+$")
@@ -67,8 +91,9 @@ _DOCUMENTED_HASHES_SHA256 = frozenset({
 # Distinct characters a random hash part has at least (an all-`x` placeholder, `$2b$12$` and
 # 53 `a`, a repeated pattern has fewer): 22 random characters of crypt's 64 have 19 on average;
 # 32 random hex digits have 14, and fewer than 10 about one time in ten thousand
+# (a Cisco type 7 string of a short password is shorter: a third of its length)
 _MIN_DISTINCT, _MIN_DISTINCT_HEX = 12, 10
-_HEX_ONLY = re.compile(r"[0-9a-fA-F]{32}")
+_HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 
 
 def hash_part(value: str) -> str:
@@ -82,6 +107,8 @@ def is_random_hash_part(value: str) -> bool:
     empty password's NT hash, a template or a published example."""
     if hashlib.sha256(value.encode()).hexdigest() in _DOCUMENTED_HASHES_SHA256:
         return False
-    if _HEX_ONLY.fullmatch(value):  # an NT hash
-        return value.lower() != _EMPTY_NT_HASH and len(set(value.lower())) >= _MIN_DISTINCT_HEX
+    if _HEX_ONLY.fullmatch(value):  # an NT hash, a NetNTLM proof, a Cisco type 7 string
+        distinct = len(set(value.lower()))
+        return value.lower() != _EMPTY_NT_HASH and distinct >= min(_MIN_DISTINCT_HEX,
+                                                                   len(value) // 3)
     return len(set(hash_part(value))) >= _MIN_DISTINCT

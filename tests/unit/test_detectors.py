@@ -162,6 +162,24 @@ PASSWORD_HASHES = {
     "ldap-ssha": "{SSHA}" + rand(32, B62 + "+/"),
     "ldap-sha": "{SHA}" + rand(27, B62 + "+/") + "=",
     "ldap-crypt": "{CRYPT}" + f"$6${rand(16, CRYPT)}${rand(86, CRYPT)}",
+    "cisco-type-8": f"$8${rand(14, CRYPT)}${rand(43, CRYPT)}",
+    "cisco-type-9": f"$9${rand(14, CRYPT)}${rand(43, CRYPT)}",
+    "drupal-7": f"$S$D{rand(51, CRYPT)}",
+    "django-sha1": f"sha1${rand(5)}${rand(40, HEX)}",
+    "postgres-scram": f"SCRAM-SHA-256$4096:{rand(22, B62 + '+/')}==${rand(43, B62 + '+/')}="
+                      f":{rand(43, B62 + '+/')}=",
+    "postgres-md5": f"md5{rand(32, HEX)}",
+    "mysql-native": f"*{rand(40, HEX.upper())}",
+    "mysql-caching-sha2": f"$A$005${rand(20, CRYPT)}{rand(43, CRYPT)}",
+    "mssql-sha512": f"0x0200{rand(136, HEX.upper())}",
+}
+# Lines whose hash is one part: (line, the value found)
+_NT_PROOF, _KRB = rand(32, HEX), f"{rand(32, HEX)}${rand(64, HEX)}"
+PASSWORD_HASH_LINES = {
+    "netntlmv2": (f"jdoe::CORP:{rand(16, HEX)}:{_NT_PROOF}:{rand(160, HEX)}", _NT_PROOF),
+    "kerberoast": (f"$krb5tgs$23$*svc_sql$CORP.LOCAL$MSSQLSvc/db01:1433*${_KRB}{rand(200, HEX)}",
+                   _KRB),
+    "cisco-type-7": ("username admin password 7 0822455D0A16544541", "0822455D0A16544541"),
 }
 
 
@@ -179,6 +197,8 @@ POSITIVES = [
                  PASSWORD_HASHES["apache-md5"], id="hash-htpasswd-line"),
     pytest.param("password_hash", json.dumps({"password_digest": PASSWORD_HASHES["bcrypt"]}),
                  PASSWORD_HASHES["bcrypt"], id="hash-json-user-row"),
+    *(pytest.param("password_hash", line, value, id=f"hash-{name}")
+      for name, (line, value) in PASSWORD_HASH_LINES.items()),
     pytest.param("password_hash", f"Administrator:500:aad3b435b51404eeaad3b435b51404ee:"
                  f"{rand(32, HEX)}:::", None, id="hash-ntlm-dump-line"),
     # a PostgreSQL password file line: the password is the rest of the line
@@ -453,6 +473,11 @@ NEAR_MISSES = [
     pytest.param("password_hash", "pbkdf2_sha256$<iterations>$<salt>$<hash>",
                  id="hash-documented-shape"),
     pytest.param("password_hash", f"x{PASSWORD_HASHES['bcrypt']}", id="hash-glued-on-the-left"),
+    pytest.param("password_hash", f"md5{'0' * 32}", id="hash-postgres-md5-zeros"),
+    pytest.param("password_hash", "etag md5 " + "a3f" * 10 + "ab", id="hash-md5-word-then-digest"),
+    pytest.param("password_hash", "commit **" + "0123456789abcdef" * 2 + "01234567**",
+                 id="hash-markdown-bold-git-sha"),
+    pytest.param("password_hash", "router(config)# password 7 ", id="hash-cisco-7-empty"),
     # the hash Laravel's UserFactory publishes (of "password")
     pytest.param("password_hash", "'password' => '$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/"
                  ".og/at2.uheWG/igi', // password", id="hash-laravel-factory-default"),

@@ -10,7 +10,7 @@ import pytest
 
 from proxy.inspection.body_fields import body_fields
 from proxy.inspection.decode_errors import DecodeLimitExceeded
-from proxy.inspection.png_pixels import pixel_ranges
+from proxy.inspection.png_pixels import MAX_TEXT_SAMPLES, pixel_ranges, pixel_samples
 from proxy.inspection.readings import uncompressed_layers
 
 KEY = b"key AKIA2OGYBAH6STMMNXNQ"
@@ -79,3 +79,68 @@ def test_data_hidden_in_place_of_pixels_is_still_read_and_still_bounded() -> Non
         NOT_PIXELS["text in place of the pixels"], 1 << 20))
     with pytest.raises(DecodeLimitExceeded):  # pixels plus hidden bytes: inflated, and counted
         uncompressed_layers(_png(2560, 1440, after=KEY), 1 << 20)
+
+
+# --- text written as pixels (red team, 2026-11-22) ---------------------------------------------
+
+ENV = b"aws_access_key_id=AKIA2OGYBAH6STMMNXNQ\nGITHUB_TOKEN=ghp_" + b"Zq8" * 12 + b"\n"
+
+
+def _filtered(row: bytes, above: bytes, kind: int, stride: int) -> bytes:
+    """`row` written with PNG filter `kind` (the inverse of what a reader undoes)."""
+    out = bytearray()
+    for i, value in enumerate(row):
+        a = row[i - stride] if i >= stride else 0
+        b, c = above[i], (above[i - stride] if i >= stride else 0)
+        if kind == 1:
+            guess = a
+        elif kind == 2:
+            guess = b
+        elif kind == 3:
+            guess = (a + b) >> 1
+        elif kind == 4:
+            estimate = a + b - c
+            pa, pb, pc = abs(estimate - a), abs(estimate - b), abs(estimate - c)
+            guess = a if pa <= pb and pa <= pc else b if pb <= pc else c
+        else:
+            guess = 0
+        out.append((value - guess) & 0xFF)
+    return bytes(out)
+
+
+def _text_png(text: bytes, *, width: int = 32, colour: int = 0, kind: int = 0) -> bytes:
+    """`text` as the samples of an 8-bit image, `width` pixels a row, rows filtered by `kind`."""
+    stride = _SAMPLES[colour]
+    row_bytes = width * stride
+    rows = [text[i:i + row_bytes].ljust(row_bytes, b" ") for i in range(0, len(text), row_bytes)]
+    stream, above = b"", bytes(row_bytes)
+    for row in rows:
+        stream += bytes([kind]) + _filtered(row, above, kind, stride)
+        above = row
+    header = struct.pack(">IIBBBBB", width, len(rows), 8, colour, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+            + _chunk(b"IDAT", zlib.compress(stream)) + _chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4], ids=["none", "sub", "up", "average", "paeth"])
+@pytest.mark.parametrize("colour", [0, 2, 6], ids=["grey", "rgb", "rgba"])
+def test_text_written_as_a_small_images_pixels_is_read_back(kind: int, colour: int) -> None:
+    image = _text_png(ENV, colour=colour, kind=kind)
+    ranges = pixel_ranges(image)
+    if ranges:  # filtered rows are not printable: taken for pixels, then unfiltered
+        assert ENV in (pixel_samples(image, ranges, 1 << 20) or b"")
+    assert any(ENV[:40] in layer for layer in uncompressed_layers(image, 1 << 20))
+
+
+def test_mostly_printable_pixel_data_is_not_taken_for_pixels() -> None:
+    """Text rows with filter 0 in a large image (too large to unfilter) are read as a stream."""
+    text = (ENV * 4000)[:MAX_TEXT_SAMPLES * 2]
+    image = _text_png(text, width=256)
+    assert pixel_ranges(image) == []
+    assert any(ENV[:40] in layer for layer in uncompressed_layers(image, 1 << 20))
+
+
+def test_a_large_images_pixels_are_not_unfiltered() -> None:
+    image = _png(512, 512, colour=6)  # 1 MiB of samples
+    ranges = pixel_ranges(image)
+    assert ranges and pixel_samples(image, ranges, 1 << 30) is None
