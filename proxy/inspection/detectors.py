@@ -166,7 +166,9 @@ _WORDS_MAX_PAIR_COST = 5.0
 _DIGEST_HEX_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})  # MD5, SHA-1 (git), SHA-2 family
 _PEM_ARMOUR = re.compile(
     r"-{4,5} ?(?:BEGIN|END) [A-Z0-9 ]*?-{4,5}|PuTTY-User-Key-File-[23]:|Private-MAC:|"
-    r"Proc-Type:[^\n\\]*|DEK-Info:[^\n\\]*|\\[nr]"
+    # header lines (`Proc-Type:`, `Comment: user@host`, `Version: GnuPG v1.4.11 (GNU/Linux)`):
+    # a name and a colon at a line's start, which no base64 line holds; their letters are no body
+    r"(?:^|(?<=\n)|(?<=\\n))[ \t>]*[A-Za-z][A-Za-z0-9-]{0,40}:[^\n\\]*|\\[nr]"
 )
 _BASE64_CHAR = re.compile(r"[A-Za-z0-9+/]")
 _FILE_EXTENSIONS = frozenset(
@@ -548,7 +550,14 @@ _B62, _URLSAFE = "A-Za-z0-9", "A-Za-z0-9_-"
 
 # PEM (RFC 7468), OpenSSH (PROTOCOL.key), PGP (RFC 4880 §6.2), PuTTY .ppk: the value runs to the
 # END line (lazily, so two keys stay two), or over the whole body when the END line is missing.
-_PEM_BODY = r"(?:[A-Za-z0-9+/=\s:,.]|\\[nr]|-(?!----))"  # stops at the next armour line
+# An armour header line, `Name: value` to the line's end (RFC 4880's `Comment:` and `Version:`,
+# PuTTY's `Comment: user@host`, RFC 4716's `Comment: "rsa-key user@host"`): a value may hold
+# any character, and stopping at its `@`, `<` or `(` left the key's body unread (red team,
+# 2026-11-22). Tried first, so that a header is taken whole.
+_PEM_HEADER = r"[A-Za-z][A-Za-z0-9-]{0,40}: ?(?:[^\n\\]|\\[^nr]){0,256}(?:\n|\\n)"
+# The body: base64, white space, `\n` escapes, and `>` (a mail's quoting); it stops at the
+# next armour line
+_PEM_BODY = rf"(?:{_PEM_HEADER}|[A-Za-z0-9+/=\s:,.>]|\\[nr]|-(?!----))"
 _PEM_END = r"-{4,5} ?END [A-Z0-9 ]{0,24}PRIVATE KEY(?: BLOCK)? ?-{4,5}|Private-MAC: ?[0-9a-fA-F]+"
 _PEM_EXTEND = rf"{_PEM_BODY}{{0,16384}}?(?:{_PEM_END})|{_PEM_BODY}{{0,16384}}"
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import unquote, unquote_plus
 
 from proxy.inspection.byte_readings import read_as_text
+from proxy.inspection.code_lines import key_lines
 from proxy.inspection.fields import MIN_FIELD_CHARS
 from proxy.inspection.root_hints import UNKNOWN, RootHints
 from proxy.inspection.textual import is_text
@@ -154,11 +155,13 @@ def _form(text: str) -> str | None:
 
 
 # Decodings of the whole text, in the order they are undone together (see
-# whole_text_decodings). "form" is last and never combined: it turns every "+" into a space,
-# which would break the base64 that the others may have exposed.
+# whole_text_decodings). "form" is never combined: it turns every "+" into a space, which would
+# break the base64 that the others may have exposed; nor is "code_lines" (code_lines.py), which
+# only rebuilds a private key's lines.
 _WHOLE_TEXT: tuple[tuple[str, Callable[[str], str | None]], ...] = (
     ("percent", _percent), ("escapes", _escapes), ("css_escapes", _css_escapes),
     ("html", _html), ("quoted_printable", _quoted_printable), ("form", _form),
+    ("code_lines", key_lines),
 )
 NORMALISATIONS = frozenset({"zero_width", "nfkc", "marks", "dashes", "confusables"})
 # The names of every step that rewrites a whole text (see layers._Peeler._children)
@@ -166,7 +169,8 @@ WHOLE_TEXT_STEPS = frozenset(name for name, _ in _WHOLE_TEXT) | NORMALISATIONS
 # "css_escapes" reads the backslashes "escapes" reads, another way: one of the two at a time.
 # Quoted-printable joins them only when a soft break shows it (_quoted_printable_soft_break).
 _COMBINED = tuple((name, _quoted_printable_soft_break if name == "quoted_printable" else decode)
-                  for name, decode in _WHOLE_TEXT if name not in ("form", "css_escapes"))
+                  for name, decode in _WHOLE_TEXT
+                  if name not in ("form", "css_escapes", "code_lines"))
 
 
 def whole_text_decodings(text: str, depth_left: int, hints: RootHints = UNKNOWN

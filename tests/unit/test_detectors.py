@@ -242,6 +242,20 @@ POSITIVES = [
     pytest.param("private_key", pem(""), "=", id="pem-pkcs8"),
     pytest.param("private_key", pem("ENCRYPTED "), "=", id="pem-pkcs8-encrypted"),
     pytest.param("private_key", pem("PGP ", "PRIVATE KEY BLOCK"), "=", id="pgp-private-block"),
+    # armour headers of any characters (red team, 2026-11-22: the value stopped at `@`, `<`, `(`)
+    *(pytest.param("private_key", key, None, id=f"key-header-{name}") for name, key in (
+        ("pgp-comment-and-version", pem("PGP ", "PRIVATE KEY BLOCK").replace(
+            f"{ARMOUR}\n", f"{ARMOUR}\nComment: Test Agent <agent@corp.example>\n"
+            "Version: GnuPG v1.4.11 (GNU/Linux)\n\n", 1)),
+        ("putty-comment-user-at-host",
+         "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: deploy@build-01\n"
+         f"Public-Lines: 2\n{b64(48)}\n{b64(20)}\nPrivate-Lines: 1\n{b64(48)}\n"
+         f"Private-MAC: {rand(64, HEX)}"),
+        ("ssh2-quoted-comment",
+         f"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: \"rsa-key user@host\"\n"
+         + "\n".join(b64(51) for _ in range(6)) + "\n---- END SSH2 ENCRYPTED PRIVATE KEY ----"),
+        ("mail-quoted", "\n".join("> " + line for line in pem("").splitlines())),
+    )),
     pytest.param("private_key", '{"key": "' + pem("RSA ", newline="\\n") + '"}', None,
                  id="pem-json-escaped"),
     pytest.param("private_key", pem("RSA ")[:400], "=", id="pem-truncated-no-end"),
