@@ -252,7 +252,7 @@ POSITIVES = [
          f"Public-Lines: 2\n{b64(48)}\n{b64(20)}\nPrivate-Lines: 1\n{b64(48)}\n"
          f"Private-MAC: {rand(64, HEX)}"),
         ("ssh2-quoted-comment",
-         f"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: \"rsa-key user@host\"\n"
+         "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nComment: \"rsa-key user@host\"\n"
          + "\n".join(b64(51) for _ in range(6)) + "\n---- END SSH2 ENCRYPTED PRIVATE KEY ----"),
         ("mail-quoted", "\n".join("> " + line for line in pem("").splitlines())),
     )),
