@@ -117,6 +117,25 @@ _PLACEHOLDER_MARKERS = (
     "yourkey", "xxxx", "****", "...", "\u2026", "dummy", "sample", "redacted", "replace", "insert_",
     "fixme",
 )
+_MARKER_WORDS = re.compile("|".join(re.escape(marker) for marker in _PLACEHOLDER_MARKERS),
+                           re.IGNORECASE)
+_REPEATED_CHARACTER = re.compile(r"(.)\1{3,}")  # `xxxx`, `0000`, `****`, 16 `a`
+_OPENING_MARKS, _CLOSING_MARKS = " $%{<[(", " }>])"
+# Characters a marked value keeps, once unmarked, to be a secret still (a vendor prefix and a
+# placeholder body, `sk_live_` and 24 `x`, keeps eight)
+_MIN_UNMARKED_SECRET = 16
+# Marks that make a placeholder whatever is left: an ellipsis is a value cut short for display
+# (`"PurchaseToken": "eyJ2IjoiMSIsInMi..."`, `"MIIG/QIBADAN...ut..."`, a PEM body elided), and
+# AWS's documentation glues "example" to random-looking values of every kind (`"authKey":
+# "0xC_ukbCerl6EYA0example"`): in logs and documentation both stand beside long random starts.
+# A secret with one of them glued on, for the receiver to strip, passes.
+_ABSOLUTE_MARKERS = ("example", "...", "\u2026")
+# Credentials printed in documentation, by SHA-256: AWS's example secret access keys (their key
+# ids end in EXAMPLE, which is_not_example tells), read as random once "EXAMPLE" is taken away
+_DOCUMENTED_EXAMPLES_SHA256 = frozenset({
+    "78314b11be2e581549ac1c4f616563fad3fdf0c3b71678f6e2299182080e0598",
+    "e21b597ba6b9cafa59d9ebc4d65c0385f5eb3fa56abab2607fa76589ad849a33",
+})
 # printf and str.format slots (`otpauth://totp/%s?%s`, `{}`): a template, not a value. "%d" and
 # "%s" only when no hex digit follows, so percent-encoding (`%d3`) is not taken for one.
 _FORMAT_SLOT = re.compile(r"%[sd](?![0-9A-Fa-f])|%\([A-Za-z_]+\)[sd]|\{[0-9]*\}")
@@ -185,14 +204,44 @@ _ESCAPED_TEXT = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2})")
 
 
 def _is_placeholder(value: str) -> bool:
+    """A stand-in for a secret: a word (`password`), a marker (`your_`, `xxxx`, `EXAMPLE`,
+    `...`), a variable or template (`$TOKEN`, `<key>`, `{{ .Values.x }}`), a run of one
+    character (`ghp_` and 36 zeros). Unless what is left once the marks are taken away still
+    looks like a secret: a real token with `xxxx` or `EXAMPLE` glued after it, or `$` or `<`
+    before it, is still the token to whoever strips them (red team, 2026-11-22: 70 such values
+    went out). Not an ellipsis nor "example" (_ABSOLUTE_MARKERS). The documentation's own
+    examples are known by their hash."""
     lower = value.lower()
-    return (
-        lower in _PLACEHOLDER_WORDS
-        or any(marker in lower for marker in _PLACEHOLDER_MARKERS)
+    if (lower in _PLACEHOLDER_WORDS or any(mark in lower for mark in _ABSOLUTE_MARKERS)
+            or _is_documented(value)):
+        return True
+    marked = (
+        any(marker in lower for marker in _PLACEHOLDER_MARKERS)
         or value.startswith(("$", "%", "{", "<"))
         or (value.startswith(("[", "(")) and value.endswith(("]", ")")))  # "[password]"
         or len(set(value[-16:])) <= 3  # "ghp_" + "0" * 36, "sk-ant-...aaaa"
     )
+    return marked and not _still_a_secret(_without_marks(value))
+
+
+def _without_marks(value: str) -> str:
+    """`value` without placeholder markers, template brackets and runs of one character."""
+    core = _MARKER_WORDS.sub("", value)
+    core = _REPEATED_CHARACTER.sub("", core)
+    return core.lstrip(_OPENING_MARKS).rstrip(_CLOSING_MARKS)
+
+
+def _still_a_secret(core: str) -> bool:
+    """What is left of a marked value is a secret of its own: long, random, not words, a URL,
+    a path or a number."""
+    return (len(core) >= _MIN_UNMARKED_SECRET and "://" not in core
+            and not _looks_like_path(core) and not _NOT_SECRET_SHAPES.fullmatch(core)
+            and not _UUID.fullmatch(core) and not _is_identifier(core)
+            and _entropy_is_high(core) and not _FORMAT_SLOT.search(core))
+
+
+def _is_documented(value: str) -> bool:
+    return hashlib.sha256(value.encode()).hexdigest() in _DOCUMENTED_EXAMPLES_SHA256
 
 
 def _entropy_is_high(value: str) -> bool:
@@ -354,7 +403,10 @@ def is_high_entropy_secret(value: str) -> bool:
     without it: `secret_<random>` (a token that starts with its kind) stays a secret, and
     `passthrough_errors` or `PassphraseCallableT` are words once the key word is gone."""
     if _FORMAT_SLOT.search(value):
-        return False
+        # a template (`otpauth://totp/%s?%s`), unless a secret is left without its slots (a
+        # password with `%s` glued on, for the receiver to strip)
+        core = _FORMAT_SLOT.sub("", value)
+        return _still_a_secret(core) and not _is_placeholder(core)
     without_key_words = _KEY_WORD_IN_VALUE.sub("", value)
     if without_key_words != value:
         return _is_random_value(without_key_words)
