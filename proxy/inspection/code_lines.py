@@ -25,19 +25,24 @@ _COMMENT = re.compile(r"^(?://+|#+|\*+|;+|--(?=[ \t])|>+|\|)[ \t]?")
 # String concatenation at a line's end: a `+` after a space or a closing quote (`"..." +`); a
 # `+` right after base64 is base64's own
 _JOINED = re.compile(r"(?<=[\s\"'`])\+$")
+# A line of a key's body, once unwrapped. Only a text where such a line was wrapped is
+# rebuilt: a copy of every text that merely names a key (a heredoc's command line around a
+# plain PEM) is a second text to peel, whose key bodies read again one layer deeper.
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/=]{16,}")
 # Quotes and list or call punctuation around a line's string
 _PUNCTUATION = " \t\"'`,;()[]{}"
 
 
 def key_lines(text: str) -> str | None:
-    """`text` with the code around each line stripped, when it names a private key and
-    stripping changes a line; else None."""
+    """`text` with the code around each line stripped, when it names a private key and a line
+    of base64 had code around it; else None."""
     if not any(marker in text for marker in _KEY_MARKERS):
         return None
     lines = text.split("\n")
     stripped = [_unwrapped(line) for line in lines]
-    if all(new == old.strip() for new, old in zip(stripped, lines, strict=True)):
-        return None
+    if not any(new != old.strip() and _BASE64_LINE.fullmatch(new)
+               for new, old in zip(stripped, lines, strict=True)):
+        return None  # no line of the key's body was wrapped: the detector reads it as it is
     return "\n".join(stripped)
 
 

@@ -164,6 +164,10 @@ _WHOLE_TEXT: tuple[tuple[str, Callable[[str], str | None]], ...] = (
     ("code_lines", key_lines),
 )
 NORMALISATIONS = frozenset({"zero_width", "nfkc", "marks", "dashes", "confusables"})
+# Rewrites that cost no depth, like the normalisations: a key's lines out of their code are
+# the key as written, not an encoding of it (a key's base64 body, its DER and the DER's PEM
+# form then fit within the depth, as they do for a plain key)
+_FREE = frozenset({"code_lines"})
 # The names of every step that rewrites a whole text (see layers._Peeler._children)
 WHOLE_TEXT_STEPS = frozenset(name for name, _ in _WHOLE_TEXT) | NORMALISATIONS
 # "css_escapes" reads the backslashes "escapes" reads, another way: one of the two at a time.
@@ -193,7 +197,7 @@ def whole_text_decodings(text: str, depth_left: int, hints: RootHints = UNKNOWN
         decoded = decode(text)
         if decoded is not None and decoded != text:
             singles[name] = decoded
-            yield decoded, (name,), 1
+            yield decoded, (name,), 0 if name in _FREE else 1
     if not singles:
         return
     current, names, spent = text, list[str](), 0
