@@ -50,8 +50,8 @@ from proxy.inspection.letter_pairs import mean_pair_cost
 from proxy.inspection.password_hashes import (
     BOUNDARY_CHARS,
     MAX_PASSWORD_HASH_CHARS,
+    PASSWORD_DUMP_LINES,
     PASSWORD_HASH_BODIES,
-    PASSWORD_HASH_LINES,
     is_random_hash_part,
 )
 from proxy.inspection.vendor_tokens import VENDOR_TOKENS
@@ -826,10 +826,12 @@ ALL_DETECTORS: tuple[Detector, ...] = (
     # userinfo: `postgres://app:Xk9!q$z@db` and Redis' `redis://:<password>@cache` went out.
     _secret("url_password", _HIGH, _ds(BasicAuthDetector),
             r"://[^:/?#\[\]@\s]*:(?P<value>[^/?#\[\]@\s]+)@", validate=is_url_password),
-    # stored password hashes: shadow, htpasswd, user tables, LDAP, NTLM dumps
-    _secret("password_hash", _MEDIUM,
+    # stored password hashes (password_hashes.py): alone, as seed data, fixtures and
+    # documentation publish them (alerted); in a credential dump's lines (blocked)
+    _secret("password_hash", _LOW,
             *(_token(body, BOUNDARY_CHARS) for body in PASSWORD_HASH_BODIES),
-            *PASSWORD_HASH_LINES,
+            validate=is_random_hash_part, max_length=MAX_PASSWORD_HASH_CHARS),
+    _secret("password_hash_dump", _HIGH, *PASSWORD_DUMP_LINES,
             validate=is_random_hash_part, max_length=MAX_PASSWORD_HASH_CHARS),
     # RFC 7617 `Authorization: Basic base64(user:password)`
     _secret("basic_auth_header", _HIGH,

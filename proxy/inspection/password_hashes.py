@@ -4,8 +4,10 @@ attacker's pace (a weak password in minutes), so it leaves the sandbox no more t
 
 Each format is told by its own prefix (crypt(3)'s `$id$`, LDAP's `{SCHEME}`, Django's
 `algorithm$`) and the alphabet and length of what follows, which is enough for one hyperscan
-pattern each, no context needed. detectors.py builds one detector, `password_hash`, from them;
-is_password_hash rejects placeholders (`$2b$12$` and 53 `x`) and a hash part that is not random.
+pattern each, no context needed. detectors.py builds two detectors from them: `password_hash`
+for a hash alone (alerted by default) and `password_hash_dump` for a credential dump's lines
+(blocked); is_random_hash_part rejects placeholders (`$2b$12$` and 53 `x`) and a hash part that
+is not random.
 """
 
 from __future__ import annotations
@@ -56,13 +58,18 @@ PASSWORD_HASH_BODIES: tuple[str, ...] = (
     # SQL Server: 0x0100 (SHA-1) or 0x0200 (SHA-512), 4 bytes of salt, the digest
     r"0x0[12]00[0-9A-Fa-f]{8}(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{128})",
 )
-# Formats whose value is one part of a longer line (patterns with their own `value` group):
-# NTLM hashes as secretsdump and pwdump print them (`user:rid:LM:NT:::`, the NT hash), captured
-# NetNTLMv2 and v1 responses (Responder's `user::DOMAIN:challenge:proof:blob`), Kerberos tickets
-# and AS-REP responses as Kerberoasting prints them (`$krb5tgs$23$*user$realm$spn*$<checksum>$
-# <ticket>`, cracked offline like a hash), and Cisco's type 7 (a reversible scrambling: the
-# password itself).
-PASSWORD_HASH_LINES: tuple[str, ...] = (
+# What a credential dump prints, attack tooling's output rather than a project's files (the
+# `password_hash_dump` detector, blocked; a hash alone is `password_hash`, alerted: seed data,
+# fixtures and documentation publish hashes of "password" by the dozen, honest round 3): a line
+# of /etc/shadow (`name:<crypt hash>:<last change>:...`), NTLM hashes as secretsdump and pwdump
+# print them (`user:rid:LM:NT:::`, the NT hash), captured NetNTLMv2 and v1 responses
+# (Responder's `user::DOMAIN:challenge:proof:blob`), Kerberos tickets and AS-REP responses as
+# Kerberoasting prints them (`$krb5tgs$23$*user$realm$spn*$<checksum>$<ticket>`, cracked
+# offline like a hash), and Cisco's type 7 (a reversible scrambling: the password itself).
+# Each has its own `value` group.
+PASSWORD_DUMP_LINES: tuple[str, ...] = (
+    r"(?:^|[\n\x00])[a-z_][a-z0-9_.-]{0,31}\$?:(?P<value>\$[0-9a-z]{1,6}\$[./0-9A-Za-z$=,]{8,200})"
+    r":[0-9]{0,6}:",
     rf":[0-9]{{1,10}}:{_HEX}{{32}}:(?P<value>{_HEX}{{32}}):::",
     rf"::[^\s:]{{0,64}}:{_HEX}{{16}}:(?P<value>{_HEX}{{32}}):{_HEX}{{64}}",
     rf"::[^\s:]{{0,64}}:{_HEX}{{48}}:(?P<value>{_HEX}{{48}}):{_HEX}{{16}}",

@@ -189,17 +189,21 @@ POSITIVES = [
     *(pytest.param("password_hash", f"hash {value} end", value.removeprefix("{CRYPT}")
                    .removeprefix("bcrypt_sha256$"), id=f"hash-{name}")
       for name, value in PASSWORD_HASHES.items()),
-    pytest.param("password_hash",
+    pytest.param("password_hash_dump",
                  f"root:{PASSWORD_HASHES['sha512-crypt']}:19700:0:99999:7:::\n"
                  "daemon:*:19700:0:99999:7:::", PASSWORD_HASHES["sha512-crypt"],
                  id="hash-etc-shadow-line"),
+    # a line of /etc/shadow is a dump; an .htpasswd line or a seed row is a hash alone
+    pytest.param("password_hash_dump",
+                 f"daemon:*:19700::::::\nbob:{PASSWORD_HASHES['yescrypt']}:19700:0:99999:7:::",
+                 PASSWORD_HASHES["yescrypt"], id="dump-shadow-yescrypt"),
     pytest.param("password_hash", f"alice:{PASSWORD_HASHES['apache-md5']}\n",
                  PASSWORD_HASHES["apache-md5"], id="hash-htpasswd-line"),
     pytest.param("password_hash", json.dumps({"password_digest": PASSWORD_HASHES["bcrypt"]}),
                  PASSWORD_HASHES["bcrypt"], id="hash-json-user-row"),
-    *(pytest.param("password_hash", line, value, id=f"hash-{name}")
+    *(pytest.param("password_hash_dump", line, value, id=f"hash-{name}")
       for name, (line, value) in PASSWORD_HASH_LINES.items()),
-    pytest.param("password_hash", f"Administrator:500:aad3b435b51404eeaad3b435b51404ee:"
+    pytest.param("password_hash_dump", f"Administrator:500:aad3b435b51404eeaad3b435b51404ee:"
                  f"{rand(32, HEX)}:::", None, id="hash-ntlm-dump-line"),
     # a PostgreSQL password file line: the password is the rest of the line
     *(pytest.param("high_entropy_assignment", text.format(PGPASS), PGPASS, id=f"pgpass-{name}")
@@ -493,18 +497,22 @@ NEAR_MISSES = [
     pytest.param("password_hash", "$6$salt$" + "ab" * 43, id="hash-sha512-repeated"),
     pytest.param("password_hash", "echo $1$HOME$PATH ${2}", id="hash-shell-variables"),
     pytest.param("password_hash", "$a$b$c = $d$e$f; $5$ and $6$", id="hash-php-and-prices"),
-    pytest.param("password_hash", "Guest:501:aad3b435b51404eeaad3b435b51404ee:"
+    pytest.param("password_hash_dump", "Guest:501:aad3b435b51404eeaad3b435b51404ee:"
                  "31d6cfe0d16ae931b73c59d7e0c089c0:::", id="hash-ntlm-empty-password"),
-    pytest.param("password_hash", "root:x:0:0:root:/root:/bin/bash\nbob:!:19700:0:99999:7:::",
+    pytest.param("password_hash_dump", "root:x:0:0:root:/root:/bin/bash\nbob:!:19700:0:99999:7:::",
                  id="hash-passwd-and-locked-shadow"),
     pytest.param("password_hash", "pbkdf2_sha256$<iterations>$<salt>$<hash>",
                  id="hash-documented-shape"),
     pytest.param("password_hash", f"x{PASSWORD_HASHES['bcrypt']}", id="hash-glued-on-the-left"),
+    pytest.param("password_hash_dump", f"alice:{PASSWORD_HASHES['apache-md5']}\n",
+                 id="dump-htpasswd-line-is-no-dump"),
+    pytest.param("password_hash_dump", f"INSERT INTO users VALUES (1, 'a', "
+                 f"'{PASSWORD_HASHES['bcrypt']}');", id="dump-seed-row-is-no-dump"),
     pytest.param("password_hash", f"md5{'0' * 32}", id="hash-postgres-md5-zeros"),
     pytest.param("password_hash", "etag md5 " + "a3f" * 10 + "ab", id="hash-md5-word-then-digest"),
     pytest.param("password_hash", "commit **" + "0123456789abcdef" * 2 + "01234567**",
                  id="hash-markdown-bold-git-sha"),
-    pytest.param("password_hash", "router(config)# password 7 ", id="hash-cisco-7-empty"),
+    pytest.param("password_hash_dump", "router(config)# password 7 ", id="hash-cisco-7-empty"),
     # the hash Laravel's UserFactory publishes (of "password")
     pytest.param("password_hash", "'password' => '$2y$10$92IXUNpkjO0rOQ5byMi.Ye4oKoEa3Ro9llC/"
                  ".og/at2.uheWG/igi', // password", id="hash-laravel-factory-default"),
@@ -865,7 +873,7 @@ FAMILIES = {
     "jwt": {"jwt"},
     "credentials_in_urls_and_headers": {"url_password", "basic_auth_header"},
     "entropy": {"high_entropy_assignment"},
-    "password_hashes": {"password_hash"},
+    "password_hashes": {"password_hash", "password_hash_dump"},
     "vendors": set(VENDOR_SAMPLES),
     **{pii: {pii} for pii in ("email", "payment_card", "us_ssn", "iban", "phone_number")},
 }
@@ -895,7 +903,8 @@ def test_ids_are_stable_snake_case_and_unique() -> None:
         ("private_key", Kind.SECRET, Severity.CRITICAL),
         ("anthropic_api_key", Kind.SECRET, Severity.HIGH),
         ("high_entropy_assignment", Kind.SECRET, Severity.MEDIUM),
-        ("password_hash", Kind.SECRET, Severity.MEDIUM),
+        ("password_hash", Kind.SECRET, Severity.LOW),
+        ("password_hash_dump", Kind.SECRET, Severity.HIGH),
         ("email", Kind.PII, Severity.LOW),
         ("payment_card", Kind.PII, Severity.HIGH),
         ("us_ssn", Kind.PII, Severity.HIGH),
